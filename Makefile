@@ -1,0 +1,43 @@
+# logicpo: two commands for a newcomer.
+#   make demo   set up .venv and run the main demo
+#   make test   set up .venv, lint, and run the test suite
+#
+# TORCH selects the torch requirement. Users get the normal wheel; CI on
+# CPU-only machines sets TORCH=torch==2.13.0 (a CPU build on local disk).
+
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint setup clean docs bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check logicpo tests benchmarks examples
+
+test: lint
+	$(BIN)/python -m pytest
+
+docs: $(STAMP)
+	$(BIN)/python -m logicpo docs --write
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_reasoning.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,118 @@
+"""Errors a user can cause, with the place in their source that caused them.
+
+Library code raises a :class:`LogicpoError` subclass; only the CLI prints it
+(as ``file:line:col: message``, the source line and a caret) and exits.
+
+>>> from logicpo.errors import LogicpoError, Span
+>>> err = LogicpoError("unknown atom 'Pi(yw)'", Span("f.lpo", 2, 7, 2, 13),
+...                    source_line="core: Pi(yw)", hint="did you mean 'M'?")
+>>> print(err.render())
+f.lpo:2:7: unknown atom 'Pi(yw)'
+    core: Pi(yw)
+          ^^^^^^
+  hint: did you mean 'M'?
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; lines and columns count from 1, ``end_col`` is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int | None = None
+    end_col: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class LogicpoError(Exception):
+    """Base class of every error caused by user input (exit code 1 in the CLI)."""
+
+    def __init__(
+        self,
+        message: str,
+        span: Span | None = None,
+        *,
+        source_line: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source_line = source_line
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.span}: {self.message}" if self.span else self.message
+
+    def render(self) -> str:
+        """The full report: location and message, the source line with a caret, a hint."""
+        lines = [str(self)]
+        if self.span and self.source_line is not None:
+            text = self.source_line.rstrip("\n")
+            lines.append("    " + text)
+            width = 1
+            if self.span.end_line == self.span.line and self.span.end_col:
+                width = max(1, self.span.end_col - self.span.col)
+            width = min(width, max(1, len(text) - self.span.col + 1))
+            lines.append("    " + " " * (self.span.col - 1) + "^" * width)
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        out: dict = {"error": type(self).__name__, "message": self.message}
+        if self.span:
+            out.update(file=self.span.file, line=self.span.line, column=self.span.col)
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class ParseError(LogicpoError):
+    """The text is not valid .lpo syntax."""
+
+
+class NameResolutionError(LogicpoError):
+    """A name, atom, operator, family or parameter is not known."""
+
+
+class DefinitionError(LogicpoError):
+    """A definition is ill-formed: duplicates, cycles, wrong kinds, bad values."""
+
+
+class ImportFailure(LogicpoError):
+    """An imported file is missing, unreadable, or imports itself."""
+
+
+class DegenerateStructureError(LogicpoError):
+    """A structure whose loss is infinite, zero or constant everywhere."""
+
+
+class UsageError(LogicpoError):
+    """The caller asked for something that cannot be done (exit code 2 in the CLI)."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A hint naming the closest candidates, or None.
+
+    >>> did_you_mean("CPOO", ["CPO", "cCPO", "DPO"])
+    "did you mean 'CPO' or 'cCPO'?"
+    """
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=2, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in candidates}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

@@ -1,0 +1,2 @@
+"""Logic: formulas as SymPy Boolean expressions, truth tables, preference structures,
+and their closed-form losses (SymPy lives here and nowhere else)."""

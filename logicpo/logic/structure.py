@@ -1,0 +1,207 @@
+"""Preference structures: a loss as two regions of worlds, ``ok`` and ``bad`` (spec section 2).
+
+A structure is given either by its core, conditioning and additive formulas
+``(P, P_C, P_A)``, with ``ok = (P & P_C) | P_A`` and ``bad = (~P & P_C) | P_A``,
+or directly by its regions. Either way both views are kept: the regions decide
+everything, the (core, cond, add) triple is how people read it.
+
+>>> from logicpo.logic.formulas import atom
+>>> import sympy
+>>> yw, yl = atom("M(yw)"), atom("M(yl)")
+>>> cpo = Structure.from_pca("CPO", sympy.Implies(yl, yw), sympy.Or(yl, yw), sympy.And(yw, yl))
+>>> cpo.regions()
+(['11', '10'], ['11', '01'])
+>>> dpo = ref(cpo, "DPO")
+>>> dpo.core_text
+'(M(yl) & Ref(yw)) -> (M(yw) & Ref(yl))'
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+import sympy
+from sympy.logic.boolalg import Boolean
+
+from logicpo.errors import DefinitionError, Span
+from logicpo.logic.formulas import ATOMS_REF, atom, atoms_of, to_dsl
+from logicpo.logic.truth import (
+    World,
+    display_order,
+    formula_of,
+    lift,
+    mask,
+    world_bits,
+    worlds_in,
+)
+
+
+class Degeneracy(enum.Enum):
+    """Structures whose loss does not depend on the model (spec section 3)."""
+
+    UNDEFINED = "ok and bad are both empty: the loss is undefined (0/0)"
+    INFINITE = "ok is empty: the loss is +infinity everywhere"
+    ZERO = "bad is empty: the loss is 0 everywhere"
+    CONSTANT = "ok equals bad: the loss is the constant log 2 everywhere"
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A named preference structure with both of its views.
+
+    ``ok_mask`` and ``bad_mask`` are truth tables over ``atoms`` (see
+    :mod:`logicpo.logic.truth`); ``core_text`` and friends are DSL text.
+    """
+
+    name: str
+    atoms: tuple[str, ...]
+    ok: Boolean
+    bad: Boolean
+    core: Boolean
+    cond: Boolean
+    add: Boolean
+    ok_mask: int
+    bad_mask: int
+    core_text: str
+    cond_text: str
+    add_text: str
+    doc: str | None = None
+    span: Span | None = None
+    origin: str = "pca"  # "pca", "regions", or the operator that derived it
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_pca(cls, name: str, core: Boolean, cond: Boolean = sympy.true,
+                 add: Boolean = sympy.false, *, texts: tuple[str, str, str] | None = None,
+                 doc: str | None = None, span: Span | None = None) -> Structure:
+        """From (P, P_C, P_A); ``texts`` keeps the user's own spelling for display."""
+        ok = sympy.Or(sympy.And(core, cond), add)
+        bad = sympy.Or(sympy.And(sympy.Not(core), cond), add)
+        atoms = atoms_of(core, cond, add)
+        core_text, cond_text, add_text = texts or (to_dsl(core), to_dsl(cond), to_dsl(add))
+        return cls(name, atoms, ok, bad, core, cond, add, mask(ok, atoms), mask(bad, atoms),
+                   core_text, cond_text, add_text, doc, span, "pca")
+
+    @classmethod
+    def from_regions(cls, name: str, ok: Boolean, bad: Boolean, *, doc: str | None = None,
+                     span: Span | None = None, origin: str = "regions") -> Structure:
+        """From ``ok`` and ``bad``; the displayed triple is derived (spec section 6, step 4)."""
+        atoms = atoms_of(ok, bad)
+        return cls.from_masks(name, atoms, mask(ok, atoms), mask(bad, atoms),
+                              doc=doc, span=span, origin=origin)
+
+    @classmethod
+    def from_masks(cls, name: str, atoms: tuple[str, ...], ok_mask: int, bad_mask: int, *,
+                   doc: str | None = None, span: Span | None = None,
+                   origin: str = "regions") -> Structure:
+        """From two truth tables over ``atoms``.
+
+        The triple shown is ``P = bad -> ok`` with each side simplified on the worlds
+        where it matters (those counted on exactly one side), ``P_C = ok | bad`` and
+        ``P_A = ok & bad``.
+
+        >>> s = Structure.from_masks("ORPO", ("M(yw)", "M(yl)"), 0b0010, 0b0100)
+        >>> s.core_text, s.cond_text, s.add_text
+        ('M(yl) -> M(yw)', 'M(yw) xor M(yl)', 'false')
+        """
+        care = ok_mask ^ bad_mask
+        ok_side = formula_of(ok_mask, atoms, care)
+        bad_side = formula_of(bad_mask, atoms, care)
+        if bad_side == sympy.false:
+            core = ok_side
+        elif ok_side == sympy.false:
+            core = sympy.Not(bad_side)
+        else:
+            core = sympy.Implies(bad_side, ok_side)
+        cond = formula_of(ok_mask | bad_mask, atoms)
+        add = formula_of(ok_mask & bad_mask, atoms)
+        return cls(name, atoms, formula_of(ok_mask, atoms), formula_of(bad_mask, atoms),
+                   core, cond, add, ok_mask, bad_mask, to_dsl(core), to_dsl(cond), to_dsl(add),
+                   doc, span, origin)
+
+    def renamed(self, name: str, *, doc: str | None = None, span: Span | None = None) -> Structure:
+        return replace(self, name=name, doc=doc if doc is not None else self.doc,
+                       span=span if span is not None else self.span)
+
+    # ------------------------------------------------------------ views
+    @property
+    def single_model(self) -> bool:
+        return len(self.atoms) == 2
+
+    @property
+    def uses_reference(self) -> bool:
+        return not self.single_model
+
+    def masks(self, atoms: tuple[str, ...] | None = None) -> tuple[int, int]:
+        """``(ok_mask, bad_mask)`` over ``atoms`` (a superset of this structure's atoms)."""
+        atoms = atoms or self.atoms
+        return lift(self.ok_mask, self.atoms, atoms), lift(self.bad_mask, self.atoms, atoms)
+
+    def regions(self) -> tuple[list[str], list[str]]:
+        """``ok`` and ``bad`` as lists of world bitstrings, all-true world first."""
+        n = len(self.atoms)
+        return ([world_bits(k, n) for k in worlds_in(self.ok_mask, n)],
+                [world_bits(k, n) for k in worlds_in(self.bad_mask, n)])
+
+    def counts(self, world: World) -> str:
+        """How this structure counts a world: ``ok``, ``bad``, ``both`` or ``neither``."""
+        ok, bad = self.masks(world.atoms)
+        in_ok, in_bad = (ok >> world.index) & 1, (bad >> world.index) & 1
+        return {(1, 1): "both", (1, 0): "ok", (0, 1): "bad", (0, 0): "neither"}[in_ok, in_bad]
+
+    @property
+    def degeneracy(self) -> Degeneracy | None:
+        if self.ok_mask == 0 and self.bad_mask == 0:
+            return Degeneracy.UNDEFINED
+        if self.ok_mask == 0:
+            return Degeneracy.INFINITE
+        if self.bad_mask == 0:
+            return Degeneracy.ZERO
+        if self.ok_mask == self.bad_mask:
+            return Degeneracy.CONSTANT
+        return None
+
+    def truth_table(self) -> list[dict]:
+        """One row per world, all-true first: atom values, P, P_C, P_A, ok, bad, counted as."""
+        n = len(self.atoms)
+        cols = {"core": mask(self.core, self.atoms), "cond": mask(self.cond, self.atoms),
+                "add": mask(self.add, self.atoms), "ok": self.ok_mask, "bad": self.bad_mask}
+        rows = []
+        for k in display_order(n):
+            world = World(self.atoms, k)
+            row = {"world": world.bits, **world.values}
+            row.update({c: bool((m >> k) & 1) for c, m in cols.items()})
+            row["counts"] = self.counts(world)
+            rows.append(row)
+        return rows
+
+    def same_regions(self, other: Structure) -> bool:
+        return self.masks(ATOMS_REF) == other.masks(ATOMS_REF)
+
+
+# ---------------------------------------------------------------- operators
+
+
+def ref(s: Structure, name: str | None = None) -> Structure:
+    """The reference version (spec section 5): ``ok & Ref(yl)``, ``bad & Ref(yw)``.
+
+    This adds ``rr - rc`` to the semantic log-ratio; ``ref(CPO)`` is DPO.
+    """
+    if not s.single_model:
+        raise DefinitionError(
+            f"ref() applies to single-model structures, but '{s.name}' already mentions Ref(...)",
+            s.span)
+    ok = sympy.And(s.ok, atom("Ref(yl)"))
+    bad = sympy.And(s.bad, atom("Ref(yw)"))
+    out = Structure.from_masks(name or f"ref({s.name})", ATOMS_REF, mask(ok, ATOMS_REF),
+                               mask(bad, ATOMS_REF), origin="ref")
+    return out
+
+
+def flip(s: Structure, name: str | None = None) -> Structure:
+    """Swap ``ok`` and ``bad`` (``P -> ~P``): negates the semantic log-ratio."""
+    return Structure.from_masks(name or f"flip({s.name})", s.atoms, s.bad_mask, s.ok_mask,
+                                origin="flip")
+
+

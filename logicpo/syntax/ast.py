@@ -1,0 +1,206 @@
+"""The abstract syntax of .lpo files: frozen dataclasses named after the grammar rules.
+
+Every node carries the :class:`~logicpo.errors.Span` it was parsed from, so that
+later layers can point at the exact text when something is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from logicpo.errors import Span
+
+# ---------------------------------------------------------------- formulas
+
+
+@dataclass(frozen=True)
+class Atom:
+    """``M(yw)``, ``M(yl)``, ``Ref(yw)`` or ``Ref(yl)``."""
+
+    model: str  # "M" or "Ref"
+    response: str  # "yw" or "yl"
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def text(self) -> str:
+        return f"{self.model}({self.response})"
+
+
+@dataclass(frozen=True)
+class Const:
+    value: bool
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Name:
+    """A reference to a named formula."""
+
+    id: str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Not:
+    arg: Formula
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class And:
+    args: tuple[Formula, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Or:
+    args: tuple[Formula, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Xor:
+    args: tuple[Formula, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Implies:
+    premise: Formula
+    conclusion: Formula
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Iff:
+    left: Formula
+    right: Formula
+    span: Span | None = field(default=None, compare=False)
+
+
+Formula = Atom | Const | Name | Not | And | Or | Xor | Implies | Iff
+
+# ---------------------------------------------------------------- structures
+
+
+@dataclass(frozen=True)
+class Field:
+    """One ``key: formula`` entry of a structure body (core, cond, add, ok, bad)."""
+
+    key: str
+    formula: Formula
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StructureBody:
+    fields: tuple[Field, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StructureName:
+    id: str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StructureOp:
+    """``ref(S)`` or ``flip(S)``."""
+
+    op: str
+    arg: StructureExpr
+    span: Span | None = field(default=None, compare=False)
+
+
+StructureExpr = StructureName | StructureOp
+
+# ---------------------------------------------------------------- objectives
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    value: float | str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``f(S, key=value, ...)``: the family ``f`` applied to a structure."""
+
+    family: str
+    target: StructureExpr
+    params: tuple[Param, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Bare:
+    """A bare name inside an objective: a structure (the paper's loss) or an objective."""
+
+    id: str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class WeightedTerm:
+    weight: float
+    operand: Apply | Bare
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Sum:
+    terms: tuple[WeightedTerm, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+# ---------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True)
+class ImportStmt:
+    path: str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class FormulaDef:
+    name: str
+    doc: str | None
+    formula: Formula
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StructureDef:
+    name: str
+    doc: str | None
+    body: StructureBody | StructureExpr
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ObjectiveDef:
+    name: str
+    doc: str | None
+    expr: Sum
+    span: Span | None = field(default=None, compare=False)
+
+
+Definition = FormulaDef | StructureDef | ObjectiveDef
+
+
+@dataclass(frozen=True)
+class Program:
+    """One parsed file: its imports and definitions in source order."""
+
+    file: str
+    source: str
+    imports: tuple[ImportStmt, ...]
+    definitions: tuple[Definition, ...]
+
+    def line(self, number: int) -> str:
+        lines = self.source.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
