@@ -25,7 +25,7 @@ import sympy
 from sympy.logic.boolalg import Boolean
 
 from logicpo.errors import DefinitionError, Span
-from logicpo.logic.formulas import ATOMS_REF, atom, atoms_of, to_dsl
+from logicpo.logic.formulas import ATOMS_REF, atom, atoms_of, size, to_dsl
 from logicpo.logic.truth import (
     World,
     display_order,
@@ -97,23 +97,15 @@ class Structure:
                    origin: str = "regions") -> Structure:
         """From two truth tables over ``atoms``.
 
-        The triple shown is ``P = bad -> ok`` with each side simplified on the worlds
-        where it matters (those counted on exactly one side), ``P_C = ok | bad`` and
-        ``P_A = ok & bad``.
+        The triple shown is ``P_C = ok | bad``, ``P_A = ok & bad`` and a core ``P``
+        equal to ``bad -> ok`` on the worlds where it matters (those counted on
+        exactly one side), chosen by :func:`readable_core`.
 
         >>> s = Structure.from_masks("ORPO", ("M(yw)", "M(yl)"), 0b0010, 0b0100)
         >>> s.core_text, s.cond_text, s.add_text
         ('M(yl) -> M(yw)', 'M(yw) xor M(yl)', 'false')
         """
-        care = ok_mask ^ bad_mask
-        ok_side = formula_of(ok_mask, atoms, care)
-        bad_side = formula_of(bad_mask, atoms, care)
-        if bad_side == sympy.false:
-            core = ok_side
-        elif ok_side == sympy.false:
-            core = sympy.Not(bad_side)
-        else:
-            core = sympy.Implies(bad_side, ok_side)
+        core = readable_core(atoms, ok_mask, bad_mask)
         cond = formula_of(ok_mask | bad_mask, atoms)
         add = formula_of(ok_mask & bad_mask, atoms)
         return cls(name, atoms, formula_of(ok_mask, atoms), formula_of(bad_mask, atoms),
@@ -178,6 +170,57 @@ class Structure:
 
     def same_regions(self, other: Structure) -> bool:
         return self.masks(ATOMS_REF) == other.masks(ATOMS_REF)
+
+
+# ---------------------------------------------------------------- display of derived cores
+
+_MIRROR = {"M(yw)": "M(yl)", "M(yl)": "M(yw)", "Ref(yw)": "Ref(yl)", "Ref(yl)": "Ref(yw)"}
+
+
+def readable_core(atoms: tuple[str, ...], ok_mask: int, bad_mask: int) -> Boolean:
+    """A readable core ``P`` for given regions, in the paper's style.
+
+    ``P`` only matters on the worlds counted on exactly one side, where it must be
+    true on ``ok`` and false on ``bad``. The paper writes such cores as an
+    implication from a statement about the loser to its mirror image about the
+    winner (``M(yl) -> M(yw)``, DPO's ``(M(yl) & Ref(yw)) -> (M(yw) & Ref(yl))``), so
+    the smallest such mirrored implication that fits is preferred; otherwise the
+    smallest formula that fits.
+
+    >>> from logicpo.logic.formulas import to_dsl
+    >>> to_dsl(readable_core(("M(yw)", "M(yl)"), 0b1010, 0b0100))   # cCPO
+    'M(yl) -> M(yw)'
+    >>> to_dsl(readable_core(("M(yw)", "M(yl)"), 0b1010, 0b0101))   # CE
+    'M(yw)'
+    """
+    care = ok_mask ^ bad_mask
+    want = ok_mask & care
+    best = None
+    for premise in _small_formulas(atoms):
+        conclusion = _mirror(premise)
+        if mask(sympy.Implies(premise, conclusion), atoms) & care == want:
+            key = (size(premise), str(premise).count("~"))
+            if best is None or key < best[0]:
+                best = (key, sympy.Implies(premise, conclusion))
+    if best is not None:
+        return best[1]
+    return formula_of(want, atoms, care)
+
+
+def _small_formulas(atoms: tuple[str, ...]) -> list[Boolean]:
+    """Literals and conjunctions of two literals over ``atoms``."""
+    literals = [lit for a in atoms for lit in (atom(a), sympy.Not(atom(a)))]
+    out = list(literals)
+    for i, x in enumerate(literals):
+        for y in literals[i + 1:]:
+            if x.free_symbols != y.free_symbols:
+                out.append(sympy.And(x, y))
+    return out
+
+
+def _mirror(expr: Boolean) -> Boolean:
+    """Swap winner and loser: ``M(yw) <-> M(yl)``, ``Ref(yw) <-> Ref(yl)``."""
+    return expr.xreplace({atom(a): atom(b) for a, b in _MIRROR.items()})
 
 
 # ---------------------------------------------------------------- operators
