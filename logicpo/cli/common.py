@@ -1,0 +1,86 @@
+"""What every command shares: error handling, JSON output, rich tables, name lookup."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from logicpo.errors import LogicpoError, UsageError
+
+console = Console(highlight=False, soft_wrap=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class LogicpoGroup(click.Group):
+    """A click group that turns logicpo errors into a located message and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            err_console.print(f"[bold red]error:[/] {_escape(exc.render())}")
+            ctx.exit(2)
+        except LogicpoError as exc:
+            err_console.print(f"[bold red]error:[/] {_escape(exc.render())}")
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            ctx.exit(130)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print machine-readable JSON instead of tables.")(f)
+
+
+def file_option(f):
+    return click.option("--file", "-f", "files", multiple=True,
+                        type=click.Path(dir_okay=False, path_type=Path),
+                        help="A .lpo file whose definitions to add to the zoo (repeatable).")(f)
+
+
+def emit_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=_json_default))
+
+
+def _json_default(o):
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def split_name(name: str, files: tuple[Path, ...]) -> tuple[str, tuple[Path, ...]]:
+    """Accept ``path/to/file.lpo:name`` as well as ``name`` with ``--file``."""
+    if ":" in name:
+        path, _, short = name.rpartition(":")
+        if path.endswith(".lpo"):
+            return short, (*files, Path(path))
+    return name, files
+
+
+def make_table(title: str | None, columns: list[str], rows: list[list], **kw) -> Table:
+    table = Table(title=title, title_justify="left", **kw)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[str(x) for x in r])
+    return table
+
+
+def fail_usage(message: str) -> None:
+    raise UsageError(message)
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
