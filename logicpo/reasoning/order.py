@@ -1,0 +1,158 @@
+"""The order between losses (spec section 4): which structure is more constrained.
+
+``S1 |= S2`` iff ``ok1 -> ok2`` and ``bad2 -> bad1`` are valid; then the loss of S1 is
+at least the loss of S2 on every input. :func:`compare` decides both directions with
+z3 (or with truth tables, ``engine="bitmask"``) and explains every failed direction
+with a witness world.
+
+>>> from logicpo.program import zoo
+>>> c = compare(zoo().structure("CPO"), zoo().structure("cCPO"))
+>>> c.relation.value
+'stronger'
+>>> print(c.witnesses[0].explain())
+cCPO does not entail CPO: in world M(yw)=T, M(yl)=T (TT), cCPO counts it as ok only but CPO counts it as both ok and bad.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import z3
+
+from logicpo.logic.formulas import ATOMS_REF
+from logicpo.logic.structure import Structure
+from logicpo.logic.truth import World, display_order
+from logicpo.reasoning.bitmask import structure_entails_masks
+from logicpo.reasoning.solver import DEFAULT_TIMEOUT_MS, check_valid, to_z3, variables_for
+from logicpo.reasoning.verdict import Status, Verdict
+
+
+class Relation(enum.Enum):
+    EQUIVALENT = "equivalent"
+    STRONGER = "stronger"  # the first entails the second (more constrained)
+    WEAKER = "weaker"
+    INCOMPARABLE = "incomparable"
+    UNKNOWN = "unknown"
+
+
+_COUNTS = {"ok": "ok only", "bad": "bad only", "both": "both ok and bad", "neither": "neither"}
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A world showing that ``first |= second`` fails."""
+
+    first: Structure
+    second: Structure
+    world: World
+
+    @property
+    def first_counts(self) -> str:
+        return self.first.counts(self.world)
+
+    @property
+    def second_counts(self) -> str:
+        return self.second.counts(self.world)
+
+    @property
+    def why(self) -> str:
+        """Which half of the definition fails: ``ok`` (ok1 not in ok2) or ``bad``."""
+        ok1, bad1 = self.first.masks(self.world.atoms)
+        ok2, bad2 = self.second.masks(self.world.atoms)
+        k = self.world.index
+        return "ok" if (ok1 >> k) & 1 and not (ok2 >> k) & 1 else "bad"
+
+    def explain(self) -> str:
+        return (f"{self.first.name} does not entail {self.second.name}: in world "
+                f"{self.world.describe()} ({self.world.short}), {self.first.name} counts it as "
+                f"{_COUNTS[self.first_counts]} but {self.second.name} counts it as "
+                f"{_COUNTS[self.second_counts]}.")
+
+    def to_json(self) -> dict:
+        return {"fails": f"{self.first.name} |= {self.second.name}",
+                "world": self.world.bits, "atoms": list(self.world.atoms),
+                "first_counts": self.first_counts, "second_counts": self.second_counts,
+                "explanation": self.explain()}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: Structure
+    b: Structure
+    forward: Verdict  # a |= b
+    backward: Verdict  # b |= a
+
+    @property
+    def relation(self) -> Relation:
+        f, b = self.forward.status, self.backward.status
+        if Status.UNKNOWN in (f, b):
+            return Relation.UNKNOWN
+        if f is Status.PROVED and b is Status.PROVED:
+            return Relation.EQUIVALENT
+        if f is Status.PROVED:
+            return Relation.STRONGER
+        if b is Status.PROVED:
+            return Relation.WEAKER
+        return Relation.INCOMPARABLE
+
+    @property
+    def witnesses(self) -> list[Witness]:
+        out = []
+        for verdict, first, second in ((self.forward, self.a, self.b),
+                                       (self.backward, self.b, self.a)):
+            if verdict.is_refuted:
+                out.append(Witness(first, second, verdict.countermodel))
+        return out
+
+    def summary(self) -> str:
+        a, b = self.a.name, self.b.name
+        return {
+            Relation.EQUIVALENT: f"{a} and {b} are equivalent: they compute the same loss.",
+            Relation.STRONGER: f"{a} is stronger than {b}: {a} |= {b}, so loss({a}) >= loss({b}) "
+                               "on every input.",
+            Relation.WEAKER: f"{a} is weaker than {b}: {b} |= {a}, so loss({a}) <= loss({b}) "
+                             "on every input.",
+            Relation.INCOMPARABLE: f"{a} and {b} are incomparable: neither entails the other.",
+            Relation.UNKNOWN: f"the solver could not decide how {a} and {b} relate.",
+        }[self.relation]
+
+    def to_json(self) -> dict:
+        return {"a": self.a.name, "b": self.b.name, "relation": self.relation.value,
+                "a_entails_b": self.forward.to_json(), "b_entails_a": self.backward.to_json(),
+                "witnesses": [w.to_json() for w in self.witnesses], "summary": self.summary()}
+
+
+def common_atoms(a: Structure, b: Structure) -> tuple[str, ...]:
+    return a.atoms if a.atoms == b.atoms else ATOMS_REF
+
+
+def entails_z3(a: Structure, b: Structure, atoms: tuple[str, ...],
+               timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
+    """``a |= b`` decided by z3: ``(ok_a -> ok_b) & (bad_b -> bad_a)`` is valid."""
+    v = variables_for(atoms)
+    claim = z3.And(z3.Implies(to_z3(a.ok, v), to_z3(b.ok, v)),
+                   z3.Implies(to_z3(b.bad, v), to_z3(a.bad, v)))
+    return check_valid(claim, v, timeout_ms)
+
+
+def entails_bitmask(a: Structure, b: Structure, atoms: tuple[str, ...]) -> Verdict:
+    ok1, bad1 = a.masks(atoms)
+    ok2, bad2 = b.masks(atoms)
+    broken = structure_entails_masks(ok1, bad1, ok2, bad2)
+    if broken == 0:
+        return Verdict.proved()
+    first = next(k for k in display_order(len(atoms)) if (broken >> k) & 1)
+    return Verdict.refuted(World(atoms, first))
+
+
+def compare(a: Structure, b: Structure, *, engine: str = "z3",
+            timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Comparison:
+    """How ``a`` relates to ``b``: equivalent, stronger (a |= b), weaker, or incomparable."""
+    atoms = common_atoms(a, b)
+    if engine == "z3":
+        return Comparison(a, b, entails_z3(a, b, atoms, timeout_ms),
+                          entails_z3(b, a, atoms, timeout_ms))
+    if engine == "bitmask":
+        return Comparison(a, b, entails_bitmask(a, b, atoms), entails_bitmask(b, a, atoms))
+    raise ValueError(f"unknown engine {engine!r} (z3 or bitmask)")
