@@ -1,0 +1,325 @@
+"""Commands about the logic: check, show, compare, lattice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from logicpo.cli.common import console, emit_json, file_option, json_option
+from logicpo.errors import DegenerateStructureError, LogicpoError, UsageError
+
+
+def register(group: click.Group) -> None:
+    for command in (check, show, compare, lattice):
+        group.add_command(command)
+
+
+# ---------------------------------------------------------------- check
+
+
+def check_file(path: Path) -> dict:
+    """Load one file on top of the zoo and resolve every definition in it."""
+    from logicpo.program import load
+
+    program = load([path])
+    program.check_all()
+    definitions = []
+    for name in program.user_names:
+        kind = program.kind(name)
+        entry = program._entries[name]
+        span = entry.definition.span
+        item = {"name": name, "kind": kind, "file": entry.file,
+                "line": span.line if span else None}
+        if kind == "structure":
+            s = program.structure(name)
+            if s.degeneracy is not None:
+                raise DegenerateStructureError(
+                    f"structure '{name}' is degenerate: {s.degeneracy.value}", s.span,
+                    source_line=program.source_line(s.span),
+                    hint="a loss needs at least one world in ok and one in bad, "
+                         "and ok different from bad")
+            item["atoms"] = list(s.atoms)
+        definitions.append(item)
+    return {"file": str(path), "ok": True, "definitions": definitions}
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+def check(files: tuple[Path, ...], as_json: bool) -> None:
+    """Parse and check .lpo FILES: syntax, names, imports, degenerate structures.
+
+    Errors are printed as file:line:col with the source line and a caret;
+    the exit code is 1 when any file has an error.
+    """
+    results, failed = [], False
+    for path in files:
+        try:
+            results.append(check_file(path))
+        except LogicpoError as exc:
+            failed = True
+            results.append({"file": str(path), "ok": False, "error": exc.to_json()})
+            if not as_json:
+                console.print(f"[bold red]error:[/] {escape(exc.render())}", soft_wrap=True)
+    if as_json:
+        emit_json({"ok": not failed, "files": results})
+    else:
+        for r in results:
+            if r["ok"]:
+                kinds: dict[str, int] = {}
+                for d in r["definitions"]:
+                    kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+                parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items())
+                console.print(f"[green]ok[/] {escape(r['file'])}: {parts or 'no definitions'}")
+    if failed:
+        raise SystemExit(1)
+
+
+# ---------------------------------------------------------------- show
+
+
+def structure_json(s, program=None) -> dict:
+    """The stable JSON contract of ``show --json`` for a structure."""
+    from logicpo.logic.closed_form import closed_form
+
+    ok, bad = s.regions()
+    cf = closed_form(s)
+    return {
+        "name": s.name,
+        "kind": "structure",
+        "atoms": list(s.atoms),
+        "ok": ok,
+        "bad": bad,
+        "core": s.core_text,
+        "cond": s.cond_text,
+        "add": s.add_text,
+        "closed_form": cf.text,
+        "rho": cf.rho_text,
+        "latex": cf.latex,
+        "degenerate": s.degeneracy.name.lower() if s.degeneracy else None,
+        "degenerate_reason": s.degeneracy.value if s.degeneracy else None,
+        "citation": s.doc,
+        "truth_table": s.truth_table(),
+    }
+
+
+def _world_list(bits: list[str]) -> str:
+    return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
+
+
+def _truth_table(s) -> Table:
+    table = Table(title="Truth table (T = true; counted as: ✓ ok, ✗ bad)", title_justify="left")
+    for a in s.atoms:
+        table.add_column(a, justify="center")
+    for c in ("core", "cond", "add", "counts as"):
+        table.add_column(c, justify="center")
+    mark = {"ok": "✓", "bad": "✗", "both": "✓ ✗", "neither": "·"}
+    for row in s.truth_table():
+        cells = ["T" if row[a] else "F" for a in s.atoms]
+        cells += ["T" if row[c] else "F" for c in ("core", "cond", "add")]
+        cells.append(mark[row["counts"]])
+        table.add_row(*cells)
+    return table
+
+
+@click.command()
+@click.argument("name")
+@file_option
+@click.option("--latex", is_flag=True, help="Also print the closed form as LaTeX.")
+@json_option
+def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None:
+    """Show what a structure says: core, cond, add, regions, truth table, closed form.
+
+    NAME is a zoo name (DPO, CPO, ...), a name from --file, or path/to/file.lpo:NAME.
+    For an objective, each of its terms is listed with its structure.
+    """
+    from logicpo.api import program_for
+    from logicpo.logic.closed_form import closed_form
+
+    program, (short,) = program_for([name], files)
+    if program.kind(short) == "objective":
+        obj = program.objective(short)
+        if as_json:
+            emit_json({"name": obj.name, "kind": "objective", "text": obj.text(),
+                       "citation": obj.doc,
+                       "terms": [{"weight": t.weight, "family": t.family,
+                                  "params": dict(t.params),
+                                  "structure": structure_json(t.structure)}
+                                 for t in obj.terms]})
+            return
+        console.print(f"[bold]{escape(obj.name)}[/] (objective)"
+                      + (f" — {escape(obj.doc)}" if obj.doc else ""))
+        console.print(f"  = {escape(obj.text())}")
+        table = Table(title="Terms", title_justify="left")
+        for c in ("weight", "f", "structure", "params", "structure's loss (beta=1)"):
+            table.add_column(c)
+        for t in obj.terms:
+            table.add_row(f"{t.weight:g}", t.family, t.structure.name,
+                          ", ".join(f"{k}={v}" for k, v in t.params) or "-",
+                          escape(closed_form(t.structure).text))
+        console.print(table)
+        return
+    s = program.structure(short)
+    if as_json:
+        emit_json(structure_json(s))
+        return
+    cf = closed_form(s)
+    ok, bad = s.regions()
+    kind = "single-model" if s.single_model else "reference"
+    console.print(f"[bold]{escape(s.name)}[/] ({kind} structure over {', '.join(s.atoms)})"
+                  + (f" — {escape(s.doc)}" if s.doc else ""))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan")
+    grid.add_column()
+    grid.add_row("core P", escape(s.core_text))
+    grid.add_row("cond P_C", escape(s.cond_text))
+    grid.add_row("add P_A", escape(s.add_text))
+    grid.add_row("ok ✓", _world_list(ok))
+    grid.add_row("bad ✗", _world_list(bad))
+    if cf.rho_text:
+        grid.add_row("rho", escape(cf.rho_text))
+    grid.add_row("loss", escape(cf.text))
+    if latex:
+        grid.add_row("LaTeX", escape(cf.latex))
+    console.print(grid)
+    if s.degeneracy:
+        console.print(f"[bold yellow]degenerate:[/] {s.degeneracy.value}")
+    console.print(_truth_table(s))
+    _relation_hint(program, s)
+
+
+def _relation_hint(program, s) -> None:
+    """One line relating the structure to the landmark loss of its kind."""
+    from logicpo.reasoning.order import compare as compare_structures
+
+    landmark = "CPO" if s.single_model else "DPO"
+    if s.name == landmark or program.kind(landmark) != "structure":
+        return
+    c = compare_structures(s, program.structure(landmark), engine="bitmask")
+    console.print(f"vs {landmark}: {escape(c.summary())}")
+
+
+# ---------------------------------------------------------------- compare
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@file_option
+@click.option("--engine", type=click.Choice(["z3", "bitmask"]), default="z3", show_default=True,
+              help="Decide entailment with z3 or with truth tables.")
+@click.option("--timeout", "timeout_ms", type=click.IntRange(min=1), default=5000,
+              show_default=True, help="z3 time limit per query, in milliseconds.")
+@json_option
+def compare(a: str, b: str, files: tuple[Path, ...], engine: str, timeout_ms: int,
+            as_json: bool) -> None:
+    """How loss A relates to loss B: equivalent, stronger, weaker or incomparable.
+
+    "stronger" means A entails B: A is more constrained and its loss is at least
+    B's on every input. Each direction that fails is explained by a witness world.
+    """
+    from logicpo.api import program_for
+    from logicpo.reasoning.order import compare as compare_structures
+
+    program, (sa, sb) = program_for([a, b], files)
+    result = compare_structures(program.structure(sa), program.structure(sb),
+                                engine=engine, timeout_ms=timeout_ms)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    colour = {"equivalent": "green", "stronger": "cyan", "weaker": "cyan",
+              "incomparable": "yellow", "unknown": "red"}[result.relation.value]
+    console.print(f"[bold {colour}]{result.relation.value}[/]: {escape(result.summary())}")
+    for v, x, y in ((result.forward, sa, sb), (result.backward, sb, sa)):
+        if v.is_unknown:
+            console.print(f"  {x} |= {y}: unknown ({escape(v.reason or '')})")
+    if result.witnesses:
+        table = Table(title="Witness worlds", title_justify="left")
+        for c in ("fails", "world", *result.witnesses[0].world.atoms, f"{sa} counts",
+                  f"{sb} counts"):
+            table.add_column(c)
+        for w in result.witnesses:
+            values = ["T" if v else "F" for v in w.world.values.values()]
+            by_a = w.first_counts if w.first.name == sa else w.second_counts
+            by_b = w.second_counts if w.first.name == sa else w.first_counts
+            table.add_row(f"{w.first.name} |= {w.second.name}", w.world.short, *values,
+                          by_a, by_b)
+        console.print(table)
+        for w in result.witnesses:
+            console.print("  " + escape(w.explain()), soft_wrap=True)
+
+
+# ---------------------------------------------------------------- lattice
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@file_option
+@click.option("--zoo", "use_zoo", is_flag=True, help="Use the structures of the built-in zoo.")
+@click.option("--single-model", is_flag=True,
+              help="Keep only single-model structures (the paper's lattice with --zoo).")
+@click.option("--reference", "reference_only", is_flag=True,
+              help="Keep only structures that use the reference model.")
+@click.option("--png", "png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the lattice to this PNG file.")
+@click.option("--svg", "svg", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the lattice to this SVG file.")
+@json_option
+def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, single_model: bool,
+            reference_only: bool, png: Path | None, svg: Path | None, as_json: bool) -> None:
+    """The loss lattice of NAMES: which losses entail which (Hasse diagram).
+
+    With --zoo, all structures of the built-in zoo; with only --file, all structures
+    defined in those files. Equivalent structures share a node named A=B.
+    An edge A -> B means A |= B: A is more constrained, loss(A) >= loss(B).
+    """
+    from logicpo.api import program_for
+    from logicpo.reasoning.lattice import Lattice
+
+    program, shorts = program_for(names, files)
+    if use_zoo:
+        shorts += [n for n in program.names_of("structure", zoo_only=True) if n not in shorts]
+    if not shorts and files:
+        shorts = program.names_of("structure", user_only=True)
+    if not shorts:
+        raise UsageError("name some structures, or use --zoo or --file "
+                         "(e.g. logicpo lattice CPO cCPO ORPO, logicpo lattice --zoo)")
+    structures = [program.structure(n) for n in shorts]
+    if single_model:
+        structures = [s for s in structures if s.single_model]
+    if reference_only:
+        structures = [s for s in structures if s.uses_reference]
+    if not structures:
+        raise UsageError("no structures left after --single-model/--reference")
+    lat = Lattice.build(structures)
+    written = []
+    for path in (png, svg):
+        if path is not None:
+            from logicpo.plots import save_figure
+            from logicpo.plots.lattice import draw_lattice
+
+            written.append(str(save_figure(draw_lattice(lat), path)))
+    if as_json:
+        out = lat.to_json()
+        out.update(top=lat.top, bottom=lat.bottom, pictures=written)
+        emit_json(out)
+        return
+    levels = lat.levels()
+    table = Table(title=f"Loss lattice: {len(lat.nodes)} nodes, {len(lat.edges)} Hasse edges "
+                        "(A -> B: A |= B)", title_justify="left")
+    for c in ("level", "node", "core", "entails (directly)"):
+        table.add_column(c)
+    for node in sorted(lat.nodes, key=lambda n: (levels[n], n)):
+        rep = lat.representative(node)
+        succ = ", ".join(sorted(lat.graph.successors(node))) or "-"
+        mark = " *" if any(s.doc for s in lat.members[node]) else ""
+        table.add_row(str(levels[node]), escape(node + mark), escape(rep.core_text), escape(succ))
+    console.print(table)
+    console.print("most constrained: " + ", ".join(lat.top)
+                  + "; least constrained: " + ", ".join(lat.bottom)
+                  + "   (* = from the literature)")
+    for w in written:
+        console.print(f"picture written to {escape(w)}")
