@@ -6,7 +6,7 @@ The symbolic core imports no torch; the numeric parts load on first use.
 >>> logicpo.structure("DPO").core_text
 '(M(yl) & Ref(yw)) -> (M(yw) & Ref(yl))'
 >>> logicpo.compare("CPO", "cCPO").relation.value
-'weaker'
+'stronger'
 """
 
 from __future__ import annotations
