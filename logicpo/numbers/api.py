@@ -1,0 +1,124 @@
+"""``logicpo.loss(spec, **params)``: any objective or structure as a PyTorch loss module.
+
+``spec`` is a zoo name (``"sigmoid"``, ``"simpo"``, ``"DPO"``), ``"path/to/file.lpo:name"``,
+or an inline objective such as ``"0.8*sigmoid + 0.2*bco_pair + 1.0*sft"`` or
+``"hinge(CPO)"``. Parameters: ``beta``, ``gamma``, ``label_smoothing``, ``tau``,
+``normalize`` (``"length"``, ``"none"`` or None) and ``f``, the outer function for
+a bare structure name. How they meet the values in the DSL: :mod:`logicpo.numbers.params`.
+
+>>> import torch, logicpo
+>>> dpo = logicpo.loss("sigmoid", beta=0.1)
+>>> out = dpo(torch.tensor([-1.2]), torch.tensor([-2.3]), torch.tensor([-1.5]), torch.tensor([-1.9]))
+>>> round(out.losses.item(), 6), round(out.chosen_rewards.item(), 3)
+(0.65876, 0.03)
+>>> logicpo.loss("CPO", f="hinge", beta=0.1).source
+'hinge(CPO, beta=0.1)'
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from logicpo.errors import NameResolutionError, UsageError, did_you_mean
+from logicpo.logic.objective import FAMILIES, Objective, Term
+from logicpo.numbers import module as runtime
+from logicpo.numbers.codegen import Generated, generate
+from logicpo.numbers.params import ResolvedTerm, resolve
+from logicpo.program import Program, load, zoo
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Everything the pipeline knows about one spec: the objective, its terms, the code."""
+
+    spec: str
+    objective: Objective
+    terms: tuple[ResolvedTerm, ...]
+    params: dict
+    generated: Generated
+
+    @property
+    def uses_reference(self) -> bool:
+        return any(t.structure.uses_reference for t in self.terms)
+
+    @property
+    def source(self) -> str:
+        return " + ".join(t.text() for t in self.terms).replace("+ -", "- ")
+
+
+def loss(spec: str, **params) -> runtime.CompiledLoss:
+    """The loss ``spec`` as an ``nn.Module`` returning ``LossOutput(losses, chosen_rewards,
+    rejected_rewards)``.
+
+    >>> import logicpo
+    >>> m = logicpo.loss("simpo", beta=2.0)
+    >>> m.uses_reference, m.needs_lengths, m.params["gamma"]
+    (False, True, 0.5)
+    """
+    return instantiate(compile_spec(spec, params))
+
+
+def compile_spec(spec: str, params: dict, files=()) -> Compiled:
+    """Resolve ``spec`` (plus ``.lpo`` ``files``) and generate its code."""
+    program, name = _program_for(spec, files)
+    family = params.get("f")
+    kind = program.kind(name) if _NAME.fullmatch(name) else None
+    if _NAME.fullmatch(name) and kind not in ("objective", "structure"):
+        raise _unknown(name, program)
+    if family is not None:
+        if kind != "structure":
+            raise UsageError(
+                f"f={family!r} chooses the outer function of a bare structure name, "
+                f"but '{name}' is {'an objective' if kind else 'an objective expression'}; "
+                f"write it inside the expression, e.g. {family}(CPO)")
+        if family not in FAMILIES:
+            raise NameResolutionError(
+                f"unknown loss family f={family!r} (valid: {', '.join(FAMILIES)})",
+                hint=did_you_mean(str(family), FAMILIES))
+        s = program.structure(name)
+        objective = Objective(name, (Term(1.0, family, s),), s.doc, s.span)
+    elif kind is not None:
+        objective = program.objective(name)
+    else:
+        objective = program.inline_objective(name)
+    terms, resolved = resolve(objective, params, paper=kind == "structure")
+    if family is not None:
+        resolved["f"] = family
+    source = " + ".join(t.text() for t in terms).replace("+ -", "- ")
+    generated = generate(spec, objective.doc or "", terms, resolved, source=source)
+    return Compiled(spec, objective, tuple(terms), resolved, generated)
+
+
+def instantiate(compiled: Compiled) -> runtime.CompiledLoss:
+    """Execute the generated class next to the runtime and return an instance."""
+    filename = f"<logicpo loss {compiled.spec}>"
+    code = compile(compiled.generated.source, filename, "exec")
+    # keep the text so tracebacks and inspect.getsource show the generated code
+    linecache.cache[filename] = (len(compiled.generated.source), None,
+                                 compiled.generated.source.splitlines(True), filename)
+    namespace = dict(vars(runtime))
+    namespace["__name__"] = "logicpo.numbers.generated"
+    exec(code, namespace)  # noqa: S102 - our own generated code
+    return namespace[compiled.generated.class_name]()
+
+
+def _program_for(spec: str, files) -> tuple[Program, str]:
+    spec = spec.strip()
+    path, sep, short = spec.rpartition(":")
+    if sep and path.endswith(".lpo"):
+        return load([*files, Path(path)]), short.strip()
+    return (load(list(files)) if files else zoo()), spec
+
+
+def _unknown(name: str, program: Program) -> NameResolutionError:
+    objectives = program.names_of("objective")
+    structures = program.names_of("structure")
+    return NameResolutionError(
+        f"unknown loss '{name}' (objectives: {', '.join(objectives)}; "
+        f"structures: {', '.join(structures)})",
+        hint=did_you_mean(name, objectives + structures))

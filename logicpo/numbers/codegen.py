@@ -1,0 +1,327 @@
+"""The code generator: resolved terms -> the Python source of a :class:`CompiledLoss` subclass.
+
+Each term's semantic log-ratio comes from :mod:`logicpo.numbers.logwmc`, already
+factorised into ``logp``, ``log1mexp`` and (rarely) ``logaddexp`` nodes; shared
+nodes are computed once. The outer function is written out for the term's
+parameters, which are literals in the code: ``beta = 1`` multiplies nothing, a
+zero margin subtracts nothing. A structure whose two regions split the worlds
+(CE, CEUnl, unCPO, ...) under the paper's loss needs no log-ratio at all:
+``-log sigmoid(rho) = -log WMC(ok)``.
+
+>>> from logicpo.program import zoo
+>>> from logicpo.numbers.params import resolve
+>>> terms, params = resolve(zoo().objective("sigmoid"), {}, paper=False)
+>>> print(generate("sigmoid", "", terms, params).compute)
+    def compute(self, pc, pr, rc, rr, nc, nr):
+        # logistic(DPO, beta=0.1): rho = pc - rc - pr + rr
+        return -F.logsigmoid(0.1 * (pc - rc - pr + rr))  # (B,)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from logicpo.errors import DegenerateStructureError
+from logicpo.logic.formulas import ATOMS_REF
+from logicpo.logic.structure import Structure
+from logicpo.logic.truth import full_mask
+from logicpo.numbers.logwmc import (
+    Log1mexp,
+    LogAddExp,
+    Region,
+    Sum,
+    Var,
+    log_wmc,
+    nodes_in_order,
+    render,
+)
+from logicpo.numbers.params import ResolvedTerm
+
+BASE_NAMES = ("pc", "pr", "rc", "rr")
+_MODES = ("none", "length", "auto")
+# atom index 4*mode + i -> variable name in the generated code
+NAMES = tuple(n + suffix for suffix in ("", "_n", "_a") for n in BASE_NAMES)
+_LENGTHS = {"pc": "nc", "rc": "nc", "pr": "nr", "rr": "nr"}
+
+
+@dataclass(frozen=True)
+class TermForm:
+    """How one term is computed: its log-ratio and closed form, as code and as text."""
+
+    term: ResolvedTerm
+    rho: Sum | None          # None when the loss is -log WMC(ok) directly
+    log_ok: Sum | None
+    code: str                # expression of the term's per-example loss
+    text: str                # the same, for people: "-log sigmoid(0.1 * rho)"
+    prelude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The generated class: its name, full source and the pieces docs and the CLI show."""
+
+    class_name: str
+    source: str
+    compute: str
+    forms: tuple[TermForm, ...]
+
+
+def class_name(spec: str) -> str:
+    """``"sigmoid_norm"`` -> ``"SigmoidNormLoss"``; other specs get ``"ObjectiveLoss"``."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec):
+        parts = [p for p in spec.split("_") if p]
+        return "".join(p[0].upper() + p[1:] for p in parts) + "Loss"
+    return "ObjectiveLoss"
+
+
+def _check_degenerate(s: Structure) -> None:
+    if s.degeneracy is not None:
+        raise DegenerateStructureError(
+            f"structure '{s.name}' is degenerate: {s.degeneracy.value}; "
+            "there is no loss to compile")
+
+
+def _shift(s: Sum, structure: Structure, mode: str) -> Sum:
+    """Rename the structure's atoms to the global variable numbering for ``mode``."""
+    offset = 4 * _MODES.index(mode)
+    index = [ATOMS_REF.index(a) for a in structure.atoms]
+
+    def node(n):
+        if isinstance(n, Var):
+            return Var(offset + index[n.atom])
+        if isinstance(n, Log1mexp):
+            return Log1mexp(sums(n.arg))
+        return LogAddExp(sums(n.a), sums(n.b))
+
+    def sums(x: Sum) -> Sum:
+        return Sum(tuple((node(n), c) for n, c in x.terms))
+
+    return sums(s)
+
+
+def term_form(t: ResolvedTerm) -> TermForm:
+    """The log-ratio and outer function of one term."""
+    s = t.structure
+    _check_degenerate(s)
+    atoms = tuple(range(len(s.atoms)))
+    log_ok = _shift(log_wmc(Region(atoms, s.ok_mask)), s, t.normalize)
+    log_bad = _shift(log_wmc(Region(atoms, s.bad_mask)), s, t.normalize)
+    partition = s.ok_mask & s.bad_mask == 0 and s.ok_mask | s.bad_mask == full_mask(len(atoms))
+    plain = t.beta == 1.0 and t.gamma == 0.0 and t.label_smoothing == 0.0
+    if t.family == "logistic" and plain and partition:
+        return TermForm(t, None, log_ok, "", "-log WMC(ok)")
+    return TermForm(t, log_ok - log_bad, None, "", "")
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+class _Writer:
+    """Turns sums into code, naming every shared node once."""
+
+    def __init__(self, forms: list[TermForm]) -> None:
+        sums = [f.rho if f.rho is not None else f.log_ok for f in forms]
+        self.names: dict = {}
+        self.lines: list[str] = []
+        self.used_vars: set[int] = set()
+        for s in sums:
+            self._collect_vars(s)
+        counter = 0
+        for node in nodes_in_order(sums):
+            if isinstance(node, Log1mexp) and len(node.arg.terms) == 1 \
+                    and isinstance(node.arg.terms[0][0], Var) and node.arg.terms[0][1] == 1:
+                name = "l1m_" + NAMES[node.arg.terms[0][0].atom]
+                expr = f"log1mexp({self.code(node.arg)})"
+            else:
+                counter += 1
+                name = f"t{counter}"
+                if isinstance(node, Log1mexp):
+                    expr = f"log1mexp({self.code(node.arg)})"
+                else:
+                    expr = f"torch.logaddexp({self.code(node.a)}, {self.code(node.b)})"
+            self.lines.append(f"{name} = {expr}  # (B,)")
+            self.names[node] = name
+
+    def _collect_vars(self, s: Sum) -> None:
+        for n, _ in s.terms:
+            if isinstance(n, Var):
+                self.used_vars.add(n.atom)
+            elif isinstance(n, Log1mexp):
+                self._collect_vars(n.arg)
+            else:
+                self._collect_vars(n.a)
+                self._collect_vars(n.b)
+
+    def code(self, s: Sum) -> str:
+        return render(s, lambda n: NAMES[n.atom] if isinstance(n, Var) else self.names[n])
+
+    def normalisation_lines(self) -> list[str]:
+        out = []
+        for atom in sorted(self.used_vars):
+            if atom < 4:
+                continue
+            base = BASE_NAMES[atom % 4]
+            n = _LENGTHS[base]
+            if atom < 8:
+                out.append(f"{NAMES[atom]} = {base} / {n}  # (B,) per-token log-prob")
+            else:
+                out.append(f"{NAMES[atom]} = {base} if {n} is None else {base} / {n}  # (B,)")
+        return out
+
+
+def _atomic(expr: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", expr) is not None
+
+
+def _paren(expr: str) -> str:
+    return expr if _atomic(expr) else f"({expr})"
+
+
+def _outer(t: ResolvedTerm, rho: str, k: int) -> tuple[list[str], str, str]:
+    """Code lines, final expression and display text of ``f`` applied to ``rho``."""
+    beta, gamma, eps, tau = t.beta, t.gamma, t.label_smoothing, t.tau
+    r = _paren(rho)
+    s = r if beta == 1.0 else f"{_num(beta)} * {r}"
+    s_text = "rho" if beta == 1.0 else f"{beta:g} * rho"
+    if gamma:
+        s, s_text = f"{s} - {_num(gamma)}", f"{s_text} - {gamma:g}"
+    lines: list[str] = []
+    sv = f"s{k}"
+
+    def bind() -> str:
+        lines.append(f"{sv} = {s}  # (B,)")
+        return sv
+
+    f = t.family
+    if f == "square":
+        c = 1.0 / (2.0 * beta)
+        return lines, f"torch.square({r} - {_num(c)})", f"(rho - {c:g})^2"
+    if f == "hinge":
+        return lines, f"F.relu(1.0 - {_paren(s)})", f"max(0, 1 - ({s_text}))"
+    if f == "sigmoid":
+        neg = f"-{r}" if beta == 1.0 else f"{_num(-beta)} * {r}"
+        if gamma:
+            neg = f"{neg} + {_num(gamma)}"
+        return lines, f"torch.sigmoid({neg})", f"sigmoid(-({s_text}))"
+    if f in ("logistic", "robust") and eps == 0.0:
+        return lines, f"-F.logsigmoid({s})", f"-log sigmoid({s_text})"
+    if f == "logistic":
+        v = bind()
+        return (lines, f"-{_num(1 - eps)} * F.logsigmoid({v}) - {_num(eps)} * F.logsigmoid(-{v})",
+                f"-{1 - eps:g}*log sigmoid(s) - {eps:g}*log sigmoid(-s), s = {s_text}")
+    if f == "robust":
+        v = bind()
+        return (lines, f"(-{_num(1 - eps)} * F.logsigmoid({v}) + {_num(eps)} * F.logsigmoid(-{v}))"
+                       f" / {_num(1 - 2 * eps)}",
+                f"(-{1 - eps:g}*log sigmoid(s) + {eps:g}*log sigmoid(-s)) / {1 - 2 * eps:g}, "
+                f"s = {s_text}")
+    if f == "exo":
+        v = bind()
+        lines.append(f"lsp{k} = F.logsigmoid({v})  # (B,)")
+        lines.append(f"lsn{k} = F.logsigmoid(-{v})  # (B,)")
+        return (lines, f"torch.exp(lsp{k}) * (lsp{k} + {_num(-math.log1p(-eps))}) + "
+                       f"torch.exp(lsn{k}) * (lsn{k} + {_num(-math.log(eps))})",
+                f"sigmoid(s)*(log sigmoid(s) - log {1 - eps:g}) + sigmoid(-s)*(log sigmoid(-s)"
+                f" - log {eps:g}), s = {s_text}")
+    if f == "discopop":
+        v = bind()
+        # (1 - m) * -log sigmoid(s) + m * exp(-s), m = sigmoid(s / tau), without overflow
+        return (lines, f"torch.sigmoid(-{v} / {_num(tau)}) * F.softplus(-{v}) + "
+                       f"torch.exp(F.logsigmoid({v} / {_num(tau)}) - {v})",
+                f"(1 - m)*(-log sigmoid(s)) + m*exp(-s), m = sigmoid(s/{tau:g}), s = {s_text}")
+    raise AssertionError(f)  # pragma: no cover - families are checked when parsed
+
+
+def _rho_text(s: Sum) -> str:
+    return s.text(NAMES)
+
+
+def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, *,
+             source: str | None = None) -> Generated:
+    """The source of a ``CompiledLoss`` subclass computing ``sum(weight * term)``."""
+    forms = [term_form(t) for t in terms]
+    writer = _Writer(forms)
+    body: list[str] = writer.normalisation_lines() + list(writer.lines)
+    done: list[TermForm] = []
+    for k, form in enumerate(forms, 1):
+        t = form.term
+        if form.rho is None:
+            code = f"-{_paren(writer.code(form.log_ok))}"
+            text = f"-{_paren(_rho_text(form.log_ok))}"
+            comment = f"# {t.text()}: -log WMC(ok) = {text}"
+            lines: list[str] = []
+        else:
+            lines, code, text = _outer(t, writer.code(form.rho), k)
+            comment = f"# {t.text()}: rho = {_rho_text(form.rho)}"
+        body.append(comment)
+        body.extend(lines)
+        if len(forms) > 1 or t.weight != 1.0:
+            body.append(f"loss{k} = {code}  # (B,)")
+        done.append(TermForm(t, form.rho, form.log_ok, code, text, tuple(lines)))
+    if len(forms) == 1 and terms[0].weight == 1.0:
+        body.append(f"return {done[0].code}  # (B,)")
+    else:
+        total = ""
+        for k, t in enumerate(terms, 1):
+            w = abs(t.weight)
+            piece = f"loss{k}" if w == 1.0 else f"{_num(w)} * loss{k}"
+            if not total:
+                total = piece if t.weight > 0 else f"-{piece}"
+            else:
+                total += (" + " if t.weight > 0 else " - ") + piece
+        body.append(f"return {total}  # (B,)")
+    compute = "    def compute(self, pc, pr, rc, rr, nc, nr):\n" + "\n".join(
+        "        " + line for line in body)
+    name = class_name(spec)
+    src_text = source if source is not None else " + ".join(t.text() for t in terms)
+    uses_reference = any(t.structure.uses_reference for t in terms)
+    needs_lengths = any(t.normalize == "length" for t in terms)
+    doc_text = docstring(spec, doc, done, src_text)
+    source_code = "\n".join([
+        f"class {name}(CompiledLoss):",
+        _indent(doc_text, 4),
+        "",
+        f"    spec = {spec!r}",
+        f"    source = {src_text!r}",
+        f"    uses_reference = {uses_reference!r}",
+        f"    needs_lengths = {needs_lengths!r}",
+        f"    beta = {_num(params['beta'])}",
+        f"    params = {params!r}",
+        "",
+        compute,
+        "",
+    ])
+    return Generated(name, source_code, compute, tuple(done))
+
+
+def _indent(text: str, n: int) -> str:
+    pad = " " * n
+    return "\n".join(pad + line if line else "" for line in text.splitlines())
+
+
+def docstring(spec: str, doc: str, forms: list[TermForm], source: str) -> str:
+    """The generated class's docstring: the loss, its structures, closed forms and DSL source."""
+    lines = [f'"""{spec}' + (f": {doc}" if doc else ""), "",
+             f"DSL source: {source}", ""]
+    for form in forms:
+        t, s = form.term, form.term.structure
+        ok, bad = s.regions()
+        lines.append(f"{t.text()}")
+        lines.append(f"    structure {s.name}: core {s.core_text}, cond {s.cond_text}, "
+                     f"add {s.add_text}")
+        lines.append(f"    worlds over {', '.join(s.atoms)}: ok {' '.join(ok)}, bad {' '.join(bad)}")
+        if form.rho is None:
+            lines.append(f"    loss = -log WMC(ok) = {form.text}")
+        else:
+            lines.append(f"    rho = log WMC(ok) - log WMC(bad) = {_rho_text(form.rho)}")
+            lines.append(f"    loss = {form.text}")
+        if t.normalize == "length":
+            lines.append("    log-probs divided by their token counts (normalize=length)")
+        elif t.normalize == "auto":
+            lines.append("    log-probs divided by their token counts when lengths are given")
+    lines += ["", "pc, pr, rc, rr: policy/reference log-probs of the chosen/rejected responses.",
+              '"""']
+    return "\n".join(lines).replace("\\", "\\\\")

@@ -1,0 +1,263 @@
+"""The log weighted model count of a region, as a small log-space expression (spec section 1, 3).
+
+``WMC(R)`` is a sum of world weights. Taking its log term by term would need a
+``logsumexp`` over all of ``R``'s worlds; instead the region is factorised on its
+truth table, without any algebra system:
+
+* an atom the region does not depend on contributes ``w + (1 - w) = 1``: nothing;
+* a literal every world agrees on is a factor: ``logp`` or ``log1mexp(logp)``;
+* a region that is a product of regions over disjoint atoms is a sum of their logs;
+* what remains is irreducible. It is written either through its complement,
+  ``log WMC(R) = log1mexp(log WMC(not R))`` (unCPO's ``log(1 - e^pr + e^(pr+pc))``
+  becomes ``log1mexp(pr + log1mexp(pc))``), or by Shannon expansion on one atom,
+  ``logaddexp(logp + log WMC(R|a), log1mexp(logp) + log WMC(R|~a))``, whichever
+  is cheaper. Both are exact and stable in log space; only a region that is
+  irreducible at every level ends up as a sum over its worlds.
+
+The result is a :class:`Sum` of nodes with integer coefficients, so the
+semantic log-ratio ``rho = log WMC(ok) - log WMC(bad)`` cancels common factors
+(DPO's four-atom counts collapse to ``pc - rc - pr + rr``).
+
+>>> cpo_ok, cpo_bad = 0b1010, 0b1100          # over (M(yw), M(yl)): TT TF / TT FT
+>>> rho(cpo_ok, cpo_bad, 2).text(("pc", "pr"))
+'pc - pr'
+>>> log_wmc(Region((0, 1), 0b1011)).text(("pc", "pr"))   # unCPO's ok: TT TF FF
+'log1mexp(pr + log1mexp(pc))'
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from itertools import combinations
+
+# ---------------------------------------------------------------- regions
+
+
+@dataclass(frozen=True)
+class Region:
+    """A Boolean function of the atoms ``vars`` (indices); bit ``j`` of ``table`` is set
+    iff the assignment ``j`` (bit ``p`` of ``j`` = value of ``vars[p]``) is in the region."""
+
+    vars: tuple[int, ...]
+    table: int
+
+    @property
+    def full(self) -> int:
+        return (1 << (1 << len(self.vars))) - 1
+
+    def restrict(self, p: int, value: int) -> Region:
+        """Fix ``vars[p]`` to ``value``; the result no longer mentions it."""
+        n = len(self.vars)
+        out = 0
+        for j in range(1 << (n - 1)):
+            low, high = j & ((1 << p) - 1), j >> p
+            k = low | (value << p) | (high << (p + 1))
+            if (self.table >> k) & 1:
+                out |= 1 << j
+        return Region(self.vars[:p] + self.vars[p + 1:], out)
+
+    def project(self, keep: tuple[int, ...]) -> Region:
+        """The assignments to ``vars[keep]`` that extend to a world of the region."""
+        out = 0
+        for k in range(1 << len(self.vars)):
+            if (self.table >> k) & 1:
+                out |= 1 << sum(((k >> p) & 1) << i for i, p in enumerate(keep))
+        return Region(tuple(self.vars[p] for p in keep), out)
+
+    def complement(self) -> Region:
+        return Region(self.vars, self.full & ~self.table)
+
+
+def _product(a: Region, b: Region, order: tuple[int, ...]) -> int:
+    """The table over ``order`` of the conjunction of regions over disjoint atoms."""
+    out = 0
+    for k in range(1 << len(order)):
+        ja = sum(((k >> order.index(v)) & 1) << i for i, v in enumerate(a.vars))
+        jb = sum(((k >> order.index(v)) & 1) << i for i, v in enumerate(b.vars))
+        if (a.table >> ja) & 1 and (b.table >> jb) & 1:
+            out |= 1 << k
+    return out
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Var:
+    """The log-weight of atom ``atom`` being true: its log-prob."""
+
+    atom: int
+
+
+@dataclass(frozen=True)
+class Log1mexp:
+    """``log(1 - exp(arg))``."""
+
+    arg: Sum
+
+
+@dataclass(frozen=True)
+class LogAddExp:
+    """``log(exp(a) + exp(b))``."""
+
+    a: Sum
+    b: Sum
+
+
+@dataclass(frozen=True)
+class Sum:
+    """``sum(coef * node)``; ``terms`` is kept in a canonical order."""
+
+    terms: tuple[tuple[Var | Log1mexp | LogAddExp, int], ...] = ()
+
+    def __add__(self, other: Sum) -> Sum:
+        return _combine(self, other, 1)
+
+    def __sub__(self, other: Sum) -> Sum:
+        return _combine(self, other, -1)
+
+    def text(self, names: tuple[str, ...]) -> str:
+        """Plain-text rendering with atom ``i`` called ``names[i]``."""
+        return render(self, lambda node: _node_text(node, names))
+
+    @property
+    def cost(self) -> int:
+        """A rough operation count, used to choose between equivalent forms."""
+        return max(0, len(self.terms) - 1) + sum(_node_cost(n) for n, _ in self.terms)
+
+
+ZERO = Sum()
+
+
+def _sort_key(node) -> tuple:
+    # chosen-side atoms (M(yw)=0, Ref(yw)=2) before rejected-side ones, plain logps first
+    atoms = sorted(_atoms(node))
+    side = 0 if set(atoms) <= {0, 2} else 1 if set(atoms) <= {1, 3} else 2
+    kind = {Var: 0, Log1mexp: 1, LogAddExp: 2}[type(node)]
+    return (side, kind, [(a % 2, a // 2) for a in atoms], repr(node))
+
+
+def _atoms(node) -> set[int]:
+    if isinstance(node, Var):
+        return {node.atom}
+    if isinstance(node, Log1mexp):
+        return {a for n, _ in node.arg.terms for a in _atoms(n)}
+    return {a for s in (node.a, node.b) for n, _ in s.terms for a in _atoms(n)}
+
+
+def _combine(x: Sum, y: Sum, sign: int) -> Sum:
+    coef: dict = {}
+    for node, c in x.terms:
+        coef[node] = coef.get(node, 0) + c
+    for node, c in y.terms:
+        coef[node] = coef.get(node, 0) + sign * c
+    items = [(n, c) for n, c in coef.items() if c]
+    items.sort(key=lambda nc: _sort_key(nc[0]))
+    return Sum(tuple(items))
+
+
+def _node_cost(node) -> int:
+    if isinstance(node, Var):
+        return 0
+    if isinstance(node, Log1mexp):
+        return 4 + node.arg.cost
+    return 4 + node.a.cost + node.b.cost
+
+
+def render(s: Sum, atom_text) -> str:
+    """``s`` as a signed chain ``a + b - c`` with ``atom_text(node)`` for each node."""
+    if not s.terms:
+        return "0"
+    out = ""
+    for node, c in s.terms:
+        body = atom_text(node)
+        mag = abs(c)
+        if mag != 1:
+            body = f"{mag} * {body}"
+        if not out:
+            out = body if c > 0 else f"-{body}"
+        else:
+            out += (" + " if c > 0 else " - ") + body
+    return out
+
+
+def _node_text(node, names: tuple[str, ...]) -> str:
+    if isinstance(node, Var):
+        return names[node.atom]
+    if isinstance(node, Log1mexp):
+        return f"log1mexp({node.arg.text(names)})"
+    return f"logaddexp({node.a.text(names)}, {node.b.text(names)})"
+
+
+def literal(atom: int, value: int) -> Sum:
+    """The log-weight of a literal: ``logp`` if true, ``log1mexp(logp)`` if false."""
+    var = Sum(((Var(atom), 1),))
+    return var if value else Sum(((Log1mexp(var), 1),))
+
+
+# ---------------------------------------------------------------- factorisation
+
+
+@functools.lru_cache(maxsize=4096)
+def log_wmc(region: Region, allow_complement: bool = True) -> Sum:
+    """``log WMC(region)`` as an expression; the region must not be empty."""
+    if region.table == 0:
+        raise ValueError("log WMC of an empty region is -inf")
+    # atoms the region does not depend on contribute a factor 1
+    for p in range(len(region.vars)):
+        if region.restrict(p, 0) == region.restrict(p, 1):
+            return log_wmc(region.restrict(p, 0), allow_complement)
+    if region.table == region.full:
+        return ZERO
+    # a literal shared by every world is a factor
+    for p, atom in enumerate(region.vars):
+        for value in (1, 0):
+            if region.restrict(p, 1 - value).table == 0:
+                return literal(atom, value) + log_wmc(region.restrict(p, value))
+    # a product of regions over disjoint atoms
+    n = len(region.vars)
+    for size in range(1, n // 2 + 1):
+        for keep in combinations(range(n), size):
+            rest = tuple(p for p in range(n) if p not in keep)
+            a, b = region.project(keep), region.project(rest)
+            if _product(a, b, region.vars) == region.table:
+                return log_wmc(a) + log_wmc(b)
+    # irreducible: through the complement, or Shannon expansion on one atom
+    candidates = []
+    if allow_complement:
+        candidates.append(Sum(((Log1mexp(log_wmc(region.complement(), False)), 1),)))
+    for p, atom in enumerate(region.vars):
+        high = literal(atom, 1) + log_wmc(region.restrict(p, 1))
+        low = literal(atom, 0) + log_wmc(region.restrict(p, 0))
+        candidates.append(Sum(((LogAddExp(high, low), 1),)))
+    return min(candidates, key=lambda s: s.cost)
+
+
+def rho(ok_mask: int, bad_mask: int, n_atoms: int) -> Sum:
+    """The semantic log-ratio ``log WMC(ok) - log WMC(bad)`` over atoms ``0 .. n-1``."""
+    atoms = tuple(range(n_atoms))
+    return log_wmc(Region(atoms, ok_mask)) - log_wmc(Region(atoms, bad_mask))
+
+
+def nodes_in_order(exprs) -> list:
+    """Every non-atom node under ``exprs`` (Sums), each once, children before parents."""
+    seen: dict = {}
+
+    def visit_sum(s: Sum) -> None:
+        for node, _ in s.terms:
+            visit(node)
+
+    def visit(node) -> None:
+        if isinstance(node, Var) or node in seen:
+            return
+        if isinstance(node, Log1mexp):
+            visit_sum(node.arg)
+        else:
+            visit_sum(node.a)
+            visit_sum(node.b)
+        seen[node] = None
+
+    for s in exprs:
+        visit_sum(s)
+    return list(seen)

@@ -1,0 +1,150 @@
+"""The runtime of every compiled loss: ``LossOutput``, stable log-space helpers, ``CompiledLoss``.
+
+A compiled loss is a subclass of :class:`CompiledLoss` whose ``compute`` method the
+code generator writes for one objective (see :mod:`logicpo.numbers.codegen`).
+This file needs only torch: ``logicpo export`` copies it, minus the lines marked
+``logicpo-only``, into standalone files.
+
+>>> import torch
+>>> log1mexp(torch.tensor([-1e-20, -0.5, -50.0], dtype=torch.float64))
+tensor([-4.6052e+01, -9.3275e-01, -1.9287e-22], dtype=torch.float64)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F  # noqa: F401, N812 (used by the generated code)
+from torch import nn
+
+# logicpo-only: begin
+from logicpo.errors import LogicpoError as _ErrorBase
+
+# logicpo-only: end
+
+LN2 = math.log(2.0)
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+class LossInputError(_ErrorBase, ValueError):
+    """The tensors given to a compiled loss do not fit it (missing, wrong shape or type)."""
+
+
+class LossOutput(NamedTuple):
+    """Per-example losses ``(B,)`` and the detached rewards TRL logs, each ``(B,)``."""
+
+    losses: torch.Tensor
+    chosen_rewards: torch.Tensor
+    rejected_rewards: torch.Tensor
+
+
+def log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """``log(1 - exp(x))`` for ``x <= 0``: the log-weight of a negated atom.
+
+    Uses ``log(-expm1(x))`` above ``-ln 2`` and ``log1p(-exp(x))`` below
+    (Maechler 2012), each branch on its own domain so that neither branch's
+    gradient can be NaN. ``x`` is capped at minus the smallest normal number,
+    so ``x = 0`` gives a large negative number instead of ``-inf``.
+    """
+    x = x.clamp(max=-torch.finfo(x.dtype).tiny)
+    near = x > -LN2
+    return torch.where(near, torch.log(-torch.expm1(x.clamp(min=-LN2))),
+                       torch.log1p(-torch.exp(x.clamp(max=-LN2))))
+
+
+def _shape(t) -> str:
+    return "(" + ", ".join(str(d) for d in t.shape) + (",)" if t.dim() == 1 else ")")
+
+
+class CompiledLoss(nn.Module):
+    """Base class of generated losses: checks the inputs, computes, adds the rewards.
+
+    Subclasses set the class attributes below and write ``compute``, which
+    returns the per-example losses from the log-probs (all of one shape).
+    """
+
+    spec: str = ""
+    source: str = ""
+    uses_reference: bool = False
+    needs_lengths: bool = False
+    beta: float = 1.0
+    params: dict = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params = dict(type(self).params)
+
+    def compute(self, pc, pr, rc, rr, nc, nr) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(
+        self,
+        policy_chosen_logps: torch.Tensor,
+        policy_rejected_logps: torch.Tensor,
+        reference_chosen_logps: torch.Tensor | None = None,
+        reference_rejected_logps: torch.Tensor | None = None,
+        chosen_lengths: torch.Tensor | None = None,
+        rejected_lengths: torch.Tensor | None = None,
+    ) -> LossOutput:
+        """Per-example losses and rewards; every input has shape ``(B,)``."""
+        pc, pr = policy_chosen_logps, policy_rejected_logps
+        rc, rr = reference_chosen_logps, reference_rejected_logps
+        nc, nr = chosen_lengths, rejected_lengths
+        self._check(pc, pr, rc, rr, nc, nr)
+        out_dtype = pc.dtype
+        if out_dtype in _LOW_PRECISION:  # half precision loses the log1mexp branches
+            pc, pr = pc.float(), pr.float()
+            rc = rc.float() if rc is not None else None
+            rr = rr.float() if rr is not None else None
+        losses = self.compute(pc, pr, rc, rr, nc, nr)  # (B,)
+        with torch.no_grad():
+            if self.uses_reference:
+                chosen, rejected = self.beta * (pc - rc), self.beta * (pr - rr)  # (B,)
+            else:
+                chosen, rejected = self.beta * pc, self.beta * pr  # (B,)
+        if out_dtype in _LOW_PRECISION:
+            losses = losses.to(out_dtype)
+            chosen, rejected = chosen.to(out_dtype), rejected.to(out_dtype)
+        return LossOutput(losses, chosen, rejected)
+
+    def _check(self, pc, pr, rc, rr, nc, nr) -> None:
+        named = {"policy_chosen_logps": pc, "policy_rejected_logps": pr,
+                 "reference_chosen_logps": rc, "reference_rejected_logps": rr,
+                 "chosen_lengths": nc, "rejected_lengths": nr}
+        for name, t in named.items():
+            if t is not None and not isinstance(t, torch.Tensor):
+                raise LossInputError(f"{self._who()}: {name} must be a torch.Tensor, "
+                                     f"not {type(t).__name__}")
+        if pc is None or pr is None:
+            missing = "policy_chosen_logps" if pc is None else "policy_rejected_logps"
+            raise LossInputError(f"{self._who()}: {missing} is missing")
+        if self.uses_reference and (rc is None or rr is None):
+            missing = [n for n, t in (("reference_chosen_logps", rc),
+                                      ("reference_rejected_logps", rr)) if t is None]
+            raise LossInputError(
+                f"{self._who()} uses the reference model: {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} missing (expected shape {_shape(pc)})")
+        if self.needs_lengths and (nc is None or nr is None):
+            missing = [n for n, t in (("chosen_lengths", nc), ("rejected_lengths", nr))
+                       if t is None]
+            raise LossInputError(
+                f"{self._who()} is length-normalised (normalize=length): "
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing "
+                f"(token counts, expected shape {_shape(pc)})")
+        shape = pc.shape
+        for name, t in named.items():
+            if t is not None and t.shape != shape:
+                raise LossInputError(
+                    f"{self._who()}: {name} has shape {_shape(t)} but policy_chosen_logps "
+                    f"has shape {_shape(pc)}; every input must have the same shape (B,)")
+        if not pc.is_floating_point():
+            raise LossInputError(f"{self._who()}: policy_chosen_logps must be a floating-point "
+                                 f"tensor, not {pc.dtype}")
+
+    def _who(self) -> str:
+        return f"loss '{self.spec}'" if self.spec else "this loss"
+
+    def extra_repr(self) -> str:
+        return f"spec={self.spec!r}, source={self.source!r}"
