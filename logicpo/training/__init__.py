@@ -1,0 +1,14 @@
+"""Training a policy with any logicpo loss: data, tasks, model, log-probs, checkpoints, loop.
+
+Imports torch (unlike the symbolic layers); the CLI loads it only inside the training
+commands. One concept per module:
+
+- :mod:`~logicpo.training.config`: :class:`TrainConfig`, the whole run in one dataclass;
+- :mod:`~logicpo.training.data`: preference files (JSONL or JSON array) with located errors;
+- :mod:`~logicpo.training.tasks`: built-in synthetic tasks with a known ground-truth reward;
+- :mod:`~logicpo.training.model`: the byte tokenizer and a tiny causal transformer;
+- :mod:`~logicpo.training.logprobs`: sequence log-probs (sum and token count) per response;
+- :mod:`~logicpo.training.checkpoint`: atomic, code-free checkpoints;
+- :mod:`~logicpo.training.distributed`: torchrun / DDP set-up;
+- :mod:`~logicpo.training.loop`: ``train(cfg)``; :mod:`~logicpo.training.sweep`: one run per loss.
+"""

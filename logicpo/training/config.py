@@ -1,0 +1,104 @@
+"""The configuration of a training run: one dataclass, no globals (as in nanoGPT).
+
+>>> cfg = TrainConfig(task="sort", loss="sigmoid", steps=10, out="runs/x")
+>>> cfg.validate()
+>>> cfg.tokens_per_step_hint
+'batch_size=16 x grad_accum=1'
+>>> TrainConfig.from_dict(cfg.to_dict()) == cfg
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from logicpo.errors import UsageError
+
+DEVICES = ("auto", "cpu", "cuda")
+REFERENCE_MODES = ("precompute", "online")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Checkpoints store it; ``--resume`` reads it back."""
+
+    # what to learn from: a preference file or a built-in task (exactly one)
+    data: str | None = None
+    task: str | None = None
+    task_train: int = 512          # examples generated for the task's train split
+    task_val: int = 64             # ... and for its validation split
+    val_fraction: float = 0.1      # with --data: the share held out for evaluation
+    # the loss: anything logicpo.loss accepts, and its parameters
+    loss: str = "sigmoid"
+    loss_params: dict = field(default_factory=dict)
+    # the model: a built-in size ("nano", "tiny", "small") or a local Hugging Face directory
+    model: str = "tiny"
+    block_size: int = 64           # context length of the built-in model (tokens)
+    # preference optimisation
+    steps: int = 200
+    batch_size: int = 16           # preference pairs per optimiser step (over all processes)
+    grad_accum: int = 1
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1      # the cosine schedule ends at lr * min_lr_ratio
+    warmup_steps: int = 10
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    # SFT warm-up on the chosen responses, so the reference model knows the task
+    sft_steps: int = 100
+    sft_lr: float = 3e-3
+    reference: str = "precompute"  # "precompute" (once, default) or "online"
+    # evaluation, logging and checkpoints
+    eval_every: int = 25
+    eval_generate: int = 64        # validation prompts answered greedily for the task reward
+    ckpt_every: int = 50
+    out: str = "runs/run"
+    # machinery
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0               # torch CPU threads; 0 keeps torch's default
+    resume: bool = False           # continue the run in ``out`` from its checkpoint
+
+    # What --resume may change; everything else must match the checkpoint's config.
+    RESUMABLE = ("steps", "device", "threads", "resume", "out")
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` for a configuration that cannot run."""
+        if (self.data is None) == (self.task is None):
+            raise UsageError("give exactly one of --data FILE and --task NAME")
+        if self.device not in DEVICES:
+            raise UsageError(f"--device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if self.reference not in REFERENCE_MODES:
+            raise UsageError(f"--reference must be one of {', '.join(REFERENCE_MODES)}")
+        positive = ("steps", "batch_size", "grad_accum", "eval_every", "ckpt_every", "block_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name.replace('_', '-')} must be at least 1")
+        for name in ("sft_steps", "warmup_steps", "eval_generate", "threads", "task_train"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name.replace('_', '-')} must not be negative")
+        if self.task is not None and self.task_val < 1:
+            raise UsageError("task-val must be at least 1")
+        if not (self.lr > 0 and self.sft_lr > 0):
+            raise UsageError("learning rates must be positive")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise UsageError("min-lr-ratio must be between 0 and 1")
+        if not 0 < self.val_fraction < 1:
+            raise UsageError("val-fraction must be between 0 and 1")
+        if self.batch_size % self.grad_accum:
+            raise UsageError("batch-size must be a multiple of grad-accum")
+
+    @property
+    def tokens_per_step_hint(self) -> str:
+        return f"batch_size={self.batch_size} x grad_accum={self.grad_accum}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)

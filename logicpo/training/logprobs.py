@@ -1,0 +1,119 @@
+"""Sequence log-probabilities of responses: the numbers every preference loss consumes.
+
+A pair is encoded as ``[BOS] prompt response [EOS]``; only response tokens (and the EOS,
+so the policy learns where to stop) count. Each response gets the *sum* of its token
+log-probs and its token *count*, so a loss can length-normalise (``logp / |y|``).
+
+>>> import torch
+>>> from logicpo.training.model import ByteTokenizer, build_model
+>>> from logicpo.training.data import PreferenceExample
+>>> tok = ByteTokenizer()
+>>> pairs = encode_pairs([PreferenceExample("sort:21=", "12", "2")], tok, block_size=32)
+>>> ids, mask = collate(pairs, [0])
+>>> ids.shape, mask.sum(dim=1).tolist()   # chosen then rejected; "12"+EOS and "2"+EOS
+(torch.Size([2, 12]), [3, 2])
+>>> _ = torch.manual_seed(0)
+>>> logps, counts = sequence_logprobs(build_model("nano", block_size=32), ids, mask)
+>>> logps.shape, counts.tolist()
+(torch.Size([2]), [3.0, 2.0])
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """Token ids of one pair; each response keeps its own (possibly truncated) prompt."""
+
+    chosen_prompt: list[int]
+    chosen: list[int]
+    rejected_prompt: list[int]
+    rejected: list[int]
+
+
+def _fit(prompt: list[int], response: list[int], block_size: int) -> tuple[list[int], list[int]]:
+    """Keep the end of the prompt and the start of the response within the context."""
+    if len(prompt) + len(response) <= block_size:
+        return prompt, response
+    prompt = prompt[-max(1, min(len(prompt), block_size // 2)):]
+    return prompt, response[: block_size - len(prompt)]  # a new list: counted as truncated
+
+
+def encode_pairs(examples, tokenizer, block_size: int) -> list[EncodedPair]:
+    """Tokenise once, before training (truncated pairs are counted and logged)."""
+    out, truncated = [], 0
+    for ex in examples:
+        prompt = [tokenizer.bos_id, *tokenizer.encode(ex.prompt)]
+        pc, chosen = _fit(prompt, [*tokenizer.encode(ex.chosen), tokenizer.eos_id], block_size)
+        pr, rejected = _fit(prompt, [*tokenizer.encode(ex.rejected), tokenizer.eos_id], block_size)
+        truncated += pc is not prompt or pr is not prompt
+        out.append(EncodedPair(pc, chosen, pr, rejected))
+    if truncated:
+        log.warning("%d of %d pairs were truncated to the %d-token context",
+                    truncated, len(out), block_size)
+    return out
+
+
+def collate(pairs: list[EncodedPair], indices, pad_id: int = 258, rejected: bool = True
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids ``(2B, T)`` and response mask ``(2B, T)``: chosen rows, then rejected rows
+    (only the ``B`` chosen rows with ``rejected=False``, for SFT)."""
+    rows = [(pairs[i].chosen_prompt, pairs[i].chosen) for i in indices]
+    if rejected:
+        rows += [(pairs[i].rejected_prompt, pairs[i].rejected) for i in indices]
+    T = max(len(p) + len(r) for p, r in rows)
+    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.bool)
+    for n, (p, r) in enumerate(rows):
+        ids[n, : len(p) + len(r)] = torch.tensor(p + r)
+        mask[n, len(p): len(p) + len(r)] = True
+    return ids, mask
+
+
+def sequence_logprobs(model, ids: torch.Tensor, mask: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of response-token log-probs ``(N,)`` and response token counts ``(N,)``."""
+    logits = model(ids[:, :-1]).float()                        # (N, T-1, V)
+    targets, keep = ids[:, 1:], mask[:, 1:]                     # (N, T-1)
+    token_logps = -F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    token_logps = token_logps.masked_fill(~keep, 0.0)
+    return token_logps.sum(dim=1), keep.sum(dim=1).to(token_logps.dtype)
+
+
+@torch.no_grad()
+def greedy_generate(model, tokenizer, prompts: list[str], max_new_tokens: int,
+                    device: torch.device | str = "cpu", batch_size: int = 64) -> list[str]:
+    """Greedy continuations, stopping at EOS. Prompts of equal length share a batch."""
+    encoded = [[tokenizer.bos_id, *tokenizer.encode(p)] for p in prompts]
+    by_length: dict[int, list[int]] = {}
+    for i, e in enumerate(encoded):
+        by_length.setdefault(len(e), []).append(i)
+    limit = getattr(model, "block_size", 10**9)
+    answers = [""] * len(prompts)
+    for length, members in by_length.items():
+        for start in range(0, len(members), batch_size):
+            group = members[start: start + batch_size]
+            ids = torch.tensor([encoded[i] for i in group], device=device)
+            done = torch.zeros(len(group), dtype=torch.bool, device=device)
+            new = []
+            for _ in range(min(max_new_tokens, limit - length)):
+                nxt = model(ids)[:, -1, :].argmax(dim=-1)       # (G,)
+                nxt = nxt.masked_fill(done, tokenizer.eos_id)
+                new.append(nxt)
+                done |= nxt == tokenizer.eos_id
+                ids = torch.cat([ids, nxt[:, None]], dim=1)
+                if bool(done.all()):
+                    break
+            gen = torch.stack(new, dim=1).tolist() if new else [[] for _ in group]
+            for i, toks in zip(group, gen, strict=True):
+                cut = toks.index(tokenizer.eos_id) if tokenizer.eos_id in toks else len(toks)
+                answers[i] = tokenizer.decode(toks[:cut])
+    return answers

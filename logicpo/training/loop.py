@@ -1,0 +1,425 @@
+"""``train(cfg)``: SFT warm-up, then preference optimisation with any logicpo loss.
+
+Reads top to bottom like nanoGPT's ``train.py``: set up, warm up, freeze the reference,
+then per step: learning rate, eval and checkpoint, forward and backward, clip, step, log.
+Metrics use TRL's names and go to ``OUT/metrics.jsonl`` (one JSON object a line); the
+caller gets every record through ``on_event`` (the CLI draws its progress bar from it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+import logicpo
+from logicpo.errors import LogicpoError, UsageError
+from logicpo.training import distributed
+from logicpo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from logicpo.training.config import TrainConfig
+from logicpo.training.data import load_preferences, split_examples
+from logicpo.training.logprobs import collate, encode_pairs, greedy_generate, sequence_logprobs
+from logicpo.training.model import load_policy
+from logicpo.training.tasks import get_task
+
+log = logging.getLogger(__name__)
+
+METRICS_NAME = "metrics.jsonl"
+SUMMARY_NAME = "summary.json"
+EVAL_BATCH = 64
+# The numbers compared between runs: what the policy learned and where its mass went.
+SUMMARY_KEYS = ("eval_task_reward", "eval_rewards/accuracies", "eval_rewards/margins",
+                "eval_logps/chosen", "eval_logps/rejected", "eval_loss")
+
+Event = Callable[[str, dict], None]
+
+
+class TrainingDiverged(LogicpoError):
+    """The loss became NaN or infinite; the run stopped without saving over the checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports (also written to ``OUT/summary.json``)."""
+
+    out: str
+    steps: int
+    first_eval: dict
+    final_eval: dict
+    seconds: float
+    steps_per_second: float
+    tokens_per_second: float
+    loss_source: str
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        delta = {f"delta_{k[len('eval_'):]}": self.final_eval[k] - self.first_eval[k]
+                 for k in ("eval_logps/chosen", "eval_logps/rejected")
+                 if k in self.final_eval and k in self.first_eval}
+        return {"out": self.out, "steps": self.steps, "seconds": round(self.seconds, 3),
+                "steps_per_second": self.steps_per_second,
+                "tokens_per_second": self.tokens_per_second, "loss_source": self.loss_source,
+                "first_eval": self.first_eval, "final_eval": self.final_eval, **delta,
+                **self.extra}
+
+
+def resume_config(out: str | Path) -> TrainConfig:
+    """The configuration stored in the checkpoint of the run in ``out``."""
+    return TrainConfig.from_dict(load_checkpoint(Path(out) / CHECKPOINT_NAME)["config"])
+
+
+def train(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
+    """Train a policy as ``cfg`` says; return the summary. Only rank 0 writes files.
+
+    >>> import tempfile
+    >>> cfg = TrainConfig(task="sort", task_train=16, task_val=4, model="nano", loss="CPO",
+    ...                   steps=2, batch_size=4, sft_steps=2, eval_every=2, eval_generate=2,
+    ...                   out=tempfile.mkdtemp())
+    >>> result = train(cfg)
+    >>> result.steps, "eval_task_reward" in result.final_eval
+    (2, True)
+    """
+    emit = on_event or (lambda kind, record: None)
+    cfg.validate()
+    ctx = distributed.setup(cfg.device)
+    try:
+        return _train(cfg, ctx, emit)
+    finally:
+        distributed.teardown(ctx)
+
+
+def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResult:
+    # -------- set-up: everything that can fail on the user's input fails before any write
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    ckpt_path = out / CHECKPOINT_NAME
+    state = _check_resume(cfg, ckpt_path) if cfg.resume else None
+    task = get_task(cfg.task) if cfg.task else None
+    train_set, val_set = _load_examples(cfg, task)
+    loss_fn = logicpo.loss(cfg.loss, **cfg.loss_params).to(ctx.device)
+    _seed_everything(cfg.seed)
+    policy, tokenizer = load_policy(cfg.model, cfg.block_size)
+    policy.to(ctx.device)
+    block = getattr(policy, "block_size", cfg.block_size)
+    train_pairs = encode_pairs(train_set, tokenizer, block)
+    val_pairs = encode_pairs(val_set, tokenizer, block)
+    micro = _micro_batch(cfg, ctx)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if ctx.device.type == "cuda"
+                else contextlib.nullcontext())
+    model = (torch.nn.parallel.DistributedDataParallel(policy) if ctx.distributed
+             else policy)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics = _MetricsFile(out / METRICS_NAME, ctx.is_main, keep_until=state and state["step"])
+    emit("start", {"steps": cfg.steps, "sft_steps": 0 if state else cfg.sft_steps,
+                   "start_step": state["step"] if state else 0, "world_size": ctx.world_size,
+                   "device": str(ctx.device), "model": policy.describe(),
+                   "loss": cfg.loss, "uses_reference": loss_fn.uses_reference,
+                   "train_pairs": len(train_pairs), "val_pairs": len(val_pairs)})
+    log.info("loss %s:\n%s", cfg.loss, loss_fn.source)
+
+    def logps_of(net, indices, pairs, rejected=True):
+        """Log-prob sums and token counts of the chosen and rejected responses, and the
+        number of (non-padding) tokens that went through the model."""
+        ids, mask = collate(pairs, indices, tokenizer.pad_id, rejected)
+        with autocast:
+            logps, counts = sequence_logprobs(net, ids.to(ctx.device), mask.to(ctx.device))
+        n = len(indices)
+        return logps[:n], logps[n:], counts[:n], counts[n:], int((ids != tokenizer.pad_id).sum())
+
+    # -------- SFT warm-up on the chosen responses, so the reference knows the task
+    if state is None and cfg.sft_steps:
+        sft_opt = torch.optim.AdamW(policy.parameters(), lr=cfg.sft_lr, weight_decay=0.0)
+        sft_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        for sft_step in range(1, cfg.sft_steps + 1):
+            indices = torch.randint(len(train_pairs), (cfg.batch_size,), generator=sft_gen)
+            mine = indices[ctx.rank * micro * cfg.grad_accum:][: micro * cfg.grad_accum]
+            total = torch.zeros((), device=ctx.device)
+            for k in range(cfg.grad_accum):
+                part = mine[k * micro:(k + 1) * micro].tolist()
+                pc, _, nc, _, _ = logps_of(model, part, train_pairs, rejected=False)
+                nll = -pc.sum() / nc.sum()  # mean over the chosen responses' tokens
+                (nll / cfg.grad_accum).backward()
+                total += nll.detach() / cfg.grad_accum
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+            sft_opt.step()
+            sft_opt.zero_grad(set_to_none=True)
+            sft_loss = distributed.mean_over_ranks(total, ctx).item()
+            if not math.isfinite(sft_loss):
+                raise TrainingDiverged(f"the SFT warm-up loss is {sft_loss} at SFT step "
+                                       f"{sft_step}; nothing was saved")
+            record = {"sft_step": sft_step, "sft_loss": sft_loss}
+            metrics.write(record)
+            emit("sft", record)
+
+    # -------- the frozen reference model (a copy of the warmed-up policy)
+    reference = None
+    if loss_fn.uses_reference:
+        reference = copy.deepcopy(policy)
+        if state is not None:
+            reference.load_state_dict(state["reference"])
+        reference.eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def reference_logps(pairs):
+        rc, rr = [], []
+        for start in range(0, len(pairs), EVAL_BATCH):
+            c, r, *_ = logps_of(reference, list(range(start, min(start + EVAL_BATCH,
+                                                                   len(pairs)))), pairs)
+            rc.append(c.float())
+            rr.append(r.float())
+        return torch.cat(rc), torch.cat(rr)
+
+    precomputed = {}
+    if reference is not None and cfg.reference == "precompute":
+        precomputed = {"train": reference_logps(train_pairs), "val": reference_logps(val_pairs)}
+
+    def loss_of(net, indices, pairs, split):
+        """Per-example loss output and policy log-probs for the pairs at ``indices``."""
+        pc, pr, nc, nr, tokens = logps_of(net, indices, pairs)
+        rc = rr = None
+        if reference is not None:
+            if precomputed:
+                rc, rr = (t[indices] for t in precomputed[split])
+            else:
+                with torch.no_grad():
+                    rc, rr, *_ = logps_of(reference, indices, pairs)
+        out = loss_fn(pc.float(), pr.float(), rc, rr, chosen_lengths=nc, rejected_lengths=nr)
+        return out, pc.detach(), pr.detach(), tokens
+
+    # -------- optimiser and schedule (linear warm-up, then cosine to min_lr)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    sampler = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    if state is not None:
+        policy.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        sampler.set_state(state["rng"]["sampler"])
+        _restore_rng(state["rng"])
+        step = state["step"]
+        log.info("resumed %s at step %d", out, step)
+
+    def lr_at(it: int) -> float:
+        if it < cfg.warmup_steps:
+            return cfg.lr * (it + 1) / (cfg.warmup_steps + 1)
+        progress = (it - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+    @torch.no_grad()
+    def evaluate() -> dict:
+        policy.eval()
+        sums, n = torch.zeros(7, device=ctx.device), 0
+        for start in range(0, len(val_pairs), EVAL_BATCH):
+            idx = list(range(start, min(start + EVAL_BATCH, len(val_pairs))))
+            out_, pc, pr, _ = loss_of(policy, idx, val_pairs, "val")
+            sums += _stats(out_, pc, pr) * len(idx)
+            n += len(idx)
+        record = {"step": step, **{f"eval_{k}": v for k, v in
+                                   zip(STAT_NAMES, (sums / n).tolist(), strict=True)}}
+        if task is not None and cfg.eval_generate:
+            prompts = [ex.prompt for ex in val_set[: cfg.eval_generate]]
+            answers = greedy_generate(policy, tokenizer, prompts, task.max_new_tokens,
+                                      ctx.device)
+            rewards = [task.reward(p, a) for p, a in zip(prompts, answers, strict=True)]
+            record["eval_task_reward"] = sum(rewards) / len(rewards)
+            record["eval_exact_match"] = sum(r == 1.0 for r in rewards) / len(rewards)
+        policy.train()
+        return record
+
+    def checkpoint(at_step: int, sampler_state: torch.Tensor) -> None:
+        if not ctx.is_main:
+            return
+        save_checkpoint(ckpt_path, {
+            "version": logicpo.__version__, "step": at_step, "config": cfg.to_dict(),
+            "loss_spec": cfg.loss, "loss_source": loss_fn.source,
+            "model": policy.state_dict(), "optimizer": optimizer.state_dict(),
+            "reference": reference.state_dict() if reference is not None else None,
+            "scheduler": {"kind": "warmup-cosine", "step": at_step, "lr": lr_at(at_step)},
+            "rng": {"sampler": sampler_state, **_rng_state()},
+        })
+        emit("checkpoint", {"step": at_step, "path": str(ckpt_path)})
+
+    def last_good() -> str:
+        saved = load_checkpoint(ckpt_path)["step"] if ckpt_path.is_file() else None
+        return (f"the last good checkpoint is {ckpt_path} (step {saved})" if saved is not None
+                else "no checkpoint was written")
+
+    # -------- the training loop
+    if ctx.is_main:
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    first_eval = metrics.first_eval()
+    start_step, tokens_seen, t0 = step, 0, time.perf_counter()
+    sampler_state = sampler.get_state()
+    policy.train()
+    try:
+        while True:
+            # learning rate of this step
+            lr = lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            sampler_state = sampler.get_state()
+            # evaluate and checkpoint (the state after `step` updates)
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                if not metrics.has_eval(step):
+                    record = evaluate()
+                    first_eval = first_eval or record
+                    metrics.write(record)
+                    emit("eval", record)
+            if step > start_step and (step % cfg.ckpt_every == 0 or step == cfg.steps):
+                checkpoint(step, sampler_state)
+            if state is None and step == 0:
+                checkpoint(0, sampler_state)  # the warmed-up start, with its reference
+            if step >= cfg.steps:
+                break
+            # forward and backward over this process's share of the batch
+            indices = torch.randint(len(train_pairs), (cfg.batch_size,), generator=sampler)
+            mine = indices[ctx.rank * micro * cfg.grad_accum:][: micro * cfg.grad_accum]
+            sums = torch.zeros(7, device=ctx.device)
+            for k in range(cfg.grad_accum):
+                part = mine[k * micro:(k + 1) * micro].tolist()
+                sync = (model.no_sync() if ctx.distributed and k < cfg.grad_accum - 1
+                        else contextlib.nullcontext())
+                with sync:
+                    out_, pc, pr, tokens = loss_of(model, part, train_pairs, "train")
+                    (out_.losses.mean() / cfg.grad_accum).backward()
+                sums += _stats(out_, pc, pr) / cfg.grad_accum
+                tokens_seen += tokens
+            stats = distributed.mean_over_ranks(sums, ctx)
+            if not bool(torch.isfinite(stats[0])):
+                raise TrainingDiverged(
+                    f"the loss is {stats[0].item()} at step {step + 1} ({cfg.loss}); the run "
+                    f"stopped without updating the model, and {last_good()}",
+                    hint="lower --lr, or check the loss for terms that can overflow")
+            # clip and step
+            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            # log
+            record = {"step": step, **dict(zip(STAT_NAMES, stats.tolist(), strict=True)),
+                      "learning_rate": lr, "grad_norm": float(grad_norm)}
+            metrics.write(record)
+            emit("step", record)
+    except KeyboardInterrupt:
+        checkpoint(step, sampler_state)
+        log.warning("interrupted at step %d; checkpoint saved to %s", step, ckpt_path)
+        raise
+
+    seconds = time.perf_counter() - t0
+    done = step - start_step
+    result = TrainResult(
+        out=str(out), steps=step, first_eval=first_eval or {}, final_eval=metrics.last_eval(),
+        seconds=seconds, steps_per_second=done / seconds if seconds else 0.0,
+        tokens_per_second=tokens_seen * ctx.world_size / seconds if seconds else 0.0,
+        loss_source=loss_fn.source,
+        extra={"loss": cfg.loss, "task": cfg.task, "data": cfg.data, "seed": cfg.seed,
+               "world_size": ctx.world_size, "device": str(ctx.device)})
+    if ctx.is_main:
+        (out / SUMMARY_NAME).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    emit("done", result.to_json())
+    return result
+
+
+# ------------------------------------------------------------ helpers
+STAT_NAMES = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
+              "rewards/accuracies", "logps/chosen", "logps/rejected")
+
+
+def _stats(out, pc: torch.Tensor, pr: torch.Tensor) -> torch.Tensor:
+    """Batch means of TRL's metrics, in the order of ``STAT_NAMES``: a tensor ``(7,)``."""
+    chosen, rejected = out.chosen_rewards.float(), out.rejected_rewards.float()
+    return torch.stack([out.losses.detach().float().mean(), chosen.mean(), rejected.mean(),
+                        (chosen - rejected).mean(), (chosen > rejected).float().mean(),
+                        pc.float().mean(), pr.float().mean()])
+
+
+def _load_examples(cfg: TrainConfig, task):
+    if task is not None:
+        return (task.examples("train", cfg.task_train, cfg.seed, n_val=cfg.task_val),
+                task.examples("val", cfg.task_val, cfg.seed))
+    return split_examples(load_preferences(cfg.data), cfg.val_fraction)
+
+
+def _micro_batch(cfg: TrainConfig, ctx: distributed.Context) -> int:
+    per_rank, rest = divmod(cfg.batch_size, ctx.world_size * cfg.grad_accum)
+    if rest or per_rank < 1:
+        raise UsageError(f"batch-size {cfg.batch_size} does not split into {ctx.world_size} "
+                         f"processes x {cfg.grad_accum} accumulation steps")
+    return per_rank
+
+
+def _check_resume(cfg: TrainConfig, ckpt_path: Path) -> dict:
+    state = load_checkpoint(ckpt_path)
+    stored = TrainConfig.from_dict(state["config"])
+    clash = [f"{k}: {getattr(cfg, k)!r} here, {getattr(stored, k)!r} in the checkpoint"
+             for k in cfg.to_dict() if k not in TrainConfig.RESUMABLE
+             and getattr(cfg, k) != getattr(stored, k)]
+    if clash:
+        raise UsageError("--resume continues the stored run, whose settings differ: "
+                         + "; ".join(clash), hint="change only --steps, --device or --threads")
+    if state["step"] > cfg.steps:
+        raise UsageError(f"the checkpoint is at step {state['step']}, beyond --steps {cfg.steps}")
+    return state
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class _MetricsFile:
+    """``metrics.jsonl``: appended line by line; on resume, cut back to the checkpoint."""
+
+    def __init__(self, path: Path, writable: bool, keep_until: int | None) -> None:
+        self.path, self.writable = path, writable
+        self.records: list[dict] = []
+        if keep_until is not None and path.is_file():
+            for line in path.read_text().splitlines():
+                rec = json.loads(line)
+                if rec.get("step", -1) <= keep_until:
+                    self.records.append(rec)
+            if writable:
+                path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        elif writable:
+            path.write_text("")
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+        if self.writable:
+            with self.path.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    def has_eval(self, step: int) -> bool:
+        return any(r.get("step") == step and "eval_loss" in r for r in self.records)
+
+    def first_eval(self) -> dict | None:
+        return next((r for r in self.records if "eval_loss" in r), None)
+
+    def last_eval(self) -> dict:
+        return next((r for r in reversed(self.records) if "eval_loss" in r), {})
