@@ -154,3 +154,11 @@ def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "logicpo", "--version"], capture_output=True,
                          text=True, cwd=ROOT, check=True).stdout
     assert "logicpo" in out
+
+
+def test_errors_are_json_with_json_flag():
+    result = run("show", "NOPE", "--json", ok=False)
+    assert result.exit_code == 1
+    first_json = result.output[: result.output.index("}") + 1]
+    data = json.loads(first_json)
+    assert data["error"] == "NameResolutionError" and "NOPE" in data["message"]

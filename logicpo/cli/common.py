@@ -17,17 +17,24 @@ err_console = Console(stderr=True, highlight=False)
 
 
 class LogicpoGroup(click.Group):
-    """A click group that turns logicpo errors into a located message and an exit code."""
+    """A click group that turns logicpo errors into a located message and an exit code.
+
+    The message goes to standard error; with ``--json`` the error is also printed to
+    standard output as ``{"error": ..., "message": ..., "file", "line", "column"}``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["logicpo.json"] = "--json" in args
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except UsageError as exc:
-            err_console.print(f"[bold red]error:[/] {_escape(exc.render())}")
-            ctx.exit(2)
         except LogicpoError as exc:
+            if ctx.meta.get("logicpo.json"):
+                emit_json(exc.to_json())
             err_console.print(f"[bold red]error:[/] {_escape(exc.render())}")
-            ctx.exit(1)
+            ctx.exit(2 if isinstance(exc, UsageError) else 1)
         except KeyboardInterrupt:
             err_console.print("interrupted")
             ctx.exit(130)
