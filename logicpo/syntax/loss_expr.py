@@ -1,0 +1,239 @@
+"""Parse a loss written in log-probs (untrusted text) into a small AST, for the decompiler.
+
+The text is never evaluated as Python: it is parsed by the ``loss_expr`` rule of
+``grammar/lpo.lark`` and every name is checked against a whitelist. Anything else is a
+located :class:`~logicpo.errors.LogicpoError`.
+
+>>> parse_loss_expression("-logsigmoid(beta*(pc - pr))")
+Neg(arg=Call(func='logsigmoid', args=(BinOp(op='*', left=Var(name='beta'), right=BinOp(op='-', left=Var(name='pc'), right=Var(name='pr'))),)))
+>>> parse_loss_expression("__import__('os')")
+Traceback (most recent call last):
+...
+logicpo.errors.ParseError: <loss>:1:12: unexpected character "'"
+>>> parse_loss_expression("policy_chosen_logps - reference_chosen_logps").left
+Var(name='pc')
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, did_you_mean
+from logicpo.syntax.parser import grammar_text
+
+# The whitelist: names a loss may use, and what they stand for.
+SYMBOLS: dict[str, str] = {
+    "pc": "pc", "pr": "pr", "rc": "rc", "rr": "rr",
+    "policy_chosen_logps": "pc", "policy_rejected_logps": "pr",
+    "reference_chosen_logps": "rc", "reference_rejected_logps": "rr",
+    "beta": "beta", "gamma": "gamma",
+}
+FUNCTIONS: dict[str, int] = {  # name -> number of arguments
+    "log": 1, "exp": 1, "logsigmoid": 1, "sigmoid": 1, "softplus": 1, "log1mexp": 1,
+    "relu": 1, "max": 2,
+}
+MAX_LENGTH = 2000
+MAX_DEPTH = 60
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Var:
+    """A whitelisted symbol, under its canonical name (``pc``, ``pr``, ``rc``, ``rr``, ...)."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[LossNode, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * / **
+    left: LossNode
+    right: LossNode
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Neg:
+    arg: LossNode
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+LossNode = Num | Var | Call | BinOp | Neg
+
+
+@functools.cache
+def _lark() -> Lark:
+    return Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True,
+                start="loss_expr")
+
+
+def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
+    """Parse ``text`` into a :data:`LossNode`, or raise a located error."""
+    lines = text.splitlines() or [""]
+
+    def line_of(n: int) -> str:
+        return lines[n - 1] if 0 < n <= len(lines) else ""
+
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"the expression is too long ({len(text)} characters, at most "
+                         f"{MAX_LENGTH})", Span(file, 1, 1))
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth > MAX_DEPTH:
+            line = text.count("\n", 0, i) + 1
+            col = i - (text.rfind("\n", 0, i) + 1) + 1
+            raise ParseError(f"brackets nested more than {MAX_DEPTH} deep",
+                             Span(file, line, col, line, col + 1), source_line=line_of(line))
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, file, line_of) from None
+    try:
+        node = _ToLoss(file).transform(tree)
+    except VisitError as exc:
+        inner = exc.orig_exc
+        if isinstance(inner, LogicpoError):
+            if inner.span and inner.source_line is None:
+                inner.source_line = line_of(inner.span.line)
+            raise inner from None
+        raise
+    if _depth(node) > MAX_DEPTH:
+        raise ParseError(f"the expression is nested more than {MAX_DEPTH} deep",
+                         Span(file, 1, 1), source_line=line_of(1))
+    return node
+
+
+def _depth(node: LossNode) -> int:
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in children(n))
+    return deepest
+
+
+def children(node: LossNode) -> tuple[LossNode, ...]:
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, BinOp):
+        return (node.left, node.right)
+    if isinstance(node, Neg):
+        return (node.arg,)
+    return ()
+
+
+def _syntax_error(exc: UnexpectedInput, file: str, line_of) -> ParseError:
+    hint = ("a loss uses numbers, + - * / ** ^, brackets, the symbols "
+            + ", ".join(sorted(set(SYMBOLS))) + " and the functions " + ", ".join(FUNCTIONS))
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        token = exc.token
+        span = Span(file, token.line, token.column, token.end_line, token.end_column)
+        return ParseError(f"unexpected '{token}'", span, source_line=line_of(token.line),
+                          hint=hint)
+    if isinstance(exc, UnexpectedCharacters):
+        span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
+        return ParseError(f"unexpected character {exc.char!r}", span,
+                          source_line=line_of(exc.line), hint=hint)
+    line = getattr(exc, "line", 1) or 1
+    col = getattr(exc, "column", 1) or 1
+    if isinstance(exc, UnexpectedToken):  # end of input
+        lines = [line_of(i) for i in range(1, 10_000) if line_of(i) or i == 1]
+        line, col = len(lines), len(lines[-1]) + 1
+    return ParseError("unexpected end of input", Span(file, line, col, line, col + 1),
+                      source_line=line_of(line), hint=hint)
+
+
+def _span(file: str, meta) -> Span | None:
+    if getattr(meta, "empty", True):
+        return None
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _tspan(file: str, token: Token) -> Span:
+    return Span(file, token.line, token.column, token.end_line, token.end_column)
+
+
+@v_args(meta=True)
+class _ToLoss(Transformer_NonRecursive):
+    """lark tree -> loss AST, checking every name against the whitelist."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+
+    def loss_expr(self, meta, children):
+        return children[0]
+
+    def lnum(self, meta, children):
+        value = float(children[0])
+        if not math.isfinite(value):
+            raise ParseError(f"number {children[0]} is not finite", _tspan(self.file, children[0]))
+        return Num(value, _span(self.file, meta))
+
+    def lname(self, meta, children):
+        token = children[0]
+        name = str(token)
+        if name not in SYMBOLS:
+            hint = did_you_mean(name, SYMBOLS)
+            if name in FUNCTIONS:
+                hint = f"'{name}' is a function: write {name}(...)"
+            raise NameResolutionError(
+                f"unknown symbol '{name}' (a loss may use {', '.join(sorted(set(SYMBOLS)))})",
+                _tspan(self.file, token), hint=hint or "the aliases policy_chosen_logps, "
+                "policy_rejected_logps, reference_chosen_logps, reference_rejected_logps work too")
+        return Var(SYMBOLS[name], _span(self.file, meta))
+
+    def lcall(self, meta, children):
+        head, *args = children
+        name = str(head)
+        if name not in FUNCTIONS:
+            raise NameResolutionError(
+                f"unknown function '{name}' (known: {', '.join(FUNCTIONS)})",
+                _tspan(self.file, head), hint=did_you_mean(name, FUNCTIONS))
+        if len(args) != FUNCTIONS[name]:
+            raise ParseError(f"{name}(...) takes {FUNCTIONS[name]} argument(s), got {len(args)}",
+                             _span(self.file, meta))
+        return Call(name, tuple(args), _span(self.file, meta))
+
+    def _bin(self, op, meta, children):
+        return BinOp(op, children[0], children[-1], _span(self.file, meta))
+
+    def ladd(self, meta, children):
+        return self._bin("+", meta, children)
+
+    def lsub(self, meta, children):
+        return self._bin("-", meta, children)
+
+    def lmul(self, meta, children):
+        return self._bin("*", meta, children)
+
+    def ldiv(self, meta, children):
+        return self._bin("/", meta, children)
+
+    def lpow(self, meta, children):
+        return self._bin("**", meta, children)
+
+    def lneg(self, meta, children):
+        return Neg(children[-1], _span(self.file, meta))
+
+    def lpos(self, meta, children):
+        return children[-1]
