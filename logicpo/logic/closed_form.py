@@ -182,7 +182,7 @@ def _rho_text(rho: sympy.Expr) -> str:
         side = sides.pop() if len(sides) == 1 else "mixed"
         groups[side].append((coef, term))
     for parts in groups.values():
-        parts.sort(key=lambda p: (_term_key(p[1]), p[0] < 0))
+        parts.sort(key=lambda p: (_term_key(p[1]), bool(p[0] < 0)))
     chunks: list[str] = []
     for side in ("chosen", "rejected", "mixed"):
         parts = groups[side]
