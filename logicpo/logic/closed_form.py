@@ -94,6 +94,10 @@ def _factors(poly: sympy.Expr) -> tuple[sympy.Expr, Counter]:
             if sympy.expand(f - (w - 1)) == 0:  # w - 1 = -(1 - w)
                 f, coeff = 1 - w, coeff * (-1) ** mult
         out[f] += mult
+    if coeff < 0:  # a WMC is positive: move the sign into a factor, never log(-1) = I*pi
+        f = next(f for f, m in out.items() if m % 2)
+        out[sympy.expand(-f)] = out.pop(f)
+        coeff = -coeff
     return coeff, out
 
 
