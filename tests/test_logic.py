@@ -106,7 +106,7 @@ def _l1m(a):
 
 def _brute_force_loss(s, x):
     """-log(WMC(ok) / (WMC(ok) + WMC(bad))) by enumerating worlds in float64."""
-    logp = dict(zip(("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)"), x))
+    logp = dict(zip(("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)"), x, strict=True))
     n = len(s.atoms)
 
     def wmc(m):

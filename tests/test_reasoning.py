@@ -141,7 +141,7 @@ def test_monotonicity_stronger_means_larger_loss(zoo):
     rng = random.Random(0)
 
     def loss(s, x):
-        logp = dict(zip(ATOMS_REF, x))
+        logp = dict(zip(ATOMS_REF, x, strict=True))
         def wmc(m):
             tot = 0.0
             for k in range(16):
