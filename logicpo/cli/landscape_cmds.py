@@ -1,9 +1,213 @@
-"""CLI commands of this area (filled in by the issue that owns them)."""
+"""Commands about the landscape of losses: decompile, neighbors, census."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from logicpo.cli.common import (
+    console,
+    emit_json,
+    err_console,
+    file_option,
+    json_option,
+    make_table,
+    split_name,
+)
+from logicpo.errors import UsageError
 
 
 def register(group: click.Group) -> None:
     """Add this area's commands to the main group."""
+    for command in (decompile, neighbors, census):
+        group.add_command(command)
+
+
+def _structure_rows(s) -> list[tuple[str, str]]:
+    ok, bad = s.regions()
+    return [("core P", s.core_text), ("cond P_C", s.cond_text), ("add P_A", s.add_text),
+            ("ok ✓", " ".join(ok) or "(none)"), ("bad ✗", " ".join(bad) or "(none)")]
+
+
+# ---------------------------------------------------------------- decompile
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("expr", nargs=-1, required=True)
+@click.option("--points", default=5, show_default=True,
+              help="Random points at which the round trip is checked.")
+@json_option
+def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
+    """Find the structure behind a loss EXPR written in log-probs.
+
+    EXPR uses pc, pr, rc, rr (or policy_chosen_logps, ...), beta, gamma, numbers,
+    + - * / ** and log, exp, logsigmoid, sigmoid, softplus, log1mexp, relu, max.
+    Example: logicpo decompile "-logsigmoid(beta*((pc - rc) - (pr - rr)))"
+    """
+    from logicpo.logic.decompile import decompile as run
+
+    expr = " ".join(expr)  # a leading "-" is part of the loss, not an option
+    result = run(expr, file="<expr>", check_points=points)
+    if as_json:
+        from logicpo.cli.logic_cmds import structure_json
+
+        out = structure_json(result.structure)
+        out.update({k: v for k, v in result.to_json().items() if k not in out})
+        emit_json(out)
+        return
+    s = result.structure
+    name = s.name if result.same_as else "a structure not in the zoo"
+    console.print(f"[bold]{escape(expr)}[/]\n  is {result.family}({escape(name)}"
+                  + "".join(f", {k}={v}" for k, v in result.params.items()
+                            if v not in (0.0,) or k == "beta") + ")"
+                  + (f" times {result.weight}" if result.weight != 1.0 else ""))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan")
+    grid.add_column()
+    grid.add_row("f", result.family)
+    for k, v in result.params.items():
+        grid.add_row(k, str(v))
+    grid.add_row("weight", str(result.weight))
+    for label, value in _structure_rows(s):
+        grid.add_row(label, escape(value))
+    grid.add_row("rho", escape(str(result.rho)))
+    grid.add_row("structure's loss", escape(result.closed_form))
+    grid.add_row("same regions as", ", ".join(result.same_as) or "no zoo structure")
+    grid.add_row("round trip", f"{result.round_trip_points} random points, largest "
+                               f"relative difference {result.round_trip_error:.1e}")
+    for note in result.notes:
+        grid.add_row("note", escape(note))
+    console.print(grid)
+
+
+# ---------------------------------------------------------------- neighbors
+
+
+@click.command()
+@click.argument("name")
+@file_option
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the neighbourhood within the lattice to this PNG file.")
+@json_option
+def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: bool) -> None:
+    """Every structure one world-edit away from NAME, classified against it.
+
+    Each edit moves one world between ok, bad, both and neither. Neighbours are
+    stronger (they entail NAME, loss at least as high), weaker or incomparable;
+    degenerate ones are marked, and those computing the same loss are grouped.
+    """
+    from logicpo.program import load
+    from logicpo.reasoning.landscape import neighbours
+
+    short, files = split_name(name, files)
+    program = load(files)
+    origin = program.structure(short)
+    known = [program.structure(n) for n in program.names_of("structure")]
+    hood = neighbours(origin, known)
+    if png is not None:
+        from logicpo.plots.landscape import draw_neighbourhood, save
+
+        save(draw_neighbourhood(hood), png)
+    if as_json:
+        out = hood.to_json()
+        if png is not None:
+            out["png"] = str(png)
+        emit_json(out)
+        return
+    rows = []
+    for i, g in enumerate(hood.groups, 1):
+        for m in g.members:
+            tag = m.degeneracy.name.lower() if m.degeneracy else ""
+            if m.same_loss_as_origin:
+                tag = (tag + " same loss as " + origin.name).strip()
+            ok, bad = m.structure.regions()
+            rows.append([i, m.edit, m.relation, ", ".join(m.same_as) or "-",
+                         _short(ok), _short(bad), tag or "-", escape(g.closed_form)])
+    table = make_table(
+        f"{len(hood.neighbours)} one-world edits of {origin.name}, "
+        f"{len(hood.groups)} distinct losses (--json adds core, cond, add)",
+        ["loss", "edit", f"vs {origin.name}", "zoo name", "ok ✓", "bad ✗", "note",
+         "loss (beta=1)"], rows)
+    console.print(table)
+    if png is not None:
+        console.print(f"picture written to {escape(str(png))}")
+
+
+def _short(bits: list[str]) -> str:
+    return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "-"
+
+
+# ---------------------------------------------------------------- census
+
+
+@click.command()
+@click.option("--atoms", "n", type=click.IntRange(1, 4), required=True,
+              help="Number of atoms N: 2 for single-model losses, 4 for DPO's.")
+@click.option("--workers", "-j", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: every core).")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save finished work here and resume from it (N = 4 runs).")
+@click.option("--max-seconds", type=float, default=None,
+              help="Stop after about this long; rerun with --state to continue.")
+@json_option
+def census(n: int, workers: int | None, state: Path | None, max_seconds: float | None,
+           as_json: bool) -> None:
+    """Count the 4^(2^N) (ok, bad) pairs over N atoms: degenerate and distinct losses.
+
+    Two pairs define the same loss when WMC(ok)/WMC(bad) are equal rational
+    functions; the canonical form of a pair is the pair left after cancelling
+    common factors (see docs/landscape.md).
+    """
+    import os
+
+    from logicpo.reasoning.landscape import census as run
+
+    workers = workers or os.cpu_count() or 1
+    if n == 4 and state is None and not as_json:
+        err_console.print("hint: pass --state FILE to make this run resumable")
+    with Progress(TextColumn(f"census N={n}"), BarColumn(), TextColumn("{task.completed:,}/"
+                  "{task.total:,} ok rows"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True, disable=not err_console.is_terminal
+                  ) as progress:
+        task = progress.add_task("census", total=1 << (1 << n))
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = run(n, workers=workers, state=state, max_seconds=max_seconds, progress=report)
+    if result.reduction_violations:
+        raise UsageError(f"{result.reduction_violations} reductions failed their checks: "
+                         "this is a bug in logicpo, please report it")
+    if as_json:
+        emit_json(result.to_json())
+        return
+    rows = [
+        ["(ok, bad) pairs", f"{result.pairs:,}", f"4^(2^{n})"],
+        ["rows done", f"{result.rows_done:,} / {result.rows_total:,}",
+         "complete" if result.complete else "partial: rerun with the same --state"],
+        ["degenerate pairs", f"{result.degenerate:,}", "ok empty, bad empty, or ok = bad"],
+        ["non-degenerate pairs", f"{result.nondegenerate:,}", ""],
+        ["distinct non-degenerate losses", f"{result.distinct:,}",
+         "coprime pairs (each its own canonical form)"],
+        ["  the same, by inclusion-exclusion", f"{result.distinct_by_inclusion_exclusion:,}",
+         "independent count over shared factors"],
+        ["distinct losses with degenerate ones", f"{result.distinct_with_degenerate:,}",
+         "+ undefined, +inf, 0, log 2"],
+        ["failed reduction checks", f"{result.reduction_violations:,}",
+         f"fingerprint error bound {result.fingerprint_error_bound:.1e}"],
+        ["time", f"{result.seconds:.1f} s", f"{result.workers} worker(s)"
+         + (f", {result.resumed_rows:,} rows resumed" if result.resumed_rows else "")],
+        ["peak memory", f"{result.peak_rss_mib:.0f} MiB", "largest process (ru_maxrss)"],
+    ]
+    console.print(make_table(f"Census of the structures over {n} atoms",
+                             ["", "count", "how"], rows))
+    if result.targets:
+        trows = [[name, f"{c.get('canonical', 0):,}", f"{c.get('fingerprint', 0):,}"]
+                 for name, c in result.targets.items()]
+        console.print(make_table("Pairs computing exactly the loss of a zoo structure",
+                                 ["structure", "pairs (canonical form)",
+                                  "pairs (fingerprint, independent)"], trows))

@@ -105,7 +105,7 @@ class Decompiled:
             "params": {k: _json_value(v) for k, v in self.params.items()},
             "weight": _json_value(self.weight), "same_as": list(self.same_as),
             "round_trip": {"points": self.round_trip_points,
-                           "max_abs_error": self.round_trip_error},
+                           "max_rel_error": self.round_trip_error},
             "notes": list(self.notes),
         }
 
