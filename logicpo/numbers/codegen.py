@@ -14,7 +14,7 @@ zero margin subtracts nothing. A structure whose two regions split the worlds
 >>> print(generate("sigmoid", "", terms, params).compute)
     def compute(self, pc, pr, rc, rr, nc, nr):
         # logistic(DPO, beta=0.1): rho = pc - rc - pr + rr
-        return -F.logsigmoid(0.1 * (pc - rc - pr + rr))  # (B,)
+        return F.softplus(-0.1 * (pc - rc - pr + rr))  # (B,)
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from logicpo.logic.formulas import ATOMS_REF
 from logicpo.logic.structure import Structure
 from logicpo.logic.truth import full_mask
 from logicpo.numbers.logwmc import (
+    ZERO,
     Log1mexp,
     LogAddExp,
     Region,
@@ -180,14 +181,20 @@ def _paren(expr: str) -> str:
     return expr if _atomic(expr) else f"({expr})"
 
 
-def _outer(t: ResolvedTerm, rho: str, k: int) -> tuple[list[str], str, str]:
-    """Code lines, final expression and display text of ``f`` applied to ``rho``."""
+def _outer(t: ResolvedTerm, rho: str, neg_rho: str, k: int) -> tuple[list[str], str, str]:
+    """Code lines, final expression and display text of ``f`` applied to ``rho``.
+
+    ``neg_rho`` is ``-rho`` with its signs flipped in the code, so that ``-s``
+    costs no extra operation: ``-log sigmoid(s)`` is written ``softplus(-s)``.
+    """
     beta, gamma, eps, tau = t.beta, t.gamma, t.label_smoothing, t.tau
     r = _paren(rho)
     s = r if beta == 1.0 else f"{_num(beta)} * {r}"
+    neg = neg_rho if beta == 1.0 else f"{_num(-beta)} * {r}"
     s_text = "rho" if beta == 1.0 else f"{beta:g} * rho"
     if gamma:
         s, s_text = f"{s} - {_num(gamma)}", f"{s_text} - {gamma:g}"
+        neg = f"{neg} + {_num(gamma)}"
     lines: list[str] = []
     sv = f"s{k}"
 
@@ -202,12 +209,9 @@ def _outer(t: ResolvedTerm, rho: str, k: int) -> tuple[list[str], str, str]:
     if f == "hinge":
         return lines, f"F.relu(1.0 - {_paren(s)})", f"max(0, 1 - ({s_text}))"
     if f == "sigmoid":
-        neg = f"-{r}" if beta == 1.0 else f"{_num(-beta)} * {r}"
-        if gamma:
-            neg = f"{neg} + {_num(gamma)}"
         return lines, f"torch.sigmoid({neg})", f"sigmoid(-({s_text}))"
     if f in ("logistic", "robust") and eps == 0.0:
-        return lines, f"-F.logsigmoid({s})", f"-log sigmoid({s_text})"
+        return lines, f"F.softplus({neg})", f"-log sigmoid({s_text})"
     if f == "logistic":
         v = bind()
         return (lines, f"-{_num(1 - eps)} * F.logsigmoid({v}) - {_num(eps)} * F.logsigmoid(-{v})",
@@ -254,7 +258,8 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, *,
             comment = f"# {t.text()}: -log WMC(ok) = {text}"
             lines: list[str] = []
         else:
-            lines, code, text = _outer(t, writer.code(form.rho), k)
+            neg_rho = writer.code(ZERO - form.rho)
+            lines, code, text = _outer(t, writer.code(form.rho), neg_rho, k)
             comment = f"# {t.text()}: rho = {_rho_text(form.rho)}"
         body.append(comment)
         body.extend(lines)

@@ -170,7 +170,9 @@ def render(s: Sum, atom_text) -> str:
     if not s.terms:
         return "0"
     out = ""
-    for node, c in s.terms:
+    # a positive term first: a leading minus would cost a negation
+    terms = sorted(s.terms, key=lambda nc: nc[1] < 0)
+    for node, c in terms:
         body = atom_text(node)
         mag = abs(c)
         if mag != 1:

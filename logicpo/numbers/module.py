@@ -92,24 +92,45 @@ class CompiledLoss(nn.Module):
         pc, pr = policy_chosen_logps, policy_rejected_logps
         rc, rr = reference_chosen_logps, reference_rejected_logps
         nc, nr = chosen_lengths, rejected_lengths
-        self._check(pc, pr, rc, rr, nc, nr)
-        out_dtype = pc.dtype
-        if out_dtype in _LOW_PRECISION:  # half precision loses the log1mexp branches
+        if not self._fits(pc, pr, rc, rr, nc, nr):
+            self._explain(pc, pr, rc, rr, nc, nr)
+        low = pc.dtype in _LOW_PRECISION
+        if low:  # half precision would lose the log1mexp branches: compute in float32
             pc, pr = pc.float(), pr.float()
             rc = rc.float() if rc is not None else None
             rr = rr.float() if rr is not None else None
         losses = self.compute(pc, pr, rc, rr, nc, nr)  # (B,)
-        with torch.no_grad():
-            if self.uses_reference:
-                chosen, rejected = self.beta * (pc - rc), self.beta * (pr - rr)  # (B,)
-            else:
-                chosen, rejected = self.beta * pc, self.beta * pr  # (B,)
-        if out_dtype in _LOW_PRECISION:
-            losses = losses.to(out_dtype)
-            chosen, rejected = chosen.to(out_dtype), rejected.to(out_dtype)
+        # rewards from detached inputs: nothing for autograd to record
+        beta = self.beta
+        if self.uses_reference:
+            chosen = (pc.detach() - rc.detach()).mul_(beta)  # (B,)
+            rejected = (pr.detach() - rr.detach()).mul_(beta)  # (B,)
+        else:
+            chosen, rejected = pc.detach() * beta, pr.detach() * beta  # (B,)
+        if low:
+            dtype = policy_chosen_logps.dtype
+            losses, chosen, rejected = losses.to(dtype), chosen.to(dtype), rejected.to(dtype)
         return LossOutput(losses, chosen, rejected)
 
-    def _check(self, pc, pr, rc, rr, nc, nr) -> None:
+    def _fits(self, pc, pr, rc, rr, nc, nr) -> bool:
+        """The common case, checked cheaply; ``_explain`` finds what is wrong otherwise."""
+        if not (isinstance(pc, torch.Tensor) and isinstance(pr, torch.Tensor)):
+            return False
+        shape = pc.shape
+        if pr.shape != shape or not pc.is_floating_point():
+            return False
+        if self.uses_reference and not (isinstance(rc, torch.Tensor) and rc.shape == shape
+                                        and isinstance(rr, torch.Tensor) and rr.shape == shape):
+            return False
+        for n in (nc, nr):
+            if n is None:
+                if self.needs_lengths:
+                    return False
+            elif not (isinstance(n, torch.Tensor) and n.shape == shape):
+                return False
+        return True
+
+    def _explain(self, pc, pr, rc, rr, nc, nr) -> None:
         named = {"policy_chosen_logps": pc, "policy_rejected_logps": pr,
                  "reference_chosen_logps": rc, "reference_rejected_logps": rr,
                  "chosen_lengths": nc, "rejected_lengths": nr}
@@ -133,15 +154,13 @@ class CompiledLoss(nn.Module):
                 f"{self._who()} is length-normalised (normalize=length): "
                 f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing "
                 f"(token counts, expected shape {_shape(pc)})")
-        shape = pc.shape
         for name, t in named.items():
-            if t is not None and t.shape != shape:
+            if t is not None and t.shape != pc.shape:
                 raise LossInputError(
                     f"{self._who()}: {name} has shape {_shape(t)} but policy_chosen_logps "
                     f"has shape {_shape(pc)}; every input must have the same shape (B,)")
-        if not pc.is_floating_point():
-            raise LossInputError(f"{self._who()}: policy_chosen_logps must be a floating-point "
-                                 f"tensor, not {pc.dtype}")
+        raise LossInputError(f"{self._who()}: policy_chosen_logps must be a floating-point "
+                             f"tensor, not {pc.dtype}")
 
     def _who(self) -> str:
         return f"loss '{self.spec}'" if self.spec else "this loss"
