@@ -19,7 +19,7 @@ class Atom:
 
     model: str  # "M" or "Ref"
     response: str  # "yw" or "yl"
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -29,7 +29,7 @@ class Atom:
 @dataclass(frozen=True)
 class Const:
     value: bool
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -37,45 +37,45 @@ class Name:
     """A reference to a named formula."""
 
     id: str
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Not:
     arg: Formula
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class And:
     args: tuple[Formula, ...]
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Or:
     args: tuple[Formula, ...]
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Xor:
     args: tuple[Formula, ...]
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Implies:
     premise: Formula
     conclusion: Formula
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Iff:
     left: Formula
     right: Formula
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Formula = Atom | Const | Name | Not | And | Or | Xor | Implies | Iff
@@ -89,19 +89,19 @@ class Field:
 
     key: str
     formula: Formula
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class StructureBody:
     fields: tuple[Field, ...]
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class StructureName:
     id: str
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class StructureOp:
 
     op: str
     arg: StructureExpr
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 StructureExpr = StructureName | StructureOp
@@ -122,7 +122,7 @@ StructureExpr = StructureName | StructureOp
 class Param:
     key: str
     value: float | str
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class Apply:
     family: str
     target: StructureExpr
     params: tuple[Param, ...]
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -140,20 +140,20 @@ class Bare:
     """A bare name inside an objective: a structure (the paper's loss) or an objective."""
 
     id: str
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class WeightedTerm:
     weight: float
     operand: Apply | Bare
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Sum:
     terms: tuple[WeightedTerm, ...]
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------- definitions
@@ -162,7 +162,7 @@ class Sum:
 @dataclass(frozen=True)
 class ImportStmt:
     path: str
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class FormulaDef:
     name: str
     doc: str | None
     formula: Formula
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class StructureDef:
     name: str
     doc: str | None
     body: StructureBody | StructureExpr
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class ObjectiveDef:
     name: str
     doc: str | None
     expr: Sum
-    span: Span | None = field(default=None, compare=False)
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Definition = FormulaDef | StructureDef | ObjectiveDef
