@@ -202,3 +202,15 @@ def test_mixed_single_and_reference_structures_lift_to_four_atoms(zoo):
     assert set(lat.nodes) == {"CPO", "DPO", "W"}
     full = full_mask(4)
     assert mask(sympy.true, ATOMS_REF) == full
+
+
+def test_z3_unknown_is_reported_not_guessed(monkeypatch, zoo):
+    """When z3 gives up, the verdict is unknown with z3's reason, and compare says unknown."""
+    import z3
+
+    monkeypatch.setattr(z3.Solver, "check", lambda self, *a: z3.unknown)
+    monkeypatch.setattr(z3.Solver, "reason_unknown", lambda self: "timeout")
+    v = solver.entails(SYMBOLS["M(yw)"], SYMBOLS["M(yl)"])
+    assert v.is_unknown and v.reason == "timeout"
+    c = compare(zoo.structure("CPO"), zoo.structure("cCPO"))
+    assert c.relation is Relation.UNKNOWN and c.witnesses == []

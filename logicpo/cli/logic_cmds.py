@@ -280,6 +280,7 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     from logicpo.reasoning.lattice import Lattice
 
     program, shorts = program_for(names, files)
+    shorts = list(dict.fromkeys(shorts))  # a name given twice is one node
     if use_zoo:
         shorts += [n for n in program.names_of("structure", zoo_only=True) if n not in shorts]
     if not shorts and files:
