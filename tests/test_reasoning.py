@@ -214,3 +214,24 @@ def test_z3_unknown_is_reported_not_guessed(monkeypatch, zoo):
     assert v.is_unknown and v.reason == "timeout"
     c = compare(zoo.structure("CPO"), zoo.structure("cCPO"))
     assert c.relation is Relation.UNKNOWN and c.witnesses == []
+
+
+@SETTINGS
+@given(formulas())
+def test_dsl_printer_round_trips_through_the_parser(f):
+    """Printing a formula as DSL text and parsing it back gives the same truth table."""
+    from logicpo.logic.formulas import from_ast, to_dsl
+    from logicpo.syntax.parser import parse_formula
+
+    again = from_ast(parse_formula(to_dsl(f)))
+    assert mask(again, ATOMS_REF) == mask(f, ATOMS_REF)
+
+
+@SETTINGS
+@given(st.integers(0, 15), st.integers(0, 15))
+def test_formula_of_masks_round_trips(on, care):
+    """formula_of gives a formula equal to the mask on the cared-for worlds."""
+    from logicpo.logic.truth import formula_of
+
+    f = formula_of(on, ATOMS_SINGLE, care)
+    assert mask(f, ATOMS_SINGLE) & care == on & care
