@@ -11,7 +11,7 @@ TORCH  ?= torch
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean docs bench
+.PHONY: demo test lint setup clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,8 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-docs: $(STAMP)
-	$(BIN)/python -m logicpo docs --write
-
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_reasoning.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
