@@ -1,9 +1,256 @@
-"""CLI commands of this area (filled in by the issue that owns them)."""
+"""Commands about compiled losses: compile, eval, plot, export (and docs, which writes docs/zoo.md).
+
+torch and the compiler are imported inside the commands, so ``logicpo check``
+never pays for them.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from rich.markup import escape
+
+from logicpo.cli.common import (
+    console,
+    emit_json,
+    file_option,
+    json_option,
+    make_table,
+    split_name,
+    stdout_is_tty,
+)
+from logicpo.errors import UsageError
 
 
 def register(group: click.Group) -> None:
     """Add this area's commands to the main group."""
+    for command in (compile_cmd, eval_cmd, plot, export, docs):
+        group.add_command(command)
+
+
+def loss_options(f):
+    """The hyper-parameters of ``logicpo.loss`` as options."""
+    options = [
+        click.option("--beta", type=float, help="Temperature beta (TRL default 0.1; the "
+                     "paper's loss for a bare structure: 1)."),
+        click.option("--gamma", type=float, help="Margin gamma: s = beta*rho - gamma."),
+        click.option("--label-smoothing", type=float, help="Label smoothing epsilon."),
+        click.option("--tau", type=float, help="DiscoPOP temperature tau."),
+        click.option("--normalize", type=click.Choice(["length", "none"]),
+                     help="Divide log-probs by token counts (length) or not (none)."),
+        click.option("--family", "family", metavar="F",
+                     help="Outer function f for a bare structure name (logistic, hinge, "
+                          "square, robust, exo, sigmoid, discopop)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _params(beta, gamma, label_smoothing, tau, normalize, family) -> dict:
+    values = {"beta": beta, "gamma": gamma, "label_smoothing": label_smoothing, "tau": tau,
+              "normalize": normalize, "f": family}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _compile(spec: str, files, params: dict):
+    from logicpo.numbers.api import compile_spec
+
+    name, files = split_name(spec, tuple(files))
+    if name != spec:  # "file.lpo:name": files now holds the path
+        spec = name
+    return compile_spec(spec, params, files)
+
+
+# ---------------------------------------------------------------- compile
+
+
+@click.command("compile")
+@click.argument("spec")
+@loss_options
+@file_option
+@json_option
+def compile_cmd(spec, beta, gamma, label_smoothing, tau, normalize, family, files, as_json):
+    """Print the PyTorch code generated for SPEC.
+
+    SPEC is a zoo name (sigmoid, simpo, DPO, ...), file.lpo:name, or an inline
+    objective such as "0.8*sigmoid + 0.2*bco_pair" or "hinge(CPO)".
+    """
+    compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
+                                             family))
+    if as_json:
+        emit_json({"spec": spec, "source": compiled.source, "class": compiled.generated.class_name,
+                   "uses_reference": compiled.uses_reference,
+                   "needs_lengths": any(t.normalize == "length" for t in compiled.terms),
+                   "params": compiled.params, "code": compiled.generated.source})
+        return
+    if not stdout_is_tty():  # piped: the exact code, no colours, no cropping
+        click.echo(compiled.generated.source, nl=False)
+        return
+    from rich.syntax import Syntax
+
+    console.print(Syntax(compiled.generated.source, "python", theme="ansi_dark",
+                         word_wrap=True, background_color="default"))
+
+
+# ---------------------------------------------------------------- eval
+
+
+@click.command("eval")
+@click.argument("spec")
+@click.option("--pc", type=float, required=True, help="Policy log-prob of the chosen response.")
+@click.option("--pr", type=float, required=True, help="Policy log-prob of the rejected response.")
+@click.option("--rc", type=float, help="Reference log-prob of the chosen response.")
+@click.option("--rr", type=float, help="Reference log-prob of the rejected response.")
+@click.option("--nc", type=float, help="Token count of the chosen response.")
+@click.option("--nr", type=float, help="Token count of the rejected response.")
+@loss_options
+@file_option
+@json_option
+def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, normalize,
+             family, files, as_json):
+    """The loss SPEC at one example, its gradient with respect to each input, and the
+    brute-force (world-enumerating) value as a check."""
+    import torch
+
+    from logicpo.numbers import brute
+    from logicpo.numbers.api import instantiate
+
+    compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
+                                             family))
+    missing = [f"--{k}" for k, v in (("rc", rc), ("rr", rr)) if v is None]
+    if compiled.uses_reference and missing:
+        raise UsageError(f"'{spec}' uses the reference model: pass {' and '.join(missing)}")
+    missing = [f"--{k}" for k, v in (("nc", nc), ("nr", nr)) if v is None]
+    if any(t.normalize == "length" for t in compiled.terms) and missing:
+        raise UsageError(f"'{spec}' is length-normalised: pass {' and '.join(missing)} "
+                         "(token counts)")
+    module = instantiate(compiled)
+    given = {"pc": pc, "pr": pr, "rc": rc, "rr": rr}
+    tensors = {k: None if v is None else torch.tensor([v], dtype=torch.float64,
+                                                     requires_grad=True)
+               for k, v in given.items()}
+    lengths = [None if v is None else torch.tensor([v], dtype=torch.float64) for v in (nc, nr)]
+    out = module(tensors["pc"], tensors["pr"], tensors["rc"], tensors["rr"], *lengths)
+    used = {k: t for k, t in tensors.items()
+            if t is not None and (k in ("pc", "pr") or compiled.uses_reference)}
+    grads = torch.autograd.grad(out.losses.sum(), list(used.values()), allow_unused=True)
+    gradient = {k: (0.0 if g is None else g.item()) for k, g in zip(used, grads, strict=True)}
+    reference = brute.evaluate(list(compiled.terms), *(tensors[k] for k in ("pc", "pr", "rc",
+                                                                           "rr")), *lengths)
+    result = {"spec": spec, "source": compiled.source, "loss": out.losses.item(),
+              "brute_force": reference.item(), "inputs": {k: given[k] for k in used},
+              "gradient": gradient, "chosen_reward": out.chosen_rewards.item(),
+              "rejected_reward": out.rejected_rewards.item()}
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"[bold]{escape(spec)}[/] = {escape(compiled.source)}")
+    console.print(f"loss {result['loss']:.10g}   (brute force over worlds: "
+                  f"{result['brute_force']:.10g})")
+    rows = [[k, f"{given[k]:g}", f"{gradient[k]:.10g}"] for k in used]
+    console.print(make_table(None, ["input", "value", "d loss / d input"], rows))
+    console.print(f"rewards: chosen {result['chosen_reward']:.6g}, "
+                  f"rejected {result['rejected_reward']:.6g}")
+
+
+# ---------------------------------------------------------------- plot
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("losses.png"), show_default=True, help="Image file to write.")
+@click.option("--margin", type=float, default=10.0, show_default=True,
+              help="Plot the margin from -MARGIN to MARGIN.")
+@loss_options
+@file_option
+@json_option
+def plot(specs, output, margin, beta, gamma, label_smoothing, tau, normalize, family, files,
+         as_json):
+    """Plot the loss and its gradients against the log-ratio margin, SPECS side by side;
+    single-model losses also get a heat map over (pc, pr)."""
+    from logicpo.numbers.api import instantiate
+    from logicpo.plots.losses import plot_losses
+
+    if margin <= 0:
+        raise UsageError(f"--margin must be positive, got {margin:g}")
+    params = _params(beta, gamma, label_smoothing, tau, normalize, family)
+    modules = [instantiate(_compile(spec, files, params)) for spec in specs]
+    path = plot_losses(modules, output, margin=margin)
+    if as_json:
+        emit_json({"output": str(path), "specs": list(specs),
+                   "sources": [m.source for m in modules]})
+        return
+    console.print(f"wrote {escape(str(path))} ({len(modules)} loss"
+                  f"{'es' if len(modules) != 1 else ''})")
+
+
+# ---------------------------------------------------------------- export
+
+
+@click.command()
+@click.argument("spec")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Python file to write, e.g. my_loss.py.")
+@click.option("--name", help="Name of the exported function (default: the file's stem).")
+@loss_options
+@file_option
+@json_option
+def export(spec, output, name, beta, gamma, label_smoothing, tau, normalize, family, files,
+           as_json):
+    """Write SPEC as a standalone Python file that needs only torch: the module and a
+    TRL-style function NAME(policy_chosen_logps, policy_rejected_logps,
+    reference_chosen_logps, reference_rejected_logps)."""
+    from logicpo.numbers.export import function_name, render
+
+    fn = function_name(output, name)
+    compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
+                                             family))
+    text = render(compiled, fn)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    result = {"output": str(output), "function": fn, "class": compiled.generated.class_name,
+              "source": compiled.source, "uses_reference": compiled.uses_reference}
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"wrote {escape(str(output))}: {fn}(...) and class "
+                  f"{compiled.generated.class_name}, computing {escape(compiled.source)}")
+
+
+# ---------------------------------------------------------------- docs
+
+
+@click.command()
+@click.option("--write", "mode", flag_value="write", help="Rewrite the generated docs.")
+@click.option("--check", "mode", flag_value="check",
+              help="Exit 1 when a generated doc is stale.")
+@click.option("--docs-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("docs"), show_default=True)
+@json_option
+def docs(mode, docs_dir, as_json):
+    """Generate docs/zoo.md from the zoo (print it, --write it, or --check it is current)."""
+    from logicpo.numbers.zoo_doc import render
+
+    path = docs_dir / "zoo.md"
+    text = render()
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    stale = current != text
+    if mode == "write" and stale:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json({"file": str(path), "stale": stale and mode != "write",
+                   "written": mode == "write" and stale})
+    elif mode is None:
+        click.echo(text, nl=False)
+    elif mode == "write":
+        console.print(f"{'wrote' if stale else 'up to date:'} {escape(str(path))}")
+    else:
+        console.print(f"{escape(str(path))} is {'stale' if stale else 'up to date'}")
+    if mode == "check" and stale:
+        raise SystemExit(1)

@@ -102,6 +102,19 @@ def _shift(s: Sum, structure: Structure, mode: str) -> Sum:
     return sums(s)
 
 
+def structure_rho(s: Structure, normalize: str = "none") -> Sum:
+    """The semantic log-ratio of ``s`` over the generated code's variable names.
+
+    >>> from logicpo.program import zoo
+    >>> structure_rho(zoo().structure("ORPO")).text(NAMES)
+    'pc + log1mexp(pr) - pr - log1mexp(pc)'
+    """
+    _check_degenerate(s)
+    atoms = tuple(range(len(s.atoms)))
+    return (_shift(log_wmc(Region(atoms, s.ok_mask)), s, normalize)
+            - _shift(log_wmc(Region(atoms, s.bad_mask)), s, normalize))
+
+
 def term_form(t: ResolvedTerm) -> TermForm:
     """The log-ratio and outer function of one term."""
     s = t.structure

@@ -170,8 +170,10 @@ def render(s: Sum, atom_text) -> str:
     if not s.terms:
         return "0"
     out = ""
-    # a positive term first: a leading minus would cost a negation
-    terms = sorted(s.terms, key=lambda nc: nc[1] < 0)
+    terms = list(s.terms)
+    if terms[0][1] < 0:  # a positive term first: a leading minus would cost a negation
+        first = next((i for i, (_, c) in enumerate(terms) if c > 0), 0)
+        terms.insert(0, terms.pop(first))
     for node, c in terms:
         body = atom_text(node)
         mag = abs(c)
