@@ -144,13 +144,16 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
         for sft_step in range(1, cfg.sft_steps + 1):
             indices = torch.randint(len(train_pairs), (cfg.batch_size,), generator=sft_gen)
             mine = indices[ctx.rank * micro * cfg.grad_accum:][: micro * cfg.grad_accum]
+            # the mean over all chosen tokens of the whole batch, however it is split over
+            # micro-batches and processes (DDP averages the gradients, hence the world size)
+            n_tokens = sum(len(train_pairs[i].chosen) for i in indices.tolist()) / ctx.world_size
             total = torch.zeros((), device=ctx.device)
             for k in range(cfg.grad_accum):
                 part = mine[k * micro:(k + 1) * micro].tolist()
-                pc, _, nc, _, _ = logps_of(model, part, train_pairs, rejected=False)
-                nll = -pc.sum() / nc.sum()  # mean over the chosen responses' tokens
-                (nll / cfg.grad_accum).backward()
-                total += nll.detach() / cfg.grad_accum
+                pc, *_ = logps_of(model, part, train_pairs, rejected=False)
+                nll = -pc.sum() / n_tokens
+                nll.backward()
+                total += nll.detach()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
             sft_opt.step()
             sft_opt.zero_grad(set_to_none=True)
@@ -269,7 +272,6 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
             lr = lr_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            sampler_state = sampler.get_state()
             # evaluate and checkpoint (the state after `step` updates)
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 if not metrics.has_eval(step):
@@ -307,6 +309,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            sampler_state = sampler.get_state()  # what a checkpoint of `step` must restore
             # log
             record = {"step": step, **dict(zip(STAT_NAMES, stats.tolist(), strict=True)),
                       "learning_rate": lr, "grad_norm": float(grad_norm)}
