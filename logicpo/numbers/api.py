@@ -86,9 +86,24 @@ def compile_spec(spec: str, params: dict, files=()) -> Compiled:
         objective = program.objective(name)
     else:
         objective = program.inline_objective(name)
-    terms, resolved = resolve(objective, params, paper=kind == "structure")
+    compiled = compile_objective(spec, objective, params, paper=kind == "structure")
     if family is not None:
-        resolved["f"] = family
+        compiled.params["f"] = family
+    return compiled
+
+
+def compile_objective(spec: str, objective: Objective, params: dict, *,
+                      paper: bool = False) -> Compiled:
+    """Generate the code of an :class:`Objective` built in Python (``paper``: open beta = 1).
+
+    >>> from logicpo.logic.structure import Structure
+    >>> s = Structure.from_masks("mine", ("M(yw)", "M(yl)"), 0b0010, 0b1100)
+    >>> m = instantiate(compile_objective("mine", Objective("mine", (Term(1.0, "logistic", s),)),
+    ...                                   {}, paper=True))
+    >>> m.source
+    'logistic(mine, beta=1)'
+    """
+    terms, resolved = resolve(objective, params, paper=paper)
     source = " + ".join(t.text() for t in terms).replace("+ -", "- ")
     generated = generate(spec, objective.doc or "", terms, resolved, source=source)
     return Compiled(spec, objective, tuple(terms), resolved, generated)

@@ -107,7 +107,7 @@ def structure_rho(s: Structure, normalize: str = "none") -> Sum:
 
     >>> from logicpo.program import zoo
     >>> structure_rho(zoo().structure("ORPO")).text(NAMES)
-    'pc + log1mexp(pr) - pr - log1mexp(pc)'
+    'pc - log1mexp(pc) - pr + log1mexp(pr)'
     """
     _check_degenerate(s)
     atoms = tuple(range(len(s.atoms)))

@@ -22,7 +22,7 @@ semantic log-ratio ``rho = log WMC(ok) - log WMC(bad)`` cancels common factors
 >>> rho(cpo_ok, cpo_bad, 2).text(("pc", "pr"))
 'pc - pr'
 >>> log_wmc(Region((0, 1), 0b1011)).text(("pc", "pr"))   # unCPO's ok: TT TF FF
-'log1mexp(pr + log1mexp(pc))'
+'log1mexp(log1mexp(pc) + pr)'
 """
 
 from __future__ import annotations
