@@ -86,10 +86,7 @@ def compile_spec(spec: str, params: dict, files=()) -> Compiled:
         objective = program.objective(name)
     else:
         objective = program.inline_objective(name)
-    compiled = compile_objective(spec, objective, params, paper=kind == "structure")
-    if family is not None:
-        compiled.params["f"] = family
-    return compiled
+    return compile_objective(spec, objective, params, paper=kind == "structure")
 
 
 def compile_objective(spec: str, objective: Objective, params: dict, *,
@@ -104,6 +101,8 @@ def compile_objective(spec: str, objective: Objective, params: dict, *,
     'logistic(mine, beta=1)'
     """
     terms, resolved = resolve(objective, params, paper=paper)
+    if params.get("f") is not None:
+        resolved["f"] = params["f"]
     source = " + ".join(t.text() for t in terms).replace("+ -", "- ")
     generated = generate(spec, objective.doc or "", terms, resolved, source=source)
     return Compiled(spec, objective, tuple(terms), resolved, generated)
