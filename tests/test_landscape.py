@@ -1,0 +1,286 @@
+"""The landscape: factorisation of regions, neighbours and the census, against brute force.
+
+Every expected number is either derived by hand in the docstring or recomputed here by an
+independent method (SymPy polynomial arithmetic, exact rational evaluation, set algebra).
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import pytest
+import sympy
+from click.testing import CliRunner
+
+from logicpo.logic.structure import Degeneracy, Structure
+from logicpo.reasoning.landscape import (
+    census,
+    factors,
+    loss_key,
+    neighbours,
+    reduced_pair,
+)
+
+SINGLE = ("M(yw)", "M(yl)")
+
+
+def world_sets(m: int, n: int) -> set[int]:
+    return {k for k in range(1 << n) if (m >> k) & 1}
+
+
+def wmc_poly(m: int, n: int, xs) -> sympy.Poly:
+    """WMC of region m as a SymPy polynomial, summed world by world (independent of logicpo)."""
+    total = sympy.Integer(0)
+    for k in world_sets(m, n):
+        term = sympy.Integer(1)
+        for i in range(n):
+            term *= xs[i] if (k >> i) & 1 else 1 - xs[i]
+        total += term
+    return sympy.Poly(total, *xs, domain="QQ")
+
+
+def canonical_ratio(t: sympy.Poly, b: sympy.Poly) -> tuple:
+    """t/b in lowest terms with a monic denominator: equal keys iff equal rational functions."""
+    g = t.gcd(b)
+    t, b = t.quo(g), b.quo(g)
+    lc = b.LC()
+    return (t.quo_ground(lc).as_expr(), b.quo_ground(lc).as_expr())
+
+
+# ---------------------------------------------------------------- factorisation
+
+
+def test_factors_by_hand():
+    """Over (M(yw), M(yl)): masks are bits TT=3, TF=1, FT=2, FF=0 of the world index.
+
+    TT alone is w_pc * w_pr: factors are the cylinders M(yw) (worlds 1, 3 -> 0b1010) and
+    M(yl) (worlds 2, 3 -> 0b1100). TF|FT is w_pc + w_pr - 2 w_pc w_pr: irreducible.
+    Every world is the constant 1: no factors.
+    """
+    assert factors(0b1000, 2) == (0b1010, 0b1100)
+    assert factors(0b0110, 2) == (0b0110,)
+    assert factors(0b1111, 2) == ()
+    # (TT, FT) = (w_pc w_pr, (1 - w_pc) w_pr): w_pr cancels, leaving (M(yw), ~M(yw)) = CE.
+    assert reduced_pair(0b1000, 0b0100, 2) == (0b1010, 0b0101)
+
+
+def test_factors_agree_with_sympy_for_three_atoms():
+    xs = sympy.symbols("x0:3")
+    for m in range(1, 256):
+        _, fl = sympy.factor_list(wmc_poly(m, 3, xs).as_expr(), *xs)
+        nonconstant = sum(mult for f, mult in fl if f.free_symbols)
+        assert len(factors(m, 3)) == nonconstant, m
+        product = (1 << 8) - 1
+        for f in factors(m, 3):
+            product &= f
+        assert product == m
+
+
+# ---------------------------------------------------------------- census
+
+
+def test_census_one_atom_by_hand():
+    """One atom, worlds {F, T}: 4 regions, 16 pairs.
+
+    Degenerate: ok empty (4) + bad empty, ok not (3) + ok = bad non-empty (3) = 10.
+    The 6 others are w/(1-w), w/1, (1-w)/w, (1-w)/1, 1/w, 1/(1-w): all different.
+    """
+    r = census(1)
+    assert (r.pairs, r.degenerate, r.distinct) == (16, 10, 6)
+
+
+def test_census_two_atoms_against_sympy_gcd():
+    """Brute force over all 256 pairs with exact polynomial gcds (SymPy, not logicpo)."""
+    xs = sympy.symbols("x0:2")
+    polys = [wmc_poly(m, 2, xs) for m in range(16)]
+    degenerate, classes = 0, set()
+    for t in range(16):
+        for b in range(16):
+            if t == 0 or b == 0 or t == b:
+                degenerate += 1
+                continue
+            classes.add(canonical_ratio(polys[t], polys[b]))
+    r = census(2)
+    assert r.pairs == 256
+    assert r.degenerate == degenerate == 3 * 16 - 2
+    assert r.distinct == len(classes)
+    assert r.distinct_by_inclusion_exclusion == len(classes)
+    assert r.reduction_violations == 0
+    assert r.complete
+
+
+def test_census_three_atoms_against_exact_rational_evaluation():
+    """All 65,536 pairs, each ratio evaluated exactly (Fractions) at 3 random rational points.
+
+    A false merge needs the non-zero polynomial t1*b2 - t2*b1 (total degree <= 6) to vanish
+    at all 3 points drawn from 10^9 values per coordinate: probability <= (6e-9)^3 per pair
+    of classes, below 1e-15 over all of them.
+    """
+    rng = random.Random(7)
+    points = [[Fraction(rng.randrange(1, 10**9), 10**9 + 7) for _ in range(3)] for _ in range(3)]
+
+    def wmc(m, x):
+        total = Fraction(0)
+        for k in world_sets(m, 3):
+            w = Fraction(1)
+            for i in range(3):
+                w *= x[i] if (k >> i) & 1 else 1 - x[i]
+            total += w
+        return total
+
+    values = [[wmc(m, x) for x in points] for m in range(256)]
+    classes = set()
+    for t in range(1, 256):
+        for b in range(1, 256):
+            if t != b:
+                classes.add(tuple(values[t][j] / values[b][j] for j in range(3)))
+    r = census(3)
+    assert r.distinct == len(classes)
+    assert r.degenerate == 3 * 256 - 2
+    assert r.reduction_violations == 0
+
+
+def test_pairs_computing_a_zoo_loss():
+    """CE's ratio w_pc/(1 - w_pc) is reached from (g*t, g*b) for g in {1, w_pr, 1 - w_pr}:
+    3 pairs. CPO's w_pc/w_pr admits no g (a product with w_pc or w_pr is no longer
+    multilinear, and any other g must avoid both atoms): 1 pair."""
+    r = census(2)
+    assert r.targets["CE"] == {"canonical": 3, "fingerprint": 3}
+    assert r.targets["CPO"] == {"canonical": 1, "fingerprint": 1}
+    assert r.targets["fUnl"]["canonical"] == 3
+
+
+def test_census_is_resumable_and_parallel(tmp_path):
+    state = tmp_path / "census.json"
+    partial = census(3, state=state, chunk=16, max_seconds=0)
+    assert not partial.complete and partial.rows_done == 16
+    resumed = census(3, state=state, chunk=16)
+    assert resumed.complete and resumed.resumed_rows == 16
+    fresh = census(3, workers=2, chunk=16)
+    for field in ("degenerate", "distinct", "reduction_violations"):
+        assert getattr(resumed, field) == getattr(fresh, field)
+
+
+# ---------------------------------------------------------------- neighbours
+
+
+def brute_neighbours(ok0: int, bad0: int, n: int):
+    """Every pair differing from (ok0, bad0) in the membership of exactly one world.
+
+    For two atoms all 256 pairs are scanned; for four, the candidates are the pairs
+    obtained by toggling ok and/or bad at one world (the same set, without 2^32 scans).
+    """
+    full = (1 << (1 << n)) - 1
+    if n <= 2:
+        candidates = [(ok, bad) for ok in range(full + 1) for bad in range(full + 1)]
+    else:
+        candidates = [(ok0 ^ (a << k), bad0 ^ (b << k)) for k in range(1 << n)
+                      for a in (0, 1) for b in (0, 1)]
+    out = {}
+    for ok, bad in candidates:
+        diff = (ok ^ ok0) | (bad ^ bad0)
+        if diff and diff & (diff - 1) == 0:
+            o, b = world_sets(ok, n), world_sets(bad, n)
+            o0, b0 = world_sets(ok0, n), world_sets(bad0, n)
+            stronger = o <= o0 and b >= b0
+            weaker = o0 <= o and b0 >= b
+            out[ok, bad] = "stronger" if stronger else "weaker" if weaker else "incomparable"
+    return out
+
+
+@pytest.mark.parametrize("name", ["CPO", "ORPO", "CE", "unCPO", "DPO"])
+def test_neighbours_against_brute_force(zoo, name):
+    s = zoo.structure(name)
+    n = len(s.atoms)
+    hood = neighbours(s, [zoo.structure(x) for x in zoo.names_of("structure")])
+    got = {(m.structure.ok_mask, m.structure.bad_mask): m.relation for m in hood.neighbours}
+    assert got == brute_neighbours(s.ok_mask, s.bad_mask, n)
+    assert len(hood.neighbours) == 3 * (1 << n)
+    # Groups: same loss function iff the ratios agree numerically at random points.
+    rng = random.Random(1)
+    pts = [[rng.uniform(0.05, 0.95) for _ in range(n)] for _ in range(3)]
+
+    def ratio(m):
+        ok, bad = m.structure.ok_mask, m.structure.bad_mask
+        if m.degeneracy is not None:
+            return m.degeneracy.name
+
+        def wmc(r, x):
+            return sum(_weight(k, x) for k in world_sets(r, n))
+
+        return tuple(round(wmc(ok, x) / wmc(bad, x), 9) for x in pts)
+
+    keys = {ratio(g.members[0]) for g in hood.groups}
+    assert len(keys) == len(hood.groups)
+    for g in hood.groups:
+        assert {ratio(m) for m in g.members} == {ratio(g.members[0])}
+
+
+def _weight(k: int, x) -> float:
+    w = 1.0
+    for i, xi in enumerate(x):
+        w *= xi if (k >> i) & 1 else 1 - xi
+    return w
+
+
+def test_cCPO_is_one_edit_weaker_than_CPO(zoo):
+    """The paper's cCPO: move TT from both to ok only."""
+    hood = neighbours(zoo.structure("CPO"), [zoo.structure("cCPO")])
+    (m,) = [m for m in hood.neighbours if m.same_as == ("cCPO",)]
+    assert (m.world.short, m.before, m.after, m.relation) == ("TT", "both", "ok", "weaker")
+
+
+def test_degenerate_neighbours_are_marked(zoo):
+    """ORPO is (TF / FT): emptying TF leaves ok empty (+inf), emptying FT leaves bad empty."""
+    hood = neighbours(zoo.structure("ORPO"))
+    marks = {m.edit: m.degeneracy for m in hood.neighbours}
+    assert marks["TF: ok -> neither"] is Degeneracy.INFINITE
+    assert marks["FT: bad -> neither"] is Degeneracy.ZERO
+    assert marks["TF: ok -> both"] is None
+
+
+def test_merged_neighbours_compute_the_same_loss():
+    """Origin (TT / FT FF) has ratio w_pc w_pr / (1 - w_pc). Its edit FF: bad -> neither gives
+    (TT / FT) = w_pc w_pr / ((1 - w_pc) w_pr) = w_pc / (1 - w_pc): CE's loss, not the origin's."""
+    s = Structure.from_masks("x", SINGLE, 0b1000, 0b0101)
+    hood = neighbours(s)
+    (m,) = [m for m in hood.neighbours if m.edit == "FF: bad -> neither"]
+    assert m.same_loss_as_origin is False  # origin: w_pc w_pr / (1 - w_pc), not CE
+    assert loss_key(m.structure.ok_mask, m.structure.bad_mask, 2) == loss_key(0b1010, 0b0101, 2)
+
+
+# ---------------------------------------------------------------- CLI and pictures
+
+
+def test_cli_contract(tmp_path):
+    import json
+
+    from logicpo.cli import main
+
+    runner = CliRunner()
+    out = runner.invoke(main, ["decompile", "--json", "-logsigmoid(pc - pr - log1mexp(pc))"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    for key in ("name", "atoms", "ok", "bad", "core", "cond", "add", "closed_form", "f",
+                "params"):
+        assert key in data
+    assert (data["name"], data["f"], data["ok"], data["bad"]) == ("cCPO", "logistic",
+                                                                 ["11", "10"], ["01"])
+    bad = runner.invoke(main, ["decompile", "__import__('os').system('ls')"])
+    assert bad.exit_code == 1 and "^" in bad.output
+    png = tmp_path / "hood.png"
+    out = runner.invoke(main, ["neighbors", "CPO", "--json", "--png", str(png)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["neighbours"] == 12 and png.stat().st_size > 0
+    out = runner.invoke(main, ["census", "--atoms", "2", "--json", "-j", "1"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["distinct"] == 186  # checked against SymPy above
+    out = runner.invoke(main, ["census", "--atoms", "2"])
+    assert out.exit_code == 0 and "distinct" in out.output
+
+
+def test_zoo_lattice_picture():
+    from logicpo.plots.landscape import draw_zoo_lattice
+
+    assert len(draw_zoo_lattice().axes) == 1
