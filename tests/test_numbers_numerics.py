@@ -58,7 +58,7 @@ def test_every_two_atom_structure_matches_brute_force():
         expected = brute.evaluate(list(compiled.terms), *xs)
         torch.testing.assert_close(module(*xs).losses, expected, rtol=1e-9, atol=1e-15,
                                    msg=f"ok={ok:04b} bad={bad:04b}")
-        assert "logsumexp" not in compiled.generated.source
+        assert "logsumexp" not in compiled.generated.code
         count += 1
     assert count == 15 * 15 - 15
 

@@ -257,5 +257,5 @@ def test_compiled_matches_brute_force_with_parameters(name, batch):
 
 @pytest.mark.parametrize("name", ZOO_OBJECTIVES + ZOO_STRUCTURES)
 def test_generated_code_enumerates_no_worlds(name):
-    code = compile_spec(name, {}).generated.source
+    code = compile_spec(name, {}).generated.code
     assert "logsumexp" not in code

@@ -83,14 +83,14 @@ def compile_cmd(spec, beta, gamma, label_smoothing, tau, normalize, family, file
         emit_json({"spec": spec, "source": compiled.source, "class": compiled.generated.class_name,
                    "uses_reference": compiled.uses_reference,
                    "needs_lengths": any(t.normalize == "length" for t in compiled.terms),
-                   "params": compiled.params, "code": compiled.generated.source})
+                   "params": compiled.params, "code": compiled.generated.code})
         return
     if not stdout_is_tty():  # piped: the exact code, no colours, no cropping
-        click.echo(compiled.generated.source, nl=False)
+        click.echo(compiled.generated.code, nl=False)
         return
     from rich.syntax import Syntax
 
-    console.print(Syntax(compiled.generated.source, "python", theme="ansi_dark",
+    console.print(Syntax(compiled.generated.code, "python", theme="ansi_dark",
                          word_wrap=True, background_color="default"))
 
 

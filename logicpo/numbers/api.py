@@ -48,7 +48,8 @@ class Compiled:
 
     @property
     def source(self) -> str:
-        return " + ".join(t.text() for t in self.terms).replace("+ -", "- ")
+        """The objective in DSL text, every parameter resolved."""
+        return self.generated.dsl
 
 
 def loss(spec: str, **params) -> runtime.CompiledLoss:
@@ -103,18 +104,18 @@ def compile_objective(spec: str, objective: Objective, params: dict, *,
     terms, resolved = resolve(objective, params, paper=paper)
     if params.get("f") is not None:
         resolved["f"] = params["f"]
-    source = " + ".join(t.text() for t in terms).replace("+ -", "- ")
-    generated = generate(spec, objective.doc or "", terms, resolved, source=source)
+    source = Objective(spec, tuple(t.as_term() for t in terms)).text()
+    generated = generate(spec, objective.doc or "", terms, resolved, source)
     return Compiled(spec, objective, tuple(terms), resolved, generated)
 
 
 def instantiate(compiled: Compiled) -> runtime.CompiledLoss:
     """Execute the generated class next to the runtime and return an instance."""
     filename = f"<logicpo loss {compiled.spec}>"
-    code = compile(compiled.generated.source, filename, "exec")
+    code = compile(compiled.generated.code, filename, "exec")
     # keep the text so tracebacks and inspect.getsource show the generated code
-    linecache.cache[filename] = (len(compiled.generated.source), None,
-                                 compiled.generated.source.splitlines(True), filename)
+    linecache.cache[filename] = (len(compiled.generated.code), None,
+                                 compiled.generated.code.splitlines(True), filename)
     namespace = dict(vars(runtime))
     namespace["__name__"] = "logicpo.numbers.generated"
     exec(code, namespace)  # noqa: S102 - our own generated code

@@ -11,7 +11,7 @@ zero margin subtracts nothing. A structure whose two regions split the worlds
 >>> from logicpo.program import zoo
 >>> from logicpo.numbers.params import resolve
 >>> terms, params = resolve(zoo().objective("sigmoid"), {}, paper=False)
->>> print(generate("sigmoid", "", terms, params).compute)
+>>> print(generate("sigmoid", "", terms, params, "logistic(DPO, beta=0.1)").compute)
     def compute(self, pc, pr, rc, rr, nc, nr):
         # logistic(DPO, beta=0.1): rho = pc - rc - pr + rr
         return F.softplus(-0.1 * (pc - rc - pr + rr))  # (B,)
@@ -56,16 +56,16 @@ class TermForm:
     log_ok: Sum | None
     code: str                # expression of the term's per-example loss
     text: str                # the same, for people: "-log sigmoid(0.1 * rho)"
-    prelude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Generated:
-    """The generated class: its name, full source and the pieces docs and the CLI show."""
+    """The generated class: its name, Python code, DSL source and per-term forms."""
 
     class_name: str
-    source: str
+    code: str
     compute: str
+    dsl: str
     forms: tuple[TermForm, ...]
 
 
@@ -102,6 +102,14 @@ def _shift(s: Sum, structure: Structure, mode: str) -> Sum:
     return sums(s)
 
 
+def _log_counts(s: Structure, normalize: str) -> tuple[Sum, Sum]:
+    """``log WMC(ok)`` and ``log WMC(bad)`` over the generated code's variables."""
+    _check_degenerate(s)
+    atoms = tuple(range(len(s.atoms)))
+    return (_shift(log_wmc(Region(atoms, s.ok_mask)), s, normalize),
+            _shift(log_wmc(Region(atoms, s.bad_mask)), s, normalize))
+
+
 def structure_rho(s: Structure, normalize: str = "none") -> Sum:
     """The semantic log-ratio of ``s`` over the generated code's variable names.
 
@@ -109,24 +117,21 @@ def structure_rho(s: Structure, normalize: str = "none") -> Sum:
     >>> structure_rho(zoo().structure("ORPO")).text(NAMES)
     'pc - log1mexp(pc) - pr + log1mexp(pr)'
     """
-    _check_degenerate(s)
-    atoms = tuple(range(len(s.atoms)))
-    return (_shift(log_wmc(Region(atoms, s.ok_mask)), s, normalize)
-            - _shift(log_wmc(Region(atoms, s.bad_mask)), s, normalize))
+    log_ok, log_bad = _log_counts(s, normalize)
+    return log_ok - log_bad
 
 
-def term_form(t: ResolvedTerm) -> TermForm:
-    """The log-ratio and outer function of one term."""
+def _log_ratio(t: ResolvedTerm) -> tuple[Sum | None, Sum | None]:
+    """``(rho, None)``, or ``(None, log WMC(ok))`` when the paper's loss is ``-log WMC(ok)``:
+    plain logistic on regions that split the worlds."""
     s = t.structure
-    _check_degenerate(s)
-    atoms = tuple(range(len(s.atoms)))
-    log_ok = _shift(log_wmc(Region(atoms, s.ok_mask)), s, t.normalize)
-    log_bad = _shift(log_wmc(Region(atoms, s.bad_mask)), s, t.normalize)
-    partition = s.ok_mask & s.bad_mask == 0 and s.ok_mask | s.bad_mask == full_mask(len(atoms))
+    log_ok, log_bad = _log_counts(s, t.normalize)
+    partition = (s.ok_mask & s.bad_mask == 0
+                 and s.ok_mask | s.bad_mask == full_mask(len(s.atoms)))
     plain = t.beta == 1.0 and t.gamma == 0.0 and t.label_smoothing == 0.0
     if t.family == "logistic" and plain and partition:
-        return TermForm(t, None, log_ok, "", "-log WMC(ok)")
-    return TermForm(t, log_ok - log_bad, None, "", "")
+        return None, log_ok
+    return log_ok - log_bad, None
 
 
 def _num(x: float) -> str:
@@ -136,8 +141,7 @@ def _num(x: float) -> str:
 class _Writer:
     """Turns sums into code, naming every shared node once."""
 
-    def __init__(self, forms: list[TermForm]) -> None:
-        sums = [f.rho if f.rho is not None else f.log_ok for f in forms]
+    def __init__(self, sums: list[Sum]) -> None:
         self.names: dict = {}
         self.lines: list[str] = []
         self.used_vars: set[int] = set()
@@ -170,7 +174,7 @@ class _Writer:
                 self._collect_vars(n.b)
 
     def code(self, s: Sum) -> str:
-        return render(s, lambda n: NAMES[n.atom] if isinstance(n, Var) else self.names[n])
+        return render(s.terms, lambda n: NAMES[n.atom] if isinstance(n, Var) else self.names[n])
 
     def normalisation_lines(self) -> list[str]:
         out = []
@@ -256,54 +260,41 @@ def _rho_text(s: Sum) -> str:
     return s.text(NAMES)
 
 
-def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, *,
-             source: str | None = None) -> Generated:
-    """The source of a ``CompiledLoss`` subclass computing ``sum(weight * term)``."""
-    forms = [term_form(t) for t in terms]
-    writer = _Writer(forms)
+def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: str
+             ) -> Generated:
+    """The code of a ``CompiledLoss`` subclass computing ``sum(weight * term)``;
+    ``dsl`` is the objective's DSL source, shown in the docstring."""
+    ratios = [_log_ratio(t) for t in terms]
+    writer = _Writer([rho if rho is not None else log_ok for rho, log_ok in ratios])
     body: list[str] = writer.normalisation_lines() + list(writer.lines)
-    done: list[TermForm] = []
-    for k, form in enumerate(forms, 1):
-        t = form.term
-        if form.rho is None:
-            code = f"-{_paren(writer.code(form.log_ok))}"
-            text = f"-{_paren(_rho_text(form.log_ok))}"
-            comment = f"# {t.text()}: -log WMC(ok) = {text}"
-            lines: list[str] = []
+    forms: list[TermForm] = []
+    single = len(terms) == 1 and terms[0].weight == 1.0
+    for k, (t, (rho, log_ok)) in enumerate(zip(terms, ratios, strict=True), 1):
+        if rho is None:
+            code = f"-{_paren(writer.code(log_ok))}"
+            text = f"-{_paren(_rho_text(log_ok))}"
+            body.append(f"# {t.text()}: -log WMC(ok) = {text}")
         else:
-            neg_rho = writer.code(ZERO - form.rho)
-            lines, code, text = _outer(t, writer.code(form.rho), neg_rho, k)
-            comment = f"# {t.text()}: rho = {_rho_text(form.rho)}"
-        body.append(comment)
-        body.extend(lines)
-        if len(forms) > 1 or t.weight != 1.0:
+            lines, code, text = _outer(t, writer.code(rho), writer.code(ZERO - rho), k)
+            body.append(f"# {t.text()}: rho = {_rho_text(rho)}")
+            body.extend(lines)
+        if not single:
             body.append(f"loss{k} = {code}  # (B,)")
-        done.append(TermForm(t, form.rho, form.log_ok, code, text, tuple(lines)))
-    if len(forms) == 1 and terms[0].weight == 1.0:
-        body.append(f"return {done[0].code}  # (B,)")
-    else:
-        total = ""
-        for k, t in enumerate(terms, 1):
-            w = abs(t.weight)
-            piece = f"loss{k}" if w == 1.0 else f"{_num(w)} * loss{k}"
-            if not total:
-                total = piece if t.weight > 0 else f"-{piece}"
-            else:
-                total += (" + " if t.weight > 0 else " - ") + piece
-        body.append(f"return {total}  # (B,)")
+        forms.append(TermForm(t, rho, log_ok, code, text))
+    total = forms[0].code if single else render(
+        [(k, t.weight) for k, t in enumerate(terms, 1)], lambda k: f"loss{k}")
+    body.append(f"return {total}  # (B,)")
     compute = "    def compute(self, pc, pr, rc, rr, nc, nr):\n" + "\n".join(
         "        " + line for line in body)
     name = class_name(spec)
-    src_text = source if source is not None else " + ".join(t.text() for t in terms)
     uses_reference = any(t.structure.uses_reference for t in terms)
     needs_lengths = any(t.normalize == "length" for t in terms)
-    doc_text = docstring(spec, doc, done, src_text)
-    source_code = "\n".join([
+    code = "\n".join([
         f"class {name}(CompiledLoss):",
-        _indent(doc_text, 4),
+        _indent(docstring(spec, doc, forms, dsl), 4),
         "",
         f"    spec = {spec!r}",
-        f"    source = {src_text!r}",
+        f"    source = {dsl!r}",
         f"    uses_reference = {uses_reference!r}",
         f"    needs_lengths = {needs_lengths!r}",
         f"    beta = {_num(params['beta'])}",
@@ -312,7 +303,7 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, *,
         compute,
         "",
     ])
-    return Generated(name, source_code, compute, tuple(done))
+    return Generated(name, code, compute, dsl, tuple(forms))
 
 
 def _indent(text: str, n: int) -> str:

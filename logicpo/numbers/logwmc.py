@@ -119,7 +119,7 @@ class Sum:
 
     def text(self, names: tuple[str, ...]) -> str:
         """Plain-text rendering with atom ``i`` called ``names[i]``."""
-        return render(self, lambda node: _node_text(node, names))
+        return render(self.terms, lambda node: _node_text(node, names))
 
     @property
     def cost(self) -> int:
@@ -165,12 +165,17 @@ def _node_cost(node) -> int:
     return 4 + node.a.cost + node.b.cost
 
 
-def render(s: Sum, atom_text) -> str:
-    """``s`` as a signed chain ``a + b - c`` with ``atom_text(node)`` for each node."""
-    if not s.terms:
+def render(pairs, atom_text) -> str:
+    """``(node, coef)`` pairs as a signed chain ``a + 2 * b - c``, each node spelled
+    ``atom_text(node)``; a positive term goes first, as a leading minus costs an operation.
+
+    >>> render([("x", -1), ("y", 0.5)], str)
+    '0.5 * y - x'
+    """
+    if not pairs:
         return "0"
     out = ""
-    terms = list(s.terms)
+    terms = list(pairs)
     if terms[0][1] < 0:  # a positive term first: a leading minus would cost a negation
         first = next((i for i, (_, c) in enumerate(terms) if c > 0), 0)
         terms.insert(0, terms.pop(first))

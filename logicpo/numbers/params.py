@@ -59,6 +59,10 @@ class ResolvedTerm:
 
     def text(self) -> str:
         """The term in DSL syntax with the parameters its family uses (``auto`` is left open)."""
+        return self.as_term().text()
+
+    def as_term(self) -> Term:
+        """The DSL term that compiles back to this one."""
         params = []
         for key in FAMILIES[self.family].params:
             value = self.value(key)
@@ -67,7 +71,7 @@ class ResolvedTerm:
                     params.append((key, value))
             elif key == "beta" or value != PARAM_DEFAULTS[key]:
                 params.append((key, value))
-        return Term(self.weight, self.family, self.structure, tuple(params)).text()
+        return Term(self.weight, self.family, self.structure, tuple(params))
 
 
 def is_nll(s: Structure) -> bool:
