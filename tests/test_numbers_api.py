@@ -186,3 +186,24 @@ def test_wrong_types():
         logicpo.loss("CPO")(PC, [-1.0, -2.0])
     with pytest.raises(LossInputError, match="floating-point"):
         logicpo.loss("CPO")(torch.tensor([-1, -2]), torch.tensor([-1, -2]))
+
+
+def test_compiled_losses_pickle_and_deepcopy(tmp_path):
+    import copy
+    import pickle
+
+    m = logicpo.loss("simpo", beta=2.0)
+    n = (t(3.0, 2.0), t(4.0, 3.0))
+    for again in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert again.source == m.source and again.params == m.params
+        assert torch.equal(again(PC, PR, None, None, *n).losses, m(PC, PR, None, None, *n).losses)
+    torch.save(m, tmp_path / "m.pt")
+    loaded = torch.load(tmp_path / "m.pt", weights_only=False)
+    assert torch.equal(loaded(PC, PR, None, None, *n).losses, m(PC, PR, None, None, *n).losses)
+
+
+def test_generated_code_is_visible_to_inspect():
+    import inspect
+
+    assert "F.softplus(-0.1 * (pc - rc - pr + rr))" in inspect.getsource(
+        type(logicpo.loss("sigmoid")).compute)

@@ -17,6 +17,7 @@ a bare structure name. How they meet the values in the DSL: :mod:`logicpo.number
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 import re
 from dataclasses import dataclass
@@ -111,15 +112,21 @@ def compile_objective(spec: str, objective: Objective, params: dict, *,
 
 def instantiate(compiled: Compiled) -> runtime.CompiledLoss:
     """Execute the generated class next to the runtime and return an instance."""
-    filename = f"<logicpo loss {compiled.spec}>"
-    code = compile(compiled.generated.code, filename, "exec")
-    # keep the text so tracebacks and inspect.getsource show the generated code
-    linecache.cache[filename] = (len(compiled.generated.code), None,
-                                 compiled.generated.code.splitlines(True), filename)
+    return _from_code(compiled.generated.code, compiled.generated.class_name)
+
+
+def _from_code(text: str, class_name: str) -> runtime.CompiledLoss:
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+    filename = f"<logicpo loss {class_name} {digest}>"
+    # keep the text so tracebacks and inspect.getsource(cls.compute) show the generated code
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     namespace = dict(vars(runtime))
     namespace["__name__"] = "logicpo.numbers.generated"
-    exec(code, namespace)  # noqa: S102 - our own generated code
-    return namespace[compiled.generated.class_name]()
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    cls = namespace[class_name]
+    # the class exists only in memory: pickle (torch.save, deepcopy) rebuilds it from its code
+    cls.__reduce__ = lambda self: (_from_code, (text, class_name))
+    return cls()
 
 
 def _program_for(spec: str, files) -> tuple[Program, str]:
