@@ -41,7 +41,7 @@ from pathlib import Path
 
 from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.structure import Degeneracy, Structure
-from logicpo.logic.truth import World, display_order, full_mask
+from logicpo.logic.truth import World, atom_mask, display_order, full_mask
 from logicpo.reasoning.bitmask import structure_entails_masks
 
 # ---------------------------------------------------------------- factorisation of regions
@@ -49,7 +49,7 @@ from logicpo.reasoning.bitmask import structure_entails_masks
 
 @cache
 def _atom_masks(n: int) -> tuple[int, ...]:
-    return tuple(sum(1 << k for k in range(1 << n) if (k >> i) & 1) for i in range(n))
+    return tuple(atom_mask(i, n) for i in range(n))
 
 
 def _exists(m: int, i: int, n: int) -> int:
@@ -124,6 +124,7 @@ def loss_key(ok: int, bad: int, n: int) -> tuple:
 
 
 def _degeneracy(ok: int, bad: int) -> Degeneracy | None:
+    """``Structure.degeneracy`` from two masks, without building (and simplifying) a Structure."""
     if ok == 0 and bad == 0:
         return Degeneracy.UNDEFINED
     if ok == 0:
