@@ -122,3 +122,13 @@ def test_logicpo_check_does_not_import_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("name", ["api.md", "integrations.md"])
+def test_loss_docs_examples_run(name):
+    """The >>> examples of the loss docs run here too, as pytest's testpaths skip docs/."""
+    import doctest
+
+    result = doctest.testfile(str(ROOT / "docs" / name), module_relative=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
