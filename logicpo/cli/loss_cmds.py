@@ -17,7 +17,6 @@ from logicpo.cli.common import (
     file_option,
     json_option,
     make_table,
-    split_name,
     stdout_is_tty,
 )
 from logicpo.errors import UsageError
@@ -57,10 +56,7 @@ def _params(beta, gamma, label_smoothing, tau, normalize, family) -> dict:
 def _compile(spec: str, files, params: dict):
     from logicpo.numbers.api import compile_spec
 
-    name, files = split_name(spec, tuple(files))
-    if name != spec:  # "file.lpo:name": files now holds the path
-        spec = name
-    return compile_spec(spec, params, files)
+    return compile_spec(spec, params, files)  # also reads "path/to/file.lpo:name"
 
 
 # ---------------------------------------------------------------- compile
@@ -82,7 +78,7 @@ def compile_cmd(spec, beta, gamma, label_smoothing, tau, normalize, family, file
     if as_json:
         emit_json({"spec": spec, "source": compiled.source, "class": compiled.generated.class_name,
                    "uses_reference": compiled.uses_reference,
-                   "needs_lengths": any(t.normalize == "length" for t in compiled.terms),
+                   "needs_lengths": compiled.needs_lengths,
                    "params": compiled.params, "code": compiled.generated.code})
         return
     if not stdout_is_tty():  # piped: the exact code, no colours, no cropping
@@ -123,7 +119,7 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
     if compiled.uses_reference and missing:
         raise UsageError(f"'{spec}' uses the reference model: pass {' and '.join(missing)}")
     missing = [f"--{k}" for k, v in (("nc", nc), ("nr", nr)) if v is None]
-    if any(t.normalize == "length" for t in compiled.terms) and missing:
+    if compiled.needs_lengths and missing:
         raise UsageError(f"'{spec}' is length-normalised: pass {' and '.join(missing)} "
                          "(token counts)")
     module = instantiate(compiled)

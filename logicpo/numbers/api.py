@@ -48,6 +48,10 @@ class Compiled:
         return any(t.structure.uses_reference for t in self.terms)
 
     @property
+    def needs_lengths(self) -> bool:
+        return any(t.normalize == "length" for t in self.terms)
+
+    @property
     def source(self) -> str:
         """The objective in DSL text, every parameter resolved."""
         return self.generated.dsl

@@ -70,7 +70,7 @@ def render() -> str:
     for name in objectives:
         c = compiled[name]
         structures = ", ".join(dict.fromkeys(t.structure.name for t in c.terms))
-        lengths = ("required" if any(t.normalize == "length" for t in c.terms) else
+        lengths = ("required" if c.needs_lengths else
                    "optional" if any(t.normalize == "auto" for t in c.terms) else "no")
         out.append(f"| [`{name}`](#{name}) | {c.objective.doc or ''} | {structures} | "
                    f"{'yes' if c.uses_reference else 'no'} | {lengths} |")
