@@ -197,6 +197,17 @@ def test_not_expressible_inputs_are_explained(expr, words):
     assert info.value.span is not None
 
 
+def test_offending_sub_expression_is_located():
+    """The caret points at the part of the text that is not a log-probability term."""
+    with pytest.raises(NotExpressibleError) as info:
+        decompile("-logsigmoid(exp(pc) - pr)")
+    assert (info.value.span.line, info.value.span.col, info.value.span.end_col) == (1, 13, 20)
+    with pytest.raises(NotExpressibleError) as info:
+        decompile("-logsigmoid(pc - pr)\n  + exp(pr)")
+    assert (info.value.span.line, info.value.span.col) == (2, 5)
+    assert info.value.render().splitlines()[1] == "      + exp(pr)"
+
+
 # ---------------------------------------------------------------- untrusted input
 
 

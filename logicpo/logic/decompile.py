@@ -59,8 +59,10 @@ MAX_POWER = 8
 class NotExpressibleError(LogicpoError):
     """The loss is well formed but is not ``f(beta*rho - gamma)`` of any structure."""
 
-    def __init__(self, message: str, span: Span | None = None, **kw) -> None:
+    def __init__(self, message: str, span: Span | None = None, *,
+                 piece: sympy.Expr | None = None, **kw) -> None:
         super().__init__(f"not expressible: {message}", span, **kw)
+        self.piece = piece  # the offending sub-expression, located in the text if possible
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ def _recognise(e: sympy.Expr, span: Span | None) -> tuple[str, sympy.Expr, dict,
             extra = sympy.Add(*(c * r for c, r in other)) + constant
             raise NotExpressibleError(
                 f"a logistic loss must be made of log-sigmoid terms only, but "
-                f"'{extra}' is added to them", span,
+                f"'{extra}' is added to them", span, piece=other[0][1] if other else None,
                 hint="write the loss as -log sigmoid(s), or decompile each term separately")
         return _logistic(logsig, span)
     if len(terms) == 1 or (len(other) == 1 and constant != 0):
@@ -261,7 +263,7 @@ def _recognise(e: sympy.Expr, span: Span | None) -> tuple[str, sympy.Expr, dict,
         bad = next(r for _, r in other if not _log_term(r))
         raise NotExpressibleError(
             f"'{bad}' is not part of a recognised f (logistic, robust, hinge, square, sigmoid, "
-            "or the semantic loss -log q)", span,
+            "or the semantic loss -log q)", span, piece=bad,
             hint="the decompiler reads -log sigmoid(s), softplus(-s), max(0, 1 - s), "
                  "(rho - 1/(2*beta))^2, sigmoid(-s) and -log q")
     return "semantic", e, {}, sympy.Integer(1)
@@ -342,9 +344,10 @@ def _split(s: sympy.Expr, span) -> tuple[dict[sympy.Expr, sympy.Expr], sympy.Exp
         if not _log_term(rest):
             raise NotExpressibleError(
                 f"'{rest}' is not a log-probability term (pc, log1mexp(pc), log of a sum of "
-                "probabilities, ...)", span)
+                "probabilities, ...)", span, piece=rest)
         if rest.free_symbols & {BETA, GAMMA}:
-            raise NotExpressibleError(f"'{rest}' mixes beta or gamma into a log-probability", span)
+            raise NotExpressibleError(f"'{rest}' mixes beta or gamma into a log-probability", span,
+                                      piece=rest)
         parts[rest] = parts.get(rest, 0) + coeff
     parts = {k: v for k, v in parts.items() if v != 0}
     if not parts:
@@ -459,9 +462,29 @@ def decompile(expr: str, *, file: str = "<loss>", known: list[Structure] | None 
     try:
         return _decompile(expr, node, span, known, check_points, seed)
     except LogicpoError as exc:
-        if exc.span == span and exc.source_line is None:
+        where = _locate(node, getattr(exc, "piece", None))
+        if where is not None and exc.span == span:
+            exc.span = where
+            exc.source_line = expr.splitlines()[where.line - 1]
+        elif exc.span == span and exc.source_line is None:
             exc.source_line = first
         raise
+
+
+def _locate(node: lx.LossNode, piece: sympy.Expr | None) -> Span | None:
+    """The span of the first sub-expression of the text whose SymPy form is ``piece``."""
+    if piece is None:
+        return None
+    stack = [node]
+    while stack:
+        n = stack.pop(0)
+        try:
+            if n.span is not None and _normalise(to_sympy(n)) in (piece, -piece):
+                return n.span
+        except (LogicpoError, TypeError, ValueError):
+            pass
+        stack.extend(lx.children(n))
+    return None
 
 
 def _decompile(expr, node, span, known, check_points, seed) -> Decompiled:
