@@ -42,8 +42,19 @@ def demo() -> list[Path]:
     return [lattice_png]
 
 
+def train_briefly() -> list[Path]:
+    """5. Train the file's objective on the built-in sort task, on CPU, in about a minute."""
+    rel = EXAMPLE.relative_to(Path.cwd()) if EXAMPLE.is_relative_to(Path.cwd()) else EXAMPLE
+    run, picture = OUT / "train", OUT / "train.png"
+    step("5. Does it train? (tiny model, sort task, CPU)", "train", "--task", "sort",
+         "--loss", f"{rel}:trained", "--steps", "80", "--sft-steps", "250", "--lr", "5e-4",
+         "--eval-every", "20", "--threads", "1", "--out", str(run), "--plot", str(picture))
+    return [picture]
+
+
 if __name__ == "__main__":
     pictures = demo()
+    pictures += train_briefly()
     console.print(Rule("[bold]Pictures"))
     for p in pictures:
         console.print(f"written: {p}")

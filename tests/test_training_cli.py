@@ -110,12 +110,14 @@ def test_train_usage_errors_write_nothing(tmp_path):
 
 def test_sweep_compares_losses_with_commas_inside_parentheses(tmp_path):
     out = tmp_path / "sweep"
-    losses = "CPO,logistic(cCPO, beta=1, normalize=length)"
+    losses = "CPO,ccpo=logistic(cCPO, beta=1, normalize=length)"
     res = run("sweep", "--losses", losses, "--task", "sort", "--steps", 2, "--out", out, *TINY,
               "--json")
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
-    assert [r["loss"] for r in report["runs"]] == ["CPO", "logistic(cCPO, beta=1, normalize=length)"]
+    assert [r["loss"] for r in report["runs"]] == ["CPO", "ccpo"]
+    assert report["runs"][1]["spec"] == "logistic(cCPO, beta=1, normalize=length)"
+    assert Path(report["runs"][1]["out"]) == out / "ccpo"
     for row in report["runs"]:
         assert row["winner"] in ("rises", "falls") and 0 <= row["task_reward"] <= 1
         assert Path(row["out"], "metrics.jsonl").is_file()

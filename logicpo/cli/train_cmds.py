@@ -208,6 +208,16 @@ def _summary_table(summary: dict):
                       ["metric", "start", "end", "change"], rows)
 
 
+def _labelled(part: str) -> tuple[str, str]:
+    """``label=SPEC`` (an '=' outside parentheses) or just ``SPEC``, labelled by itself."""
+    depth = 0
+    for i, ch in enumerate(part):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "=" and depth == 0:
+            return part[:i].strip(), part[i + 1:].strip()
+    return part, part
+
+
 def _split_losses(text: str) -> list[str]:
     """Split on commas outside parentheses: 'CPO,logistic(cCPO, normalize=length)'."""
     parts, depth, cur = [], 0, []
@@ -311,8 +321,9 @@ def register(group: click.Group) -> None:
                       + (f"  plot: {summary['plot']}" if plot_path else ""))
 
     @group.command("sweep")
-    @click.option("--losses", required=True,
-                  help="Comma-separated loss specs (commas inside parentheses are kept).")
+    @click.option("--losses", required=True, metavar="[LABEL=]SPEC,...",
+                  help="Comma-separated loss specs, each optionally labelled LABEL=SPEC "
+                       "(commas and '=' inside parentheses belong to the spec).")
     @train_options
     @json_option
     @click.pass_context
@@ -321,23 +332,25 @@ def register(group: click.Group) -> None:
 
         \b
         logicpo sweep --task sort --losses sigmoid,CPO,cCPO --steps 200 --out runs/sweep
-        Writes OUT/<loss>/ per run, OUT/sweep.json and OUT/sweep.png.
+        logicpo sweep --task sort --losses "cpo=logistic(CPO, normalize=length),cCPO" --out runs/s
+        Writes OUT/<label>/ per run, OUT/sweep.json and OUT/sweep.png.
         """
         if kw.get("resume"):
             raise UsageError("sweep does not resume; resume one run with `logicpo train --resume`")
         cfg = _build_config(ctx, kw)
-        specs = _split_losses(losses)
+        pairs = [_labelled(part) for part in _split_losses(losses)]
+        labels, specs = [label for label, _ in pairs], [spec for _, spec in pairs]
         _setup_logging(verbose)
         from logicpo.plots.runs import plot_runs
         from logicpo.training.sweep import COLUMNS, comparison, sweep
 
         with _Progress(not (no_progress or as_json)) as progress:
-            results = sweep(cfg, specs, progress)
+            results = sweep(cfg, specs, progress, labels=labels)
         if not _is_main_process():
             return
         rows = comparison(results)
         picture = plot_runs([r.out for r in results], Path(cfg.out) / "sweep.png",
-                            labels=specs, title=f"{cfg.task or cfg.data}, seed {cfg.seed}")
+                            labels=labels, title=f"{cfg.task or cfg.data}, seed {cfg.seed}")
         report = {"task": cfg.task, "data": cfg.data, "seed": cfg.seed, "steps": cfg.steps,
                   "runs": rows, "plot": str(picture)}
         (Path(cfg.out) / "sweep.json").write_text(json.dumps(report, indent=2) + "\n")

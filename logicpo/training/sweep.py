@@ -23,20 +23,24 @@ def run_name(spec: str) -> str:
     return name or "loss"
 
 
-def sweep(cfg: TrainConfig, losses: list[str], on_event: Event | None = None
-          ) -> list[TrainResult]:
-    """Train ``cfg`` once per loss, into ``cfg.out/<run_name(loss)>``."""
+def sweep(cfg: TrainConfig, losses: list[str], on_event: Event | None = None,
+          labels: list[str] | None = None) -> list[TrainResult]:
+    """Train ``cfg`` once per loss, into ``cfg.out/<run_name(label or loss)>``."""
     if not losses:
         raise UsageError("--losses needs at least one loss")
-    names = [run_name(spec) for spec in losses]
+    labels = list(labels) if labels else list(losses)
+    names = [run_name(label) for label in labels]
     if len(set(names)) != len(names):
-        raise UsageError("two losses of the sweep map to the same run directory")
+        raise UsageError("two losses of the sweep map to the same run directory",
+                         hint="give them labels: --losses a=SPEC,b=SPEC")
     results = []
-    for spec, name in zip(losses, names, strict=True):
+    for spec, label, name in zip(losses, labels, names, strict=True):
         run_cfg = cfg.replace(loss=spec, out=str(Path(cfg.out) / name))
         if on_event:
-            on_event("run", {"loss": spec, "out": run_cfg.out})
-        results.append(train(run_cfg, on_event))
+            on_event("run", {"loss": label, "spec": spec, "out": run_cfg.out})
+        result = train(run_cfg, on_event)
+        result.extra["label"] = label
+        results.append(result)
     return results
 
 
@@ -48,7 +52,8 @@ def comparison(results: list[TrainResult]) -> list[dict]:
         d_win = final["eval_logps/chosen"] - first["eval_logps/chosen"]
         d_lose = final["eval_logps/rejected"] - first["eval_logps/rejected"]
         rows.append({
-            "loss": r.extra.get("loss"), "out": r.out,
+            "loss": r.extra.get("label", r.extra.get("loss")), "spec": r.extra.get("loss"),
+            "out": r.out,
             "task_reward": final.get("eval_task_reward"),
             "exact_match": final.get("eval_exact_match"),
             "accuracy": final["eval_rewards/accuracies"],
