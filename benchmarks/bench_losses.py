@@ -7,10 +7,11 @@ written from the closed forms of spec section 5; they use the same stable
 ``log1mexp`` primitive as the generated code, so the ratio measures what the
 code generator adds (or saves), not the choice of primitive.
 
-Timing: rounds alternate between the two implementations; each round times a
-block of iterations in CPU time of this process (``time.process_time``, so other
-work on a shared machine counts less) and the minimum over rounds is reported,
-the usual estimator when the noise only ever adds time.
+Timing: each round times a block of iterations of both implementations back to back
+(in alternating order), in CPU time of this process (``time.process_time``, so other
+work on a shared machine counts less). The ratio reported is the median over rounds
+of the per-round ratios: a round's two blocks share the machine's conditions, so load
+from other processes mostly cancels. The times shown are the per-implementation minima.
 
     python benchmarks/bench_losses.py [--rounds 15] [--threads 1] [--json]
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -86,7 +88,7 @@ def bench(rounds: int, batches=(4096, 65536)) -> list[dict]:
     rows = []
     for batch in batches:
         xs = _inputs(batch)
-        iters = max(5, 400_000 // batch)
+        iters = max(3, 200_000 // batch)
         for name, hand, params in CASES:
             compiled = logicpo.loss(name, **params)
             ref = compiled(*xs).losses
@@ -94,18 +96,22 @@ def bench(rounds: int, batches=(4096, 65536)) -> list[dict]:
             for fn in (hand, compiled):  # warm up
                 _time(fn, xs, 3)
             t_hand, t_comp = [], []
-            for _ in range(rounds):
-                t_hand.append(_time(hand, xs, iters))
-                t_comp.append(_time(compiled, xs, iters))
-            h, c = min(t_hand), min(t_comp)
-            rows.append({"loss": name, "batch": batch, "hand_us": h * 1e6,
-                         "compiled_us": c * 1e6, "ratio": c / h})
+            for r in range(rounds):
+                if r % 2:
+                    t_comp.append(_time(compiled, xs, iters))
+                    t_hand.append(_time(hand, xs, iters))
+                else:
+                    t_hand.append(_time(hand, xs, iters))
+                    t_comp.append(_time(compiled, xs, iters))
+            ratio = statistics.median(c / h for c, h in zip(t_comp, t_hand, strict=True))
+            rows.append({"loss": name, "batch": batch, "hand_us": min(t_hand) * 1e6,
+                         "compiled_us": min(t_comp) * 1e6, "ratio": ratio})
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=31)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -114,7 +120,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"forward+backward on CPU, {args.threads} thread(s), best of {args.rounds} rounds")
+    print(f"forward+backward on CPU, {args.threads} thread(s), median ratio of {args.rounds} paired rounds")
     print(f"{'loss':<7} {'batch':>6} {'hand-written':>13} {'compiled':>10} {'ratio':>6}")
     for r in rows:
         print(f"{r['loss']:<7} {r['batch']:>6} {r['hand_us']:>10.1f} us {r['compiled_us']:>7.1f} us"
