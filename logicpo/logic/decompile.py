@@ -250,6 +250,10 @@ def _recognise(e: sympy.Expr, span: Span | None) -> tuple[str, sympy.Expr, dict,
         return _logistic(logsig, span)
     if len(terms) == 1 or (len(other) == 1 and constant != 0):
         coeff, rest = other[0] if other else (1, e)
+        if isinstance(rest, (sympy.Max, sympy.Pow)) and constant != 0:
+            raise NotExpressibleError(
+                f"the constant {constant} is added to '{coeff * rest}': hinge and square "
+                "losses have no added constant", span, piece=rest)
         if isinstance(rest, sympy.Max):
             return _hinge(coeff, rest, span)
         if isinstance(rest, sympy.Pow) and rest.exp == 2:
