@@ -268,3 +268,28 @@ def test_fuzz_only_logicpo_errors(text):
     except LogicpoError:
         return
     assert math.isfinite(r.round_trip_error)
+
+
+_LEAVES = st.sampled_from(["pc", "pr", "rc", "rr", "beta", "gamma", "0", "1", "0.5", "2"])
+
+
+def _grow(children):
+    return st.one_of(
+        st.tuples(st.sampled_from(["log", "exp", "logsigmoid", "sigmoid", "softplus",
+                                   "log1mexp", "relu"]), children).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(children, children).map(lambda t: f"max({t[0]}, {t[1]})"),
+        st.tuples(children, st.sampled_from("+-*/"), children).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(children, st.sampled_from(["2", "-1", "3"])).map(lambda t: f"({t[0]})**{t[1]}"),
+    )
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.recursive(_LEAVES, _grow, max_leaves=8))
+def test_fuzz_well_formed_expressions(text):
+    """Random well-formed losses: a structure that round-trips, or a LogicpoError."""
+    try:
+        r = decompile(text, check_points=2)
+    except LogicpoError:
+        return
+    assert r.round_trip_error < 1e-9

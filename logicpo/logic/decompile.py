@@ -148,18 +148,26 @@ def to_sympy(node: lx.LossNode) -> sympy.Expr:
         return left ** right
     if isinstance(node, lx.Call):
         args = [to_sympy(a) for a in node.args]
-        x = args[0]
-        return {
-            "log": lambda: sympy.log(x),
-            "exp": lambda: sympy.exp(x),
-            "sigmoid": lambda: sigmoid(x),
-            "logsigmoid": lambda: sympy.log(sigmoid(x)),
-            "softplus": lambda: -sympy.log(sigmoid(-x)),
-            "log1mexp": lambda: log1mexp(x),
-            "relu": lambda: sympy.Max(0, x),
-            "max": lambda: sympy.Max(*args),
-        }[node.func]()
+        try:
+            return _call(node.func, args)
+        except (ValueError, TypeError, ArithmeticError) as exc:  # e.g. max of complex values
+            raise NotExpressibleError(f"{node.func}(...) cannot be taken here: {exc}",
+                                      node.span) from None
     raise TypeError(f"not a loss node: {node!r}")
+
+
+def _call(func: str, args: list[sympy.Expr]) -> sympy.Expr:
+    x = args[0]
+    return {
+        "log": lambda: sympy.log(x),
+        "exp": lambda: sympy.exp(x),
+        "sigmoid": lambda: sigmoid(x),
+        "logsigmoid": lambda: sympy.log(sigmoid(x)),
+        "softplus": lambda: -sympy.log(sigmoid(-x)),
+        "log1mexp": lambda: log1mexp(x),
+        "relu": lambda: sympy.Max(0, x),
+        "max": lambda: sympy.Max(*args),
+    }[func]()
 
 
 def evaluate(node: lx.LossNode, env: dict[str, float]) -> float:
@@ -610,7 +618,13 @@ def round_trip(node: lx.LossNode, result: Decompiled, *, points: int = 5,
         w = float(result.exact_weight.subs(subs))
         rho = structure_rho(result.structure, env)
         mine = w * family_value(result.family, p["beta"] * rho - p["gamma"], rho, p)
-        theirs = evaluate(node, env)
+        try:
+            theirs = evaluate(node, env)
+        except (ValueError, ArithmeticError) as exc:
+            raise NotExpressibleError(
+                f"the loss cannot be evaluated at pc={env['pc']:.3g}, pr={env['pr']:.3g}, "
+                f"rc={env['rc']:.3g}, rr={env['rr']:.3g} ({exc}), although its structure can"
+            ) from None
         worst = max(worst, abs(mine - theirs) / max(1.0, abs(theirs)))
         if cf.rho is not None:
             sym = float(cf.rho.subs({PC: env["pc"], PR: env["pr"], RC: env["rc"],
