@@ -105,13 +105,18 @@ def _splits(m: int, block: tuple[int, ...], rest: tuple[int, ...], n: int) -> bo
 
 def reduced_pair(ok: int, bad: int, n: int) -> tuple[int, int]:
     """``(ok', bad')``: the coprime regions with ``WMC(ok')/WMC(bad') = WMC(ok)/WMC(bad)``."""
-    fo, fb = set(factors(ok, n)), set(factors(bad, n))
-    full = full_mask(n)
+    return _cancel(factors(ok, n), factors(bad, n), full_mask(n))
+
+
+def _cancel(fo: tuple[int, ...], fb: tuple[int, ...], full: int) -> tuple[int, int]:
+    """Drop the common factors; each side is the conjunction of its remaining cylinders."""
     ok_r, bad_r = full, full
-    for f in fo - fb:
-        ok_r &= f
-    for f in fb - fo:
-        bad_r &= f
+    for f in fo:
+        if f not in fb:
+            ok_r &= f
+    for f in fb:
+        if f not in fo:
+            bad_r &= f
     return ok_r, bad_r
 
 
@@ -165,10 +170,6 @@ class NeighbourGroup:
 
     members: tuple[Neighbour, ...]
     closed_form: str
-
-    @property
-    def relations(self) -> tuple[str, ...]:
-        return tuple(sorted({m.relation for m in self.members}))
 
     @property
     def degeneracy(self) -> Degeneracy | None:
@@ -298,7 +299,7 @@ class CensusResult:
     seconds: float
     peak_rss_mib: float
     workers: int
-    method: str = "enumerate every pair, reduce it by its common factors (numpy, per ok row)"
+    method: str = "enumerate every ok row; reduce the pairs sharing a factor, the rest are coprime"
     resumed_rows: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -366,31 +367,30 @@ class _Tables:
     """
 
     def __init__(self, n: int, seed: int) -> None:
-        import numpy as np
-
-        self.np = np
         self.n = n
         self.size = 1 << (1 << n)
         self.full = self.size - 1
         self.table = factor_table(n)
-        holders: dict[int, list[int]] = {}
+        self.holders: dict[int, list[int]] = {}
         for m, fs in enumerate(self.table):
             for f in fs or ():
-                holders.setdefault(f, []).append(m)
-        self.holders = {f: np.array(ms, dtype=np.int64) for f, ms in holders.items()}
+                self.holders.setdefault(f, []).append(m)
         rng = random.Random(seed)
-        # WMC(m) at random points mod PRIME, for every region m: a sum of world weights.
+        # WMC(m) at random points mod PRIME for every region m: the sum of its world weights,
+        # built from m without its lowest world.
         self.wmc = []
-        masks = np.arange(self.size, dtype=np.int64)
         for _ in range(FINGERPRINT_POINTS):
             x = [rng.randrange(2, PRIME - 1) for _ in range(n)]
-            h = np.zeros(self.size, dtype=np.int64)
+            world = []
             for k in range(1 << n):
                 w = 1
                 for i in range(n):
-                    w = w * (x[i] if (k >> i) & 1 else (1 - x[i]) % PRIME) % PRIME
-                h = (h + ((masks >> k) & 1) * w) % PRIME
-            self.wmc.append([int(v) for v in h])
+                    w = w * (x[i] if (k >> i) & 1 else 1 - x[i]) % PRIME
+                world.append(w)
+            h = [0] * self.size
+            for m in range(1, self.size):
+                h[m] = (h[m & (m - 1)] + world[(m & -m).bit_length() - 1]) % PRIME
+            self.wmc.append(h)
         # Regions by their fingerprint at the first point, to find b with t*B = T*b fast.
         self.by_print: dict[int, list[int]] = {}
         for m, v in enumerate(self.wmc[0]):
@@ -398,24 +398,12 @@ class _Tables:
         self.targets = {name: (ok, bad, *reduced_pair(ok, bad, n))
                         for name, (ok, bad) in census_targets(n).items()}
 
-    def _reduce(self, t: int, b: int) -> tuple[int, int]:
-        ft, fb = self.table[t], self.table[b]
-        ok_r, bad_r = self.full, self.full
-        for f in ft:
-            if f not in fb:
-                ok_r &= f
-        for f in fb:
-            if f not in ft:
-                bad_r &= f
-        return ok_r, bad_r
-
     def _same_ratio(self, t: int, b: int, t2: int, b2: int) -> bool:
         """``WMC(t)*WMC(b2) = WMC(t2)*WMC(b)`` at every fingerprint point."""
         return all(h[t] * h[b2] % PRIME == h[t2] * h[b] % PRIME for h in self.wmc)
 
     def row(self, t: int) -> dict[str, int]:
         """Counts for every pair ``(t, b)``, b over all regions."""
-        np = self.np
         out = {"degenerate": 0, "coprime": 0, "violations": 0}
         if t == 0:
             out["degenerate"] = self.size
@@ -424,16 +412,12 @@ class _Tables:
             return out
         out["degenerate"] = 2  # b = 0 and b = t
         ft = self.table[t]
-        if ft:
-            sharing = np.unique(np.concatenate([self.holders[f] for f in ft])).tolist()
-        else:
-            sharing = []
-        sharing = [b for b in sharing if b != t]
+        sharing = set().union(*(self.holders[f] for f in ft)) - {t}
         # Every b outside `sharing` (and not 0 or t) is coprime with t.
         out["coprime"] = self.size - 2 - len(sharing)
         reduced = {}
         for b in sharing:
-            ok_r, bad_r = self._reduce(t, b)
+            ok_r, bad_r = _cancel(ft, self.table[b], self.full)
             reduced[b] = (ok_r, bad_r)
             if (set(self.table[ok_r]) & set(self.table[bad_r])
                     or not self._same_ratio(t, b, ok_r, bad_r)):
