@@ -167,3 +167,20 @@ def test_two_process_ddp_on_cpu_matches_one_process(tmp_path):
         for k in ("loss", "eval_loss", "sft_loss", "logps/chosen", "eval_logps/rejected"):
             if k in a:
                 assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4), k
+
+
+def test_sft_on_both_responses_trains_on_the_rejected_ones_too(tmp_path):
+    """The SFT loss is a token mean over both responses: its first value (same initial model,
+    same batch) differs from the chosen-only mean, and the reference then finds the rejected
+    responses less far behind the chosen ones."""
+    chosen = train(tiny(tmp_path, "chosen", steps=1, sft_steps=20, sft_lr=1e-2))
+    both = train(tiny(tmp_path, "both", steps=1, sft_steps=20, sft_lr=1e-2, sft_on="both"))
+    first = {run: next(r for r in records(tmp_path / run) if "sft_loss" in r)["sft_loss"]
+             for run in ("chosen", "both")}
+    assert first["chosen"] != first["both"]
+    def gap(result):
+        return result.first_eval["eval_logps/chosen"] - result.first_eval["eval_logps/rejected"]
+
+    assert gap(both) < gap(chosen)
+    with pytest.raises(UsageError, match="--sft-on must be one of chosen, both"):
+        train(tiny(tmp_path, "bad", sft_on="rejected"))

@@ -41,6 +41,8 @@ _HELP = {
     "sft_steps": "SFT warm-up steps on the chosen responses before preference training "
                  "(the warmed-up model becomes the reference); 0 to skip.",
     "sft_lr": "Learning rate of the SFT warm-up.",
+    "sft_on": "SFT on the 'chosen' responses, or on 'both' (a reference that finds winner "
+              "and loser alike plausible, as when it generated them).",
     "reference": "Reference log-probs: 'precompute' once before training, or 'online' per batch.",
     "eval_every": "Evaluate on the validation split every N steps (and at the end).",
     "eval_generate": "Validation prompts answered greedily to measure the task reward.",
@@ -53,7 +55,8 @@ _HELP = {
               "--threads may change).",
 }
 _SKIP = {"loss_params"}
-_CHOICES = {"device": ("auto", "cpu", "cuda"), "reference": ("precompute", "online")}
+_CHOICES = {"device": ("auto", "cpu", "cuda"), "reference": ("precompute", "online"),
+            "sft_on": ("chosen", "both")}
 _METAVARS = {"data": "FILE", "task": "NAME", "loss": "SPEC", "model": "SIZE|DIR", "out": "DIR",
              "steps": "N", "seed": "S"}
 
@@ -187,11 +190,11 @@ class _Progress:
             self.last_eval = rec
 
 
-def _fmt(v) -> str:
+def _fmt(v, signed: bool = False) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:+.3f}" if abs(v) < 1000 else f"{v:.3g}"
+        return f"{v:+.3f}" if signed else f"{v:.3f}"
     return str(v)
 
 
@@ -200,7 +203,7 @@ def _summary_table(summary: dict):
 
     first, final = summary["first_eval"], summary["final_eval"]
     rows = [[k, _fmt(first.get(k)), _fmt(final.get(k)),
-             _fmt(final[k] - first[k]) if k in first and k in final else "-"]
+             _fmt(final[k] - first[k], signed=True) if k in first and k in final else "-"]
             for k in (*SUMMARY_KEYS, "eval_exact_match") if k in final]
     return make_table(f"{summary['loss']}: step {first.get('step', 0)} -> {final.get('step')} "
                       f"({summary['steps_per_second']:.1f} steps/s, "
@@ -359,8 +362,8 @@ def register(group: click.Group) -> None:
             return
         table = make_table(f"sweep on {cfg.task or cfg.data} ({cfg.steps} steps, seed {cfg.seed})",
                            COLUMNS, [[r["loss"], _fmt(r["task_reward"]), _fmt(r["exact_match"]),
-                                      _fmt(r["accuracy"]), _fmt(r["delta_logp_chosen"]),
-                                      _fmt(r["delta_logp_rejected"]), r["winner"]]
+                                      _fmt(r["accuracy"]), _fmt(r["delta_logp_chosen"], True),
+                                      _fmt(r["delta_logp_rejected"], True), r["winner"]]
                                      for r in rows])
         console.print(table)
         console.print(f"plot: {picture}  table: {Path(cfg.out) / 'sweep.json'}")

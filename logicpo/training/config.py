@@ -17,6 +17,7 @@ from logicpo.errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
 REFERENCE_MODES = ("precompute", "online")
+SFT_ON = ("chosen", "both")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class TrainConfig:
     # SFT warm-up on the chosen responses, so the reference model knows the task
     sft_steps: int = 100
     sft_lr: float = 3e-3
+    sft_on: str = "chosen"         # "chosen", or "both" responses (a reference unsure of which)
     reference: str = "precompute"  # "precompute" (once, default) or "online"
     # evaluation, logging and checkpoints
     eval_every: int = 25
@@ -68,6 +70,8 @@ class TrainConfig:
             raise UsageError("give exactly one of --data FILE and --task NAME")
         if self.device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if self.sft_on not in SFT_ON:
+            raise UsageError(f"--sft-on must be one of {', '.join(SFT_ON)}, not {self.sft_on!r}")
         if self.reference not in REFERENCE_MODES:
             raise UsageError(f"--reference must be one of {', '.join(REFERENCE_MODES)}")
         positive = ("steps", "batch_size", "grad_accum", "eval_every", "ckpt_every", "block_size")

@@ -137,21 +137,23 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
         n = len(indices)
         return logps[:n], logps[n:], counts[:n], counts[n:], int((ids != tokenizer.pad_id).sum())
 
-    # -------- SFT warm-up on the chosen responses, so the reference knows the task
+    # -------- SFT warm-up on the chosen (or all) responses, so the reference knows the task
     if state is None and cfg.sft_steps:
         sft_opt = torch.optim.AdamW(policy.parameters(), lr=cfg.sft_lr, weight_decay=0.0)
         sft_gen = torch.Generator().manual_seed(cfg.seed + 1)
         for sft_step in range(1, cfg.sft_steps + 1):
             indices = torch.randint(len(train_pairs), (cfg.batch_size,), generator=sft_gen)
             mine = indices[ctx.rank * micro * cfg.grad_accum:][: micro * cfg.grad_accum]
-            # the mean over all chosen tokens of the whole batch, however it is split over
+            # the mean over all SFT tokens of the whole batch, however it is split over
             # micro-batches and processes (DDP averages the gradients, hence the world size)
-            n_tokens = sum(len(train_pairs[i].chosen) for i in indices.tolist()) / ctx.world_size
+            both = cfg.sft_on == "both"
+            n_tokens = sum(len(train_pairs[i].chosen) + both * len(train_pairs[i].rejected)
+                           for i in indices.tolist()) / ctx.world_size
             total = torch.zeros((), device=ctx.device)
             for k in range(cfg.grad_accum):
                 part = mine[k * micro:(k + 1) * micro].tolist()
-                pc, *_ = logps_of(model, part, train_pairs, rejected=False)
-                nll = -pc.sum() / n_tokens
+                pc, pr, *_ = logps_of(model, part, train_pairs, rejected=both)
+                nll = -(pc.sum() + pr.sum()) / n_tokens
                 nll.backward()
                 total += nll.detach()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
