@@ -459,10 +459,11 @@ def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | 
            progress: Callable[[int, int], None] | None = None) -> CensusResult:
     """Count the degenerate pairs and the distinct loss functions over ``n`` atoms.
 
-    Every pair ``(ok, bad)`` is enumerated, one ok row at a time (numpy over the bad
-    column): a pair is degenerate when ok or bad is empty or ok = bad; otherwise it is
-    reduced by its common factors, and it is counted as a new loss function exactly when it
-    is already coprime (its own canonical form). Every reduction is checked twice: the
+    Every pair ``(ok, bad)`` is accounted for, one ok row at a time: a pair is degenerate
+    when ok or bad is empty or ok = bad; otherwise it is a new loss function exactly when
+    it is coprime (its own canonical form). In a row ``t`` only the regions sharing a factor
+    with ``t`` (found through an index) are reduced one by one; every other region is
+    coprime with ``t`` and is counted without being visited. Every reduction is checked: the
     reduced pair must be coprime, and ``WMC(t)*WMC(b') = WMC(t')*WMC(b)`` must hold at
     ``FINGERPRINT_POINTS`` random points modulo ``PRIME``. The coprime count is
     recomputed by inclusion-exclusion as a cross-check.
