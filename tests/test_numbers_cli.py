@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -111,24 +109,3 @@ def test_docs_check_command(run, tmp_path):
     assert run("docs", "--check", "--docs-dir", str(tmp_path)).exit_code == 1
     assert run("docs", "--write", "--docs-dir", str(tmp_path)).exit_code == 0
     assert run("docs", "--check", "--docs-dir", str(tmp_path)).exit_code == 0
-
-
-def test_logicpo_check_does_not_import_torch(tmp_path):
-    path = tmp_path / "a.lpo"
-    path.write_text("structure S { core: M(yw) }\n", encoding="utf-8")
-    code = ("import sys; from logicpo.cli import main\n"
-            "try:\n    main(['check', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-
-
-@pytest.mark.parametrize("name", ["api.md", "integrations.md"])
-def test_loss_docs_examples_run(name):
-    """The >>> examples of the loss docs run here too, as pytest's testpaths skip docs/."""
-    import doctest
-
-    result = doctest.testfile(str(ROOT / "docs" / name), module_relative=False,
-                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
