@@ -185,6 +185,7 @@ def test_round_trip_every_single_model_structure(ok, bad):
     ("-logsigmoid(exp(pc) - pr)", ["exp(pc)", "not a log-probability term"]),
     ("-logsigmoid(pc - 0.5*pr)", ["degree 2"]),
     ("max(0, 1 - pc + pr)*2 + 1", ["constant 1 is added"]),
+    ("softplus(pc - pr) + softplus(pr - pc)", ["symmetric"]),
     ("(pc - pr - 0.5)**2 - 3", ["constant -3 is added"]),
 ])
 def test_not_expressible_inputs_are_explained(expr, words):

@@ -303,6 +303,10 @@ def _logistic(logsig: dict, span) -> tuple[str, sympy.Expr, dict, sympy.Expr]:
         return "logistic", s, {}, sympy.simplify(big)
     if _is_positive(small, span):  # -(1-eps) log sig(s) - eps log sig(-s)
         eps = sympy.simplify(small / weight)
+        if eps == sympy.Rational(1, 2):
+            raise NotExpressibleError(
+                "log sigmoid(s) and log sigmoid(-s) have equal weights (label smoothing 1/2): "
+                "the loss is symmetric in s and prefers neither response", span)
         return "logistic", s, {"label_smoothing": eps}, weight
     r = sympy.simplify(-small / weight)  # robust: eps/(1-2eps) = r
     return "robust", s, {"label_smoothing": sympy.simplify(r / (1 + 2 * r))}, weight
