@@ -126,13 +126,14 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
                 tag = (tag + " same loss as " + origin.name).strip()
             ok, bad = m.structure.regions()
             rows.append([i, m.edit, m.relation, ", ".join(m.same_as) or "-",
-                         _short(ok), _short(bad), tag or "-", escape(g.closed_form)])
+                         _short(ok), _short(bad), tag or "-"])
     table = make_table(
         f"{len(hood.neighbours)} one-world edits of {origin.name}, "
         f"{len(hood.groups)} distinct losses (--json adds core, cond, add)",
-        ["loss", "edit", f"vs {origin.name}", "zoo name", "ok ✓", "bad ✗", "note",
-         "loss (beta=1)"], rows)
+        ["loss", "edit", f"vs {origin.name}", "zoo name", "ok ✓", "bad ✗", "note"], rows)
     console.print(table)
+    console.print(make_table("The distinct losses (beta = 1)", ["loss", "closed form"],
+                             [[i, escape(g.closed_form)] for i, g in enumerate(hood.groups, 1)]))
     if png is not None:
         console.print(f"picture written to {escape(str(png))}")
 
