@@ -141,3 +141,29 @@ def test_loss_lists_split_outside_parentheses(text, parts):
     from logicpo.cli.train_cmds import _split_losses
 
     assert _split_losses(text) == parts
+
+
+def test_resume_from_a_truncated_checkpoint_is_a_clear_error(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "--task", "sort", "--loss", "CPO", "--steps", 2, "--out", out, *TINY,
+               "--json").exit_code == 0
+    data = (out / "ckpt.pt").read_bytes()
+    (out / "ckpt.pt").write_bytes(data[: len(data) // 3])
+    res = run("train", "--out", out, "--resume")
+    assert res.exit_code == 1
+    assert "is truncated or not a checkpoint" in res.output.replace("\n", "")
+
+
+def test_plot_run_needs_metrics_and_matching_labels(tmp_path):
+    res = run("plot-run", tmp_path, "-o", tmp_path / "x.png")
+    assert res.exit_code == 2 and "no metrics at" in res.output
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "loss": 0.5}\n')
+    res = run("plot-run", tmp_path, "-o", tmp_path / "x.png", "--label", "a", "--label", "b")
+    assert res.exit_code == 2 and "2 labels for 1 runs" in res.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_data_to_standard_output_is_jsonl():
+    res = run("data", "add", "-o", "-", "-n", 3, "--seed", 1)
+    rows = [json.loads(line) for line in res.output.splitlines()]
+    assert len(rows) == 3 and all(r["prompt"].startswith("add:") for r in rows)
