@@ -100,3 +100,11 @@ def test_hugging_face_model_from_a_local_directory(tmp_path):
     pairs = encode_pairs([PreferenceExample("sort:21=", "12", "2")], tok, policy.block_size)
     logps, counts = sequence_logprobs(policy, *collate(pairs, [0], tok.pad_id))
     assert counts.tolist() == [3.0, 2.0] and torch.isfinite(logps).all()
+
+    from logicpo.training.config import TrainConfig
+    from logicpo.training.loop import train
+
+    result = train(TrainConfig(task="sort", task_train=16, task_val=4, model=str(tmp_path),
+                               loss="sigmoid", steps=2, batch_size=4, sft_steps=1,
+                               eval_every=2, eval_generate=2, out=str(tmp_path / "run")))
+    assert result.steps == 2 and 0 <= result.final_eval["eval_task_reward"] <= 1

@@ -169,6 +169,10 @@ class HFTokenizer:
         return self.tok.decode([i for i in ids if i != self.pad_id], skip_special_tokens=True)
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model",
+                   "spiece.model")
+
+
 def is_local_model_dir(spec: str) -> bool:
     return Path(spec).is_dir() and (Path(spec) / "config.json").is_file()
 
@@ -187,13 +191,21 @@ def load_hf(path: str):
         model = transformers.AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot load a causal LM from {path}: {exc}") from None
-    try:
-        tok = HFTokenizer(transformers.AutoTokenizer.from_pretrained(path, local_files_only=True))
-    except Exception:  # noqa: BLE001 - no tokenizer files: transformers raises various kinds
+    has_tokenizer = any((Path(path) / name).is_file() for name in TOKENIZER_FILES)
+    if has_tokenizer:
+        try:
+            tok = HFTokenizer(transformers.AutoTokenizer.from_pretrained(path,
+                                                                         local_files_only=True))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot load the tokenizer in {path}: {exc}") from None
+        if not tok.encode("a") or tok.eos_id is None:
+            raise UsageError(f"the tokenizer in {path} has no vocabulary or no EOS token")
+    else:  # a bare model directory: bytes, if the vocabulary is large enough
         tok = ByteTokenizer()
         if model.config.vocab_size < tok.vocab_size:
-            raise UsageError(f"{path} has no tokenizer and its vocabulary ({model.config.vocab_size}) "
-                             f"is smaller than the byte tokenizer's ({tok.vocab_size})") from None
+            raise UsageError(f"{path} has no tokenizer and its vocabulary "
+                             f"({model.config.vocab_size}) is smaller than the byte "
+                             f"tokenizer's ({tok.vocab_size})")
     return HFCausalLM(model), tok
 
 
