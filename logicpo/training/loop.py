@@ -116,8 +116,10 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
     micro = _micro_batch(cfg, ctx)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if ctx.device.type == "cuda"
                 else contextlib.nullcontext())
-    model = (torch.nn.parallel.DistributedDataParallel(policy) if ctx.distributed
-             else policy)
+    model = policy  # what forward/backward go through; DDP averages gradients over processes
+    if ctx.distributed:
+        model = torch.nn.parallel.DistributedDataParallel(
+            policy, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
     metrics = _MetricsFile(out / METRICS_NAME, ctx.is_main, keep_until=state and state["step"])
