@@ -1,6 +1,7 @@
 # logicpo: two commands for a newcomer.
 #   make demo   set up .venv and run the main demo
 #   make test   set up .venv, lint, and run the test suite
+#   make bench  run the benchmarks;  make docs  regenerate docs/zoo.md
 #
 # TORCH selects the torch requirement. Users get the normal wheel; CI on
 # CPU-only machines sets TORCH=torch==2.13.0 (a CPU build on local disk).
@@ -11,7 +12,7 @@ TORCH  ?= torch
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean bench
+.PHONY: demo test lint setup clean bench docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+docs: $(STAMP)
+	$(BIN)/python -m logicpo docs --write
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
