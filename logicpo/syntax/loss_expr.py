@@ -16,15 +16,14 @@ Var(name='pc')
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark import Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, did_you_mean
-from logicpo.syntax.parser import grammar_text
+from logicpo.syntax.parser import lark_parser, span_of, token_span
 
 # The whitelist: names a loss may use, and what they stand for.
 SYMBOLS: dict[str, str] = {
@@ -79,10 +78,6 @@ class Neg:
 LossNode = Num | Var | Call | BinOp | Neg
 
 
-@functools.cache
-def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True,
-                start="loss_expr")
 
 
 def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
@@ -104,7 +99,7 @@ def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
             raise ParseError(f"brackets nested more than {MAX_DEPTH} deep",
                              Span(file, line, col, line, col + 1), source_line=line_of(line))
     try:
-        tree = _lark().parse(text)
+        tree = lark_parser().parse(text, start="loss_expr")
     except UnexpectedInput as exc:
         raise _syntax_error(exc, file, line_of) from None
     try:
@@ -162,14 +157,6 @@ def _syntax_error(exc: UnexpectedInput, file: str, line_of) -> ParseError:
                       source_line=line_of(line), hint=hint)
 
 
-def _span(file: str, meta) -> Span | None:
-    if getattr(meta, "empty", True):
-        return None
-    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-def _tspan(file: str, token: Token) -> Span:
-    return Span(file, token.line, token.column, token.end_line, token.end_column)
 
 
 @v_args(meta=True)
@@ -186,8 +173,8 @@ class _ToLoss(Transformer_NonRecursive):
     def lnum(self, meta, children):
         value = float(children[0])
         if not math.isfinite(value):
-            raise ParseError(f"number {children[0]} is not finite", _tspan(self.file, children[0]))
-        return Num(value, _span(self.file, meta))
+            raise ParseError(f"number {children[0]} is not finite", token_span(self.file, children[0]))
+        return Num(value, span_of(self.file, meta))
 
     def lname(self, meta, children):
         token = children[0]
@@ -198,9 +185,9 @@ class _ToLoss(Transformer_NonRecursive):
                 hint = f"'{name}' is a function: write {name}(...)"
             raise NameResolutionError(
                 f"unknown symbol '{name}' (a loss may use {', '.join(sorted(set(SYMBOLS)))})",
-                _tspan(self.file, token), hint=hint or "the aliases policy_chosen_logps, "
+                token_span(self.file, token), hint=hint or "the aliases policy_chosen_logps, "
                 "policy_rejected_logps, reference_chosen_logps, reference_rejected_logps work too")
-        return Var(SYMBOLS[name], _span(self.file, meta))
+        return Var(SYMBOLS[name], span_of(self.file, meta))
 
     def lcall(self, meta, children):
         head, *args = children
@@ -208,14 +195,14 @@ class _ToLoss(Transformer_NonRecursive):
         if name not in FUNCTIONS:
             raise NameResolutionError(
                 f"unknown function '{name}' (known: {', '.join(FUNCTIONS)})",
-                _tspan(self.file, head), hint=did_you_mean(name, FUNCTIONS))
+                token_span(self.file, head), hint=did_you_mean(name, FUNCTIONS))
         if len(args) != FUNCTIONS[name]:
             raise ParseError(f"{name}(...) takes {FUNCTIONS[name]} argument(s), got {len(args)}",
-                             _span(self.file, meta))
-        return Call(name, tuple(args), _span(self.file, meta))
+                             span_of(self.file, meta))
+        return Call(name, tuple(args), span_of(self.file, meta))
 
     def _bin(self, op, meta, children):
-        return BinOp(op, children[0], children[-1], _span(self.file, meta))
+        return BinOp(op, children[0], children[-1], span_of(self.file, meta))
 
     def ladd(self, meta, children):
         return self._bin("+", meta, children)
@@ -233,7 +220,7 @@ class _ToLoss(Transformer_NonRecursive):
         return self._bin("**", meta, children)
 
     def lneg(self, meta, children):
-        return Neg(children[-1], _span(self.file, meta))
+        return Neg(children[-1], span_of(self.file, meta))
 
     def lpos(self, meta, children):
         return children[-1]

@@ -62,15 +62,18 @@ def grammar_text() -> str:
 
 
 @functools.cache
-def _lark() -> Lark:
+def lark_parser() -> Lark:
+    """The one LALR parser of the grammar, built once, with every entry point."""
     return Lark(
         grammar_text(),
         parser="lalr",
         strict=True,
         propagate_positions=True,
         maybe_placeholders=True,
-        start=["program", "objective_expr", "formula_expr"],
+        start=["program", "objective_expr", "formula_expr", "loss_expr"],
     )
+
+
 
 
 def parse_program(text: str, file: str = "<string>") -> ast.Program:
@@ -96,7 +99,7 @@ def _parse(text: str, file: str, start: str):
         return lines[n - 1] if 0 < n <= len(lines) else ""
 
     try:
-        tree = _lark().parse(text, start=start)
+        tree = lark_parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_of) from None
     try:
@@ -111,7 +114,7 @@ def _parse(text: str, file: str, start: str):
 
 
 def _describe_expected(names) -> str:
-    lark = _lark()
+    lark = lark_parser()
     names = set(names)
     shown = []
     for group, meaning in _GROUPS:
@@ -164,14 +167,17 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
     return ParseError(str(exc))
 
 
-def _span(file: str, meta) -> Span | None:
+def span_of(file: str, meta) -> Span | None:
+    """The span of a parsed rule (None for an empty one)."""
     if getattr(meta, "empty", True):
         return None
     return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-def _tspan(file: str, token: Token) -> Span:
+def token_span(file: str, token: Token) -> Span:
     return Span(file, token.line, token.column, token.end_line, token.end_column)
+
+
 
 
 def _unquote(token: Token | None) -> str | None:
@@ -193,19 +199,19 @@ class _ToAst(Transformer):
         return imports, definitions
 
     def import_stmt(self, meta, children):
-        return ast.ImportStmt(_unquote(children[0]), _span(self.file, meta))
+        return ast.ImportStmt(_unquote(children[0]), span_of(self.file, meta))
 
     def formula_def(self, meta, children):
         name, doc, formula = children
-        return ast.FormulaDef(str(name), _unquote(doc), formula, _span(self.file, meta))
+        return ast.FormulaDef(str(name), _unquote(doc), formula, span_of(self.file, meta))
 
     def structure_def(self, meta, children):
         name, doc, body = children
-        return ast.StructureDef(str(name), _unquote(doc), body, _span(self.file, meta))
+        return ast.StructureDef(str(name), _unquote(doc), body, span_of(self.file, meta))
 
     def objective_def(self, meta, children):
         name, doc, expr = children
-        return ast.ObjectiveDef(str(name), _unquote(doc), expr, _span(self.file, meta))
+        return ast.ObjectiveDef(str(name), _unquote(doc), expr, span_of(self.file, meta))
 
     def objective_expr(self, meta, children):
         return children[0]
@@ -215,50 +221,50 @@ class _ToAst(Transformer):
 
     # ------------------------------------------------------------ structures
     def structure_body(self, meta, fields):
-        return ast.StructureBody(tuple(fields), _span(self.file, meta))
+        return ast.StructureBody(tuple(fields), span_of(self.file, meta))
 
     def field(self, meta, children):
         key, formula = children
-        return ast.Field(str(key), formula, _span(self.file, meta))
+        return ast.Field(str(key), formula, span_of(self.file, meta))
 
     def sname(self, meta, children):
-        return ast.StructureName(str(children[0]), _span(self.file, meta))
+        return ast.StructureName(str(children[0]), span_of(self.file, meta))
 
     def sapply(self, meta, children):
         op, arg = children
         if str(op) not in STRUCTURE_OPERATORS:
             raise NameResolutionError(
                 f"unknown structure operator '{op}' (known: ref, flip)",
-                _tspan(self.file, op), hint=did_you_mean(str(op), STRUCTURE_OPERATORS))
-        return ast.StructureOp(str(op), arg, _span(self.file, meta))
+                token_span(self.file, op), hint=did_you_mean(str(op), STRUCTURE_OPERATORS))
+        return ast.StructureOp(str(op), arg, span_of(self.file, meta))
 
     # ------------------------------------------------------------ formulas
     def true(self, meta, children):
-        return ast.Const(True, _span(self.file, meta))
+        return ast.Const(True, span_of(self.file, meta))
 
     def false(self, meta, children):
-        return ast.Const(False, _span(self.file, meta))
+        return ast.Const(False, span_of(self.file, meta))
 
     def name(self, meta, children):
-        return ast.Name(str(children[0]), _span(self.file, meta))
+        return ast.Name(str(children[0]), span_of(self.file, meta))
 
     def not_(self, meta, children):
-        return ast.Not(children[-1], _span(self.file, meta))
+        return ast.Not(children[-1], span_of(self.file, meta))
 
     def and_(self, meta, children):
-        return ast.And(self._flat(ast.And, children[0], children[2]), _span(self.file, meta))
+        return ast.And(self._flat(ast.And, children[0], children[2]), span_of(self.file, meta))
 
     def or_(self, meta, children):
-        return ast.Or(self._flat(ast.Or, children[0], children[2]), _span(self.file, meta))
+        return ast.Or(self._flat(ast.Or, children[0], children[2]), span_of(self.file, meta))
 
     def xor(self, meta, children):
-        return ast.Xor(self._flat(ast.Xor, children[0], children[2]), _span(self.file, meta))
+        return ast.Xor(self._flat(ast.Xor, children[0], children[2]), span_of(self.file, meta))
 
     def implies(self, meta, children):
-        return ast.Implies(children[0], children[1], _span(self.file, meta))
+        return ast.Implies(children[0], children[1], span_of(self.file, meta))
 
     def iff(self, meta, children):
-        return ast.Iff(children[0], children[1], _span(self.file, meta))
+        return ast.Iff(children[0], children[1], span_of(self.file, meta))
 
     @staticmethod
     def _flat(cls, left, right):
@@ -268,14 +274,14 @@ class _ToAst(Transformer):
     def call(self, meta, children):
         head, *args = children
         args = [a for a in args if a is not None]
-        span = _span(self.file, meta)
+        span = span_of(self.file, meta)
         fname = str(head)
         if fname in MODELS:
             return self._atom(fname, args, span)
         if fname in CONNECTIVES:
             return self._connective(CONNECTIVES[fname], fname, args, span)
         raise NameResolutionError(
-            f"unknown atom or connective '{fname}(...)'", _tspan(self.file, head),
+            f"unknown atom or connective '{fname}(...)'", token_span(self.file, head),
             hint=did_you_mean(fname, (*MODELS, *CONNECTIVES)) or
             "atoms are M(yw), M(yl), Ref(yw), Ref(yl); connectives And, Or, Not, Implies, XOR")
 
@@ -317,7 +323,7 @@ class _ToAst(Transformer):
         left_terms = left.terms if isinstance(left, ast.Sum) else (self._weighted(left),)
         right_term = self._weighted(right)
         right_term = ast.WeightedTerm(sign * right_term.weight, right_term.operand, right_term.span)
-        return ast.Sum((*left_terms, right_term), _span(self.file, meta))
+        return ast.Sum((*left_terms, right_term), span_of(self.file, meta))
 
     def _weighted(self, node):
         if isinstance(node, ast.WeightedTerm):
@@ -326,18 +332,18 @@ class _ToAst(Transformer):
 
     def scaled(self, meta, children):
         weight, operand = children
-        return ast.WeightedTerm(float(weight), operand, _span(self.file, meta))
+        return ast.WeightedTerm(float(weight), operand, span_of(self.file, meta))
 
     def bare(self, meta, children):
-        return ast.Bare(str(children[0]), _span(self.file, meta))
+        return ast.Bare(str(children[0]), span_of(self.file, meta))
 
     def apply(self, meta, children):
         family, target, *params = children
-        return ast.Apply(str(family), target, tuple(params), _span(self.file, meta))
+        return ast.Apply(str(family), target, tuple(params), span_of(self.file, meta))
 
     def kwarg(self, meta, children):
         key, value = children
-        return ast.Param(str(key), value, _span(self.file, meta))
+        return ast.Param(str(key), value, span_of(self.file, meta))
 
     def number(self, meta, children):
         return float(children[0])
