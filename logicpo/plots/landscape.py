@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from logicpo.plots.lattice import draw_lattice, layout  # noqa: E402
+from logicpo.plots.lattice import draw_edges, draw_lattice, layout  # noqa: E402
 from logicpo.reasoning.landscape import Neighbourhood  # noqa: E402
 from logicpo.reasoning.lattice import Lattice  # noqa: E402
 
@@ -48,11 +48,7 @@ def draw_neighbourhood(hood: Neighbourhood, title: str | None = None):
     depth = max((-p[1] for p in pos.values()), default=0)
     fig, ax = plt.subplots(figsize=(max(7.0, 1.25 * (max(xs) - min(xs) + 2)),
                                     max(4.0, 1.4 * (depth + 2))))
-    for a, b in lat.edges:
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        ax.annotate("", xy=(x2, y2 + 0.2), xytext=(x1, y1 - 0.2),
-                    arrowprops={"arrowstyle": "-|>", "color": "#999999", "lw": 0.7,
-                                "shrinkA": 0, "shrinkB": 0})
+    draw_edges(ax, lat.edges, pos, color="#999999", lw=0.7, gap=0.2)
     for name, (relation, label, degenerate) in info.items():
         x, y = pos[node_of[name]]
         ax.text(x, y, label, ha="center", va="center", fontsize=7,

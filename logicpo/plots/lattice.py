@@ -49,6 +49,16 @@ def layout(lat: Lattice) -> dict[str, tuple[float, float]]:
     return {n: (x[n], -levels[n]) for n in lat.nodes}
 
 
+def draw_edges(ax, edges, pos, *, color: str = "#555555", lw: float = 1.0,
+               gap: float = 0.17) -> None:
+    """Arrows from each node to the nodes it entails, stopping ``gap`` short of the labels."""
+    for a, b in edges:
+        (x1, y1), (x2, y2) = pos[a], pos[b]
+        ax.annotate("", xy=(x2, y2 + gap), xytext=(x1, y1 - gap),
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": lw,
+                                "shrinkA": 0, "shrinkB": 0})
+
+
 def draw_lattice(lat: Lattice, title: str | None = None):
     """A matplotlib figure of the Hasse diagram."""
     pos = layout(lat)
@@ -62,11 +72,7 @@ def draw_lattice(lat: Lattice, title: str | None = None):
     depth = max((-p[1] for p in pos.values()), default=0)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.7 * (max(xs) - min(xs) + 2)),
                                     max(4.0, 1.3 * (depth + 2))))
-    for a, b in lat.edges:
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        ax.annotate("", xy=(x2, y2 + 0.17), xytext=(x1, y1 - 0.17),
-                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 1.0,
-                                "shrinkA": 0, "shrinkB": 0})
+    draw_edges(ax, lat.edges, pos)
     for n, (x, y) in pos.items():
         rep = lat.representative(n)
         literature = any(s.doc for s in lat.members[n])
