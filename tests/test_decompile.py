@@ -170,6 +170,142 @@ def test_round_trip_every_single_model_structure(ok, bad):
     assert r.round_trip_error < 1e-9
 
 
+# ---------------------------------------------------------------- exo and discopop
+
+# TRL's exo_pair and discopop (spec peer-losses.md), with TRL's names and D = Delta.
+D = ("((policy_chosen_logps - reference_chosen_logps)"
+     " - (policy_rejected_logps - reference_rejected_logps))")
+TRL_EXO = (f"sigmoid(beta*{D})*(logsigmoid(beta*{D}) - log(1 - 0.001))"
+           f" + sigmoid(-beta*{D})*(logsigmoid(-beta*{D}) - log(0.001))")
+TRL_DISCOPOP = (f"(1 - sigmoid(beta*{D}/0.05))*(-logsigmoid(beta*{D}))"
+                f" + sigmoid(beta*{D}/0.05)*exp(-beta*{D})")
+d = "(pc - rc - pr + rr)"
+
+
+@pytest.mark.parametrize("expr, family, params, weight", [
+    (TRL_EXO, "exo", {"beta": "beta", "gamma": 0.0, "label_smoothing": 0.001}, 1.0),
+    # the halves swapped, sigmoid(-s) as 1 - sigmoid(s), log sigmoid(-s) as -softplus(s)
+    (f"(1 - sigmoid(0.1*{d}))*(-softplus(0.1*{d}) - log(0.2))"
+     f" + sigmoid(0.1*{d})*(logsigmoid(0.1*{d}) - log(0.8))",
+     "exo", {"beta": 0.1, "label_smoothing": 0.2}, 1.0),
+    # margin and an outer weight; log(1 - eps) and log eps as numbers (log 0.9, log 0.1)
+    (f"0.5*(sigmoid(beta*{d} - gamma)*(logsigmoid(beta*{d} - gamma) + 0.10536051565782628)"
+     f" + sigmoid(gamma - beta*{d})*(logsigmoid(gamma - beta*{d}) + 2.302585092994046))",
+     "exo", {"beta": "beta", "gamma": "gamma", "label_smoothing": 0.1}, 0.5),
+    # log sigmoid(-s) spelled log sigmoid(s) - s, with a margin: s = beta*d - gamma
+    (f"sigmoid(beta*{d} - gamma)*(logsigmoid(beta*{d} - gamma) - log(0.999))"
+     f" + (1 - sigmoid(beta*{d} - gamma))*(logsigmoid(beta*{d} - gamma) - beta*{d} + gamma"
+     " - log(0.001))", "exo", {"beta": "beta", "gamma": "gamma", "label_smoothing": 0.001}, 1.0),
+    (TRL_DISCOPOP, "discopop", {"beta": "beta", "gamma": 0.0, "tau": 0.05}, 1.0),
+    # reordered, 1 - m as sigmoid(-s/tau), -log sigmoid as softplus, margin, tau = 0.1
+    (f"exp(gamma - 2*{d})*sigmoid((2*{d} - gamma)*10)"
+     f" + sigmoid(-(2*{d} - gamma)/0.1)*softplus(gamma - 2*{d})",
+     "discopop", {"beta": 2.0, "gamma": "gamma", "tau": 0.1}, 1.0),
+    (f"3*(sigmoid({d})*exp(-{d}) - (1 - sigmoid({d}))*logsigmoid({d}))",
+     "discopop", {"beta": 1.0, "tau": 1.0}, 3.0),
+])
+def test_exo_and_discopop_give_dpo(expr, family, params, weight):
+    """Every s here is beta*Delta - gamma, so the structure is DPO (regions by hand above)."""
+    r = decompile(expr)
+    assert regions(r) == (DPO_OK, DPO_BAD)
+    assert r.structure.name == "DPO"
+    assert r.family == family
+    for k, v in params.items():
+        assert r.params[k] == (pytest.approx(v, rel=1e-12) if isinstance(v, float) else v), k
+    assert r.weight == pytest.approx(weight)
+    assert r.round_trip_points == 5 and r.round_trip_error < 1e-9
+
+
+def test_exo_on_the_reference_free_margin():
+    """exo of s = pc - pr is CPO's structure; written in s = pr - pc it is CPO flipped.
+
+    exo(-s, eps) = exo(s, 1 - eps), so the second text is exo(pr - pc, eps = 0.001), and
+    flipping CPO (ok TT TF, bad TT FT) swaps its regions.
+    """
+    r = decompile("sigmoid(pc - pr)*(logsigmoid(pc - pr) - log(0.999))"
+                  " + sigmoid(pr - pc)*(logsigmoid(pr - pc) - log(0.001))")
+    assert (r.structure.name, r.family) == ("CPO", "exo")
+    assert regions(r) == (tf_to_bits("TT TF"), tf_to_bits("TT FT"))
+    r = decompile("sigmoid(pr - pc)*(logsigmoid(pr - pc) - log(0.999))"
+                  " + sigmoid(pc - pr)*(logsigmoid(pc - pr) - log(0.001))")
+    assert r.family == "exo" and r.params["label_smoothing"] == pytest.approx(0.001)
+    assert regions(r) == (tf_to_bits("TT FT"), tf_to_bits("TT TF"))
+
+
+def test_exo_and_discopop_values_by_hand():
+    """At s = 0 every sigmoid is 1/2:
+    exo(0, eps=0.1) = 1/2 (log 1/2 - log 0.9) + 1/2 (log 1/2 - log 0.1) = -log 2 - 1/2 log 0.09
+                    = -log 0.6 = 0.5108256238;
+    discopop(0, tau) = 1/2 * log 2 + 1/2 * exp(0) = 0.8465735903.
+    At the spec's first vector (-1.2, -2.3, -1.5, -1.9), Delta = 0.3 + 0.4 = 0.7, and the
+    expected values are the spec's formulas in plain math at s = 0.7.
+    """
+    assert family_value("exo", 0.0, 0.0, {"label_smoothing": 0.1}) == \
+        pytest.approx(0.5108256238, abs=1e-9)
+    assert family_value("discopop", 0.0, 0.0, {"tau": 0.05}) == \
+        pytest.approx(0.8465735903, abs=1e-9)
+    s, eps, tau = 0.7, 0.001, 0.05
+    sig = 1 / (1 + math.exp(-s))
+    exo = sig * (math.log(sig) - math.log(1 - eps)) + (1 - sig) * (math.log(1 - sig) - math.log(eps))
+    m = 1 / (1 + math.exp(-s / tau))
+    disco = (1 - m) * -math.log(sig) + m * math.exp(-s)
+    env = {"pc": -1.2, "pr": -2.3, "rc": -1.5, "rr": -1.9}
+    for expr, family, expected in ((TRL_EXO, "exo", exo), (TRL_DISCOPOP, "discopop", disco)):
+        r = decompile(expr.replace("beta", "1"))
+        rho = structure_rho(r.structure, env)
+        assert rho == pytest.approx(0.7, abs=1e-12)
+        assert family_value(family, rho, rho, {"label_smoothing": eps, "tau": tau}) == \
+            pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("expr, words, marked", [
+    # different epsilons in the two halves of exo: the caret marks the sigmoid(-s) half's log eps
+    (TRL_EXO.replace("log(0.001)", "log(0.002)"),
+     ["different label smoothings", "eps = 0.001", "eps = 0.002"], "log(0.002)"),
+    # log eps rounded to 7 digits is another eps (1.00000028e-3)
+    ("sigmoid(pc - pr)*(logsigmoid(pc - pr) - log(0.999))"
+     " + sigmoid(pr - pc)*(logsigmoid(pr - pc) + 6.907755)",
+     ["different label smoothings", "0.001000000279"], "6.907755"),
+    ("sigmoid(pc - pr)*(logsigmoid(pc - pr) - log(0.999))"
+     " + 2*sigmoid(pr - pc)*(logsigmoid(pr - pc) - log(0.001))", ["different weights"], None),
+    ("sigmoid(2*(pc - pr))*logsigmoid(2*(pc - pr)) + sigmoid(pr - pc)*logsigmoid(pr - pc)",
+     ["does not fit exo", "of s or -s"], "logsigmoid(2*(pc - pr))"),
+    ("sigmoid(pc - pr)*(logsigmoid(pc - pr) - log(0.5))"
+     " + sigmoid(pr - pc)*(logsigmoid(pr - pc) - log(0.5))", ["symmetric"], None),
+    ("sigmoid(pc - pr)*logsigmoid(pc - pr) + pc", ["'pc' appears outside", "not part of exo"],
+     "pc"),
+    # the +gamma of -s forgotten where log sigmoid(-s) is spelled out: eps would depend on gamma
+    ("sigmoid(pc - pr - gamma)*(logsigmoid(pc - pr - gamma) - log(0.999)) + (1 - sigmoid(pc"
+     " - pr - gamma))*(logsigmoid(pc - pr - gamma) - (pc - pr) - log(0.001))",
+     ["would depend on beta or gamma"], None),
+    ("sigmoid(pc - pr)*pc", ["sigmoid multiplied by log-probs"], None),
+    # m's argument is not s/tau: another s, a margin only in m, a tau depending on beta
+    (f"(1 - sigmoid(beta*{d}/0.05))*(-logsigmoid(beta*{d}))"
+     f" + sigmoid(beta*(pc - pr)/0.05)*exp(-beta*{d})",
+     ["does not fit discopop", "not a multiple of s"], "sigmoid(beta*(pc - pr)/0.05)"),
+    (f"(1 - sigmoid((beta*{d} + 1)/0.05))*(-logsigmoid(beta*{d}))"
+     f" + sigmoid((beta*{d} + 1)/0.05)*exp(-beta*{d})",
+     ["not a multiple of s"], "sigmoid((beta*(pc - rc - pr + rr) + 1)/0.05)"),
+    (f"(1 - sigmoid({d}/0.05))*(-logsigmoid(beta*{d})) + sigmoid({d}/0.05)*exp(-beta*{d})",
+     ["may not depend on beta"], "sigmoid((pc - rc - pr + rr)/0.05)"),
+    (f"(1 - sigmoid({d}/0.05))*(-logsigmoid({d})) + sigmoid({d}/0.1)*exp(-{d})",
+     ["two different temperatures", "0.05", "0.1"], "sigmoid((pc - rc - pr + rr)/0.1)"),
+    (f"(1 - sigmoid({d}/0.05))*(-logsigmoid({d})) + sigmoid({d}/0.05)*exp(-2*{d})",
+     ["does not fit discopop", "not exp(-2*s)"], "exp(-2*(pc - rc - pr + rr))"),
+    (f"(1 - sigmoid({d}/0.05))*(-logsigmoid({d})) + 2*sigmoid({d}/0.05)*exp(-{d})",
+     ["m*exp(-s) is weighted 2"], "2*sigmoid((pc - rc - pr + rr)/0.05)*exp(-(pc - rc - pr + rr))"),
+])
+def test_wrong_exo_and_discopop_parameters_are_explained(expr, words, marked):
+    with pytest.raises(NotExpressibleError) as info:
+        decompile(expr)
+    for w in words:
+        assert w in info.value.message, info.value.message
+    span = info.value.span
+    assert span is not None and "^" in info.value.render()
+    if marked is not None:
+        assert expr[span.col - 1:span.end_col - 1] == marked, info.value.render()
+
+
 # ---------------------------------------------------------------- not expressible
 
 
@@ -187,6 +323,8 @@ def test_round_trip_every_single_model_structure(ok, bad):
     ("max(0, 1 - pc + pr)*2 + 1", ["constant 1 is added"]),
     ("softplus(pc - pr) + softplus(pr - pc)", ["symmetric"]),
     ("(pc - pr - 0.5)**2 - 3", ["constant -3 is added"]),
+    # log1mexp(0) = log 0: the margin, hence beta, is not a number (was a TypeError)
+    ("((pc + log1mexp(0)))**2", ["not a finite real number"]),
 ])
 def test_not_expressible_inputs_are_explained(expr, words):
     with pytest.raises(LogicpoError) as info:
@@ -197,7 +335,7 @@ def test_not_expressible_inputs_are_explained(expr, words):
     assert isinstance(info.value, NotExpressibleError)
     for w in words:
         assert w in info.value.message, info.value.message
-    assert info.value.span is not None
+    assert info.value.span is not None or "finite" in info.value.message
 
 
 def test_offending_sub_expression_is_located():
@@ -217,7 +355,7 @@ def test_offending_sub_expression_is_located():
 @pytest.mark.parametrize("expr, line, col", [
     ("__import__('os')", 1, 12),
     ("pc.__class__", 1, 3),
-    ("lambda x: x", 1, 8),
+    ("lambda x: x", 1, 1),
     ("os.system('ls')", 1, 3),
     ("exec(pc)", 1, 1),
     ("[pc]", 1, 1),
@@ -232,6 +370,17 @@ def test_malicious_input_is_rejected_with_a_location(expr, line, col):
     assert (span.line, span.col) == (line, col)
     rendered = info.value.render()
     assert "^" in rendered and f"<loss>:{line}:{col}" in rendered
+
+
+@pytest.mark.parametrize("expr, word, col", [
+    ("lambda x: x", "lambda", 1), ("lambda: pc", "lambda", 1), ("pc if pr else rr", "if", 4),
+    ("pc +\n  lambda x: x", "lambda", 3),
+])
+def test_python_keywords_are_named(expr, word, col):
+    with pytest.raises(ParseError) as info:
+        parse_loss_expression(expr)
+    assert info.value.message.startswith(f"'{word}' is not allowed")
+    assert info.value.span.col == col and info.value.span.end_col == col + len(word)
 
 
 def test_nesting_and_length_limits():

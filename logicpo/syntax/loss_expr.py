@@ -16,7 +16,9 @@ Var(name='pc')
 
 from __future__ import annotations
 
+import keyword
 import math
+import re
 from dataclasses import dataclass, field
 
 from lark import Transformer_NonRecursive, v_args
@@ -101,7 +103,7 @@ def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
     try:
         tree = lark_parser().parse(text, start="loss_expr")
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, file, line_of) from None
+        raise _syntax_error(exc, text, file, line_of) from None
     try:
         node = _ToLoss(file).transform(tree)
     except VisitError as exc:
@@ -136,9 +138,14 @@ def children(node: LossNode) -> tuple[LossNode, ...]:
     return ()
 
 
-def _syntax_error(exc: UnexpectedInput, file: str, line_of) -> ParseError:
+def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseError:
     hint = ("a loss uses numbers, + - * / ** ^, brackets, the symbols "
             + ", ".join(sorted(set(SYMBOLS))) + " and the functions " + ", ".join(FUNCTIONS))
+    python = _python_keyword(exc, text, file)
+    if python is not None:  # "lambda x: x" fails at the x; the lambda is what to name
+        word, span = python
+        return ParseError(f"'{word}' is not allowed: a loss is an arithmetic expression, "
+                          "not Python code", span, source_line=line_of(span.line), hint=hint)
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         token = exc.token
         span = Span(file, token.line, token.column, token.end_line, token.end_column)
@@ -157,6 +164,28 @@ def _syntax_error(exc: UnexpectedInput, file: str, line_of) -> ParseError:
                       source_line=line_of(line), hint=hint)
 
 
+
+
+def _python_keyword(exc: UnexpectedInput, text: str, file: str) -> tuple[str, Span] | None:
+    """The Python keyword (``lambda``, ``if``, ``import``, ...) at or just before the error."""
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        start = exc.token.start_pos
+        if str(exc.token) in keyword.kwlist:
+            return str(exc.token), _span_at(text, file, start, len(exc.token))
+    elif isinstance(exc, UnexpectedCharacters):
+        start = exc.pos_in_stream
+    else:
+        return None
+    before = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[:start])
+    if before is None or before.group(1) not in keyword.kwlist:
+        return None
+    return before.group(1), _span_at(text, file, before.start(1), len(before.group(1)))
+
+
+def _span_at(text: str, file: str, start: int, length: int) -> Span:
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    return Span(file, line, col, line, col + length)
 
 
 @v_args(meta=True)
