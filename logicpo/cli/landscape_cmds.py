@@ -46,6 +46,8 @@ def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
 
     EXPR uses pc, pr, rc, rr (or policy_chosen_logps, ...), beta, gamma, numbers,
     + - * / ** and log, exp, logsigmoid, sigmoid, softplus, log1mexp, relu, max.
+    The outer function may be any of the spec's families (logistic with label
+    smoothing, hinge, square, robust, exo, sigmoid, discopop) or -log of a probability.
     Example: logicpo decompile "-logsigmoid(beta*((pc - rc) - (pr - rr)))"
     """
     from logicpo.logic.decompile import decompile as run

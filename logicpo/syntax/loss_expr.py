@@ -80,8 +80,6 @@ class Neg:
 LossNode = Num | Var | Call | BinOp | Neg
 
 
-
-
 def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
     """Parse ``text`` into a :data:`LossNode`, or raise a located error."""
     lines = text.splitlines() or [""]
@@ -162,8 +160,6 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         line, col = len(lines), len(lines[-1]) + 1
     return ParseError("unexpected end of input", Span(file, line, col, line, col + 1),
                       source_line=line_of(line), hint=hint)
-
-
 
 
 def _python_keyword(exc: UnexpectedInput, text: str, file: str) -> tuple[str, Span] | None:

@@ -74,8 +74,6 @@ def lark_parser() -> Lark:
     )
 
 
-
-
 def parse_program(text: str, file: str = "<string>") -> ast.Program:
     """Parse a whole .lpo file."""
     imports, definitions = _parse(text, file, "program")
@@ -176,8 +174,6 @@ def span_of(file: str, meta) -> Span | None:
 
 def token_span(file: str, token: Token) -> Span:
     return Span(file, token.line, token.column, token.end_line, token.end_column)
-
-
 
 
 def _unquote(token: Token | None) -> str | None:
