@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass, field
 
 from lark import Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, did_you_mean
-from logicpo.syntax.parser import lark_parser, span_of, token_span
+from logicpo.errors import NameResolutionError, ParseError, Span, did_you_mean
+from logicpo.syntax.parser import lark_parser, span_of, token_span, transform
 
 # The whitelist: names a loss may use, and what they stand for.
 SYMBOLS: dict[str, str] = {
@@ -94,23 +94,14 @@ def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
     for i, ch in enumerate(text):
         depth += {"(": 1, ")": -1}.get(ch, 0)
         if depth > MAX_DEPTH:
-            line = text.count("\n", 0, i) + 1
-            col = i - (text.rfind("\n", 0, i) + 1) + 1
-            raise ParseError(f"brackets nested more than {MAX_DEPTH} deep",
-                             Span(file, line, col, line, col + 1), source_line=line_of(line))
+            span = _span_at(text, file, i, 1)
+            raise ParseError(f"brackets nested more than {MAX_DEPTH} deep", span,
+                             source_line=line_of(span.line))
     try:
         tree = lark_parser().parse(text, start="loss_expr")
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_of) from None
-    try:
-        node = _ToLoss(file).transform(tree)
-    except VisitError as exc:
-        inner = exc.orig_exc
-        if isinstance(inner, LogicpoError):
-            if inner.span and inner.source_line is None:
-                inner.source_line = line_of(inner.span.line)
-            raise inner from None
-        raise
+    node = transform(_ToLoss(file), tree, line_of)
     if _depth(node) > MAX_DEPTH:
         raise ParseError(f"the expression is nested more than {MAX_DEPTH} deep",
                          Span(file, 1, 1), source_line=line_of(1))
@@ -156,7 +147,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
     line = getattr(exc, "line", 1) or 1
     col = getattr(exc, "column", 1) or 1
     if isinstance(exc, UnexpectedToken):  # end of input
-        lines = [line_of(i) for i in range(1, 10_000) if line_of(i) or i == 1]
+        lines = text.splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
     return ParseError("unexpected end of input", Span(file, line, col, line, col + 1),
                       source_line=line_of(line), hint=hint)

@@ -100,8 +100,14 @@ def _parse(text: str, file: str, start: str):
         tree = lark_parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_of) from None
+    return transform(_ToAst(file), tree, line_of)
+
+
+def transform(transformer, tree, line_of):
+    """Run a lark transformer; a logicpo error raised inside it comes out unwrapped,
+    with its source line filled in."""
     try:
-        return _ToAst(file).transform(tree)
+        return transformer.transform(tree)
     except VisitError as exc:
         inner = exc.orig_exc
         if isinstance(inner, LogicpoError):
