@@ -94,6 +94,10 @@ class Program:
             out.append(name)
         return out
 
+    def entry(self, name: str) -> Entry:
+        """The definition called ``name`` and the file it came from."""
+        return self._entries[name]
+
     def is_zoo(self, name: str) -> bool:
         return name in self._entries and self._entries[name].from_zoo
 

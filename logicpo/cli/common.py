@@ -67,15 +67,6 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def split_name(name: str, files: tuple[Path, ...]) -> tuple[str, tuple[Path, ...]]:
-    """Accept ``path/to/file.lpo:name`` as well as ``name`` with ``--file``."""
-    if ":" in name:
-        path, _, short = name.rpartition(":")
-        if path.endswith(".lpo"):
-            return short, (*files, Path(path))
-    return name, files
-
-
 def make_table(title: str | None, columns: list[str], rows: list[list], **kw) -> Table:
     table = Table(title=title, title_justify="left", **kw)
     for c in columns:
@@ -83,10 +74,6 @@ def make_table(title: str | None, columns: list[str], rows: list[list], **kw) ->
     for r in rows:
         table.add_row(*[str(x) for x in r])
     return table
-
-
-def fail_usage(message: str) -> None:
-    raise UsageError(message)
 
 
 def stdout_is_tty() -> bool:

@@ -16,7 +16,6 @@ from logicpo.cli.common import (
     file_option,
     json_option,
     make_table,
-    split_name,
 )
 from logicpo.errors import UsageError
 
@@ -102,11 +101,10 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
     stronger (they entail NAME, loss at least as high), weaker or incomparable;
     degenerate ones are marked, and those computing the same loss are grouped.
     """
-    from logicpo.program import load
+    from logicpo.api import program_for
     from logicpo.reasoning.landscape import neighbours
 
-    short, files = split_name(name, files)
-    program = load(files)
+    program, (short,) = program_for([name], files)
     origin = program.structure(short)
     known = [program.structure(n) for n in program.names_of("structure")]
     hood = neighbours(origin, known)

@@ -29,7 +29,7 @@ def check_file(path: Path) -> dict:
     definitions = []
     for name in program.user_names:
         kind = program.kind(name)
-        entry = program._entries[name]
+        entry = program.entry(name)
         span = entry.definition.span
         item = {"name": name, "kind": kind, "file": entry.file,
                 "line": span.line if span else None}

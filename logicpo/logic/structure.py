@@ -168,9 +168,6 @@ class Structure:
             rows.append(row)
         return rows
 
-    def same_regions(self, other: Structure) -> bool:
-        return self.masks(ATOMS_REF) == other.masks(ATOMS_REF)
-
 
 # ---------------------------------------------------------------- display of derived cores
 

@@ -99,10 +99,6 @@ def world_bits(k: int, n: int) -> str:
     return "".join("1" if (k >> i) & 1 else "0" for i in range(n))
 
 
-def world_index(bits: str) -> int:
-    return sum(1 << i for i, c in enumerate(bits) if c == "1")
-
-
 @dataclass(frozen=True)
 class World:
     """One truth assignment, named for people.

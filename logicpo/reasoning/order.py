@@ -55,14 +55,6 @@ class Witness:
     def second_counts(self) -> str:
         return self.second.counts(self.world)
 
-    @property
-    def why(self) -> str:
-        """Which half of the definition fails: ``ok`` (ok1 not in ok2) or ``bad``."""
-        ok1, bad1 = self.first.masks(self.world.atoms)
-        ok2, bad2 = self.second.masks(self.world.atoms)
-        k = self.world.index
-        return "ok" if (ok1 >> k) & 1 and not (ok2 >> k) & 1 else "bad"
-
     def explain(self) -> str:
         return (f"{self.first.name} does not entail {self.second.name}: in world "
                 f"{self.world.describe()} ({self.world.short}), {self.first.name} counts it as "
