@@ -1,0 +1,172 @@
+"""Files in and out: the one rule every command follows when it reads or writes a file.
+
+Writing: the parent directory is created when missing; the file is written to a temporary
+file beside the target, flushed to disk and renamed over it, so an interrupted command never
+leaves half a file behind; it gets the permissions of a file made with ``open`` (the umask's),
+not the 0600 of a temporary file. Anything that stops this (the target is a directory, a
+parent is a file, no permission) is an :class:`OutputError` naming the path.
+
+Reading: only regular files are read (a directory, a FIFO, ``/dev/zero`` or a symlink loop is
+an :class:`InputError` saying what it is); text is UTF-8, a leading byte-order mark is
+dropped, and a size limit keeps a hostile file from taking the machine's memory.
+
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "new" / "dir" / "x.txt"
+>>> write_atomic(out, "hello\\n") == out
+True
+>>> read_text(out)
+'hello\\n'
+>>> read_text(out.parent)
+Traceback (most recent call last):
+...
+logicpo.files.InputError: file .../new/dir is a directory, not a file
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from logicpo.errors import LogicpoError
+
+#: Largest text file read whole (``.lpo`` sources and preference files); larger is refused.
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+
+
+class InputError(LogicpoError):
+    """A file given as input cannot be read: missing, not a regular file, too big, not text."""
+
+
+class OutputError(LogicpoError):
+    """A file cannot be written where the user asked."""
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def prepare_output(path: str | Path) -> Path:
+    """Check that ``path`` can be a file and create its parent directory; return it."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"cannot write '{path}': it is a directory")
+    parent = path.parent
+    for p in (parent, *parent.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise OutputError(f"cannot write '{path}': '{p}' is a file, not a directory")
+            break
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create directory '{parent}': {exc.strerror or exc}") from None
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success it replaces ``path``.
+
+    The caller writes to the yielded handle; if the block raises, ``path`` is untouched and
+    the temporary file is removed.
+    """
+    path = prepare_output(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
+                                                        {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` atomically; return ``path``."""
+    with atomic_output(path, binary=isinstance(data, bytes)) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def write_with(path: str | Path, writer: Callable[[str], None]) -> Path:
+    """Atomically write ``path`` by calling ``writer(tmp_path)`` (for libraries that want a
+    file name, such as matplotlib's ``savefig``); return ``path``."""
+    path = prepare_output(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
+                                   dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    try:
+        writer(tmp)
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def check_input(path: str | Path, what: str = "file") -> Path:
+    """``path`` if it names a readable regular file; an :class:`InputError` saying why not."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{what} not found: {path}") from None
+    except RuntimeError:  # pragma: no cover - older Pythons report symlink loops this way
+        raise InputError(f"cannot read {what} {path}: a symbolic link loop") from None
+    except OSError as exc:
+        reason = "a symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
+        raise InputError(f"cannot read {what} {path}: {reason}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{what} {path} is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise InputError(f"{what} {path} is {kind}, not a regular file")
+    return path
+
+
+def read_bytes(path: str | Path, what: str = "file", *, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes."""
+    path = check_input(path, what)
+    size = path.stat().st_size
+    if size > limit:
+        raise InputError(f"{what} {path} is {size:,} bytes; the limit is {limit:,}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def read_text(path: str | Path, what: str = "file", *, limit: int = MAX_TEXT_BYTES) -> str:
+    """A regular file's UTF-8 text, a leading byte-order mark dropped."""
+    data = read_bytes(path, what, limit=limit)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{what} {path} is not UTF-8 text (byte {exc.start + 1}, "
+                         f"line {line})") from None
+    return text[1:] if text.startswith("\ufeff") else text
