@@ -14,7 +14,9 @@ name (as a Python module may shadow a builtin).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -100,6 +102,35 @@ class Program:
 
     def is_zoo(self, name: str) -> bool:
         return name in self._entries and self._entries[name].from_zoo
+
+    def user_source(self, names: Iterable[str]) -> str:
+        """The user definitions that ``names`` need (themselves and everything they refer
+        to, transitively), as written, in source order. Loaded on top of the zoo, this text
+        defines the same things without the user's files or imports (a training run keeps
+        it so that ``--resume`` rebuilds its loss from the run directory alone).
+
+        >>> p = load_text('formula w = M(yw)\\nstructure s { core: w }\\nstructure t { core: M(yl) }')
+        >>> print(p.user_source(["s"]))
+        formula w = M(yw)
+        structure s { core: w }
+        """
+        needed, todo = set(), list(names)
+        while todo:
+            name = todo.pop()
+            entry = self._entries.get(name)
+            if name in needed or entry is None or entry.from_zoo:
+                continue
+            needed.add(name)
+            todo.extend(_referenced_names(entry.definition))
+        return "\n".join(self._definition_text(n) for n in self._user_order if n in needed)
+
+    def _definition_text(self, name: str) -> str:
+        entry = self._entries[name]
+        span = entry.definition.span
+        lines = self._sources[entry.file].splitlines()[span.line - 1: span.end_line]
+        lines[-1] = lines[-1][: span.end_col - 1]
+        lines[0] = lines[0][span.col - 1:]
+        return "\n".join(lines)
 
     def source_line(self, span: Span | None) -> str | None:
         if span is None or span.file not in self._sources:
@@ -268,6 +299,21 @@ class Program:
                 raise self._fail(type(exc), exc.message, exc.span, exc.hint) from None
             terms.append(Term(wt.weight, op.family, target, params))
         return tuple(terms)
+
+
+def _referenced_names(node) -> Iterator[str]:
+    """Every name a definition's syntax tree refers to (formulas, structures, objectives);
+    iterative, so that a deeply nested formula needs no deep Python stack."""
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Name, ast.StructureName, ast.Bare)):
+            yield node.id
+        if isinstance(node, tuple):
+            todo.extend(node)
+        elif dataclasses.is_dataclass(node):
+            todo.extend(getattr(node, f.name) for f in dataclasses.fields(node)
+                        if f.name != "span")
 
 
 def _kind_hint(name: str, actual: str, wanted: str) -> str | None:

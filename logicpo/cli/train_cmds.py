@@ -7,6 +7,7 @@ starts without it. The progress bar lives here; the loop only reports events.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -47,12 +48,15 @@ _HELP = {
     "eval_every": "Evaluate on the validation split every N steps (and at the end).",
     "eval_generate": "Validation prompts answered greedily to measure the task reward.",
     "ckpt_every": "Write OUT/ckpt.pt every N steps (and at the end, and on Ctrl-C).",
-    "out": "Run directory: metrics.jsonl, ckpt.pt, config.json, summary.json.",
+    "out": "Run directory: config.json, metrics.jsonl, ckpt.pt, summary.json. A directory "
+           "that holds a run is refused unless --resume or --overwrite.",
     "seed": "Random seed (same seed, same metrics on CPU).",
     "device": "auto (CUDA when there is one), cpu or cuda.",
     "threads": "torch CPU threads (0: torch's default).",
-    "resume": "Continue the run in --out from its checkpoint (only --steps, --device and "
-              "--threads may change).",
+    "resume": "Continue the run in --out from its checkpoint, with the loss recorded there "
+              "(only --steps, --device and --threads may change).",
+    "overwrite": "Replace the run already in --out (its checkpoint, metrics, config and "
+                 "summary are deleted first).",
 }
 _SKIP = {"loss_params"}
 _CHOICES = {"device": ("auto", "cpu", "cuda"), "reference": ("precompute", "online"),
@@ -115,12 +119,18 @@ def _build_config(ctx: click.Context, kw: dict):
     if not values.get("resume"):
         return TrainConfig(**values)
     from logicpo.training.loop import resume_config
+    from logicpo.training.run_dir import check_same_loss, stored_run
 
     typed = {k: v for k, v in values.items()
              if k == "loss_params" or ctx.get_parameter_source(k)
              == click.core.ParameterSource.COMMANDLINE}
     typed["resume"] = True
-    return resume_config(values["out"]).replace(**typed)
+    cfg = resume_config(values["out"]).replace(**typed)
+    stored = stored_run(values["out"])
+    if "loss" in typed and typed["loss"].strip() == stored["loss_spec"]:
+        # the same spec typed again: it must still mean the recorded loss
+        check_same_loss(stored, cfg.loss, cfg.loss_params, str(Path(values["out"])))
+    return cfg
 
 
 def _is_main_process() -> bool:
@@ -209,6 +219,13 @@ def _summary_table(summary: dict):
                       f"({summary['steps_per_second']:.1f} steps/s, "
                       f"{summary['tokens_per_second']:.0f} tokens/s)",
                       ["metric", "start", "end", "change"], rows)
+
+
+def _time_line(summary: dict) -> str:
+    """``time 52.1 s: setup 3.2, SFT 40.1, ...``: where the run's seconds went."""
+    names = {"sft": "SFT", "checkpoint": "checkpoints"}
+    parts = [f"{names.get(k, k)} {v:.1f}" for k, v in summary.get("phases", {}).items()]
+    return f"time {summary['seconds']:.1f} s: " + ", ".join(parts)
 
 
 def _labelled(part: str) -> tuple[str, str]:
@@ -319,6 +336,7 @@ def register(group: click.Group) -> None:
             emit_json(summary)
             return
         console.print(_summary_table(summary))
+        console.print(_time_line(summary))
         console.print(f"metrics: {Path(cfg.out) / 'metrics.jsonl'}  checkpoint: "
                       f"{Path(cfg.out) / 'ckpt.pt'}"
                       + (f"  plot: {summary['plot']}" if plot_path else ""))
@@ -327,7 +345,7 @@ def register(group: click.Group) -> None:
     @click.option("--losses", required=True, metavar="[LABEL=]SPEC,...",
                   help="Comma-separated loss specs, each optionally labelled LABEL=SPEC "
                        "(commas and '=' inside parentheses belong to the spec).")
-    @train_options
+    @functools.partial(train_options, exclude=("resume",))
     @json_option
     @click.pass_context
     def sweep_cmd(ctx, losses, as_json, no_progress, verbose, **kw):
@@ -338,25 +356,28 @@ def register(group: click.Group) -> None:
         logicpo sweep --task sort --losses "cpo=logistic(CPO, normalize=length),cCPO" --out runs/s
         Writes OUT/<label>/ per run, OUT/sweep.json and OUT/sweep.png.
         """
-        if kw.get("resume"):
-            raise UsageError("sweep does not resume; resume one run with `logicpo train --resume`")
         cfg = _build_config(ctx, kw)
         pairs = [_labelled(part) for part in _split_losses(losses)]
         labels, specs = [label for label, _ in pairs], [spec for _, spec in pairs]
         _setup_logging(verbose)
+        from logicpo.files import write_atomic
         from logicpo.plots.runs import plot_runs
         from logicpo.training.sweep import COLUMNS, comparison, sweep
 
+        report = {}
+
+        def finish(results):  # under the sweep's lock, before another sweep may start
+            picture = plot_runs([r.out for r in results], Path(cfg.out) / "sweep.png",
+                                labels=labels, title=f"{cfg.task or cfg.data}, seed {cfg.seed}")
+            report.update(task=cfg.task, data=cfg.data, seed=cfg.seed, steps=cfg.steps,
+                          runs=comparison(results), plot=str(picture))
+            write_atomic(Path(cfg.out) / "sweep.json", json.dumps(report, indent=2) + "\n")
+
         with _Progress(not (no_progress or as_json)) as progress:
-            results = sweep(cfg, specs, progress, labels=labels)
+            sweep(cfg, specs, progress, labels=labels, finish=finish)
         if not _is_main_process():
             return
-        rows = comparison(results)
-        picture = plot_runs([r.out for r in results], Path(cfg.out) / "sweep.png",
-                            labels=labels, title=f"{cfg.task or cfg.data}, seed {cfg.seed}")
-        report = {"task": cfg.task, "data": cfg.data, "seed": cfg.seed, "steps": cfg.steps,
-                  "runs": rows, "plot": str(picture)}
-        (Path(cfg.out) / "sweep.json").write_text(json.dumps(report, indent=2) + "\n")
+        rows, picture = report["runs"], report["plot"]
         if as_json:
             emit_json(report)
             return

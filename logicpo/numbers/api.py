@@ -69,9 +69,12 @@ def loss(spec: str, **params) -> runtime.CompiledLoss:
     return instantiate(compile_spec(spec, params))
 
 
-def compile_spec(spec: str, params: dict, files=()) -> Compiled:
-    """Resolve ``spec`` (plus ``.lpo`` ``files``) and generate its code."""
-    program, name = _program_for(spec, files)
+def compile_spec(spec: str, params: dict, files=(), *, program: Program | None = None
+                 ) -> Compiled:
+    """Resolve ``spec`` (plus ``.lpo`` ``files``) and generate its code. With ``program``,
+    names are looked up there instead, and the file of a ``FILE.lpo:NAME`` spec is not read
+    (a resumed training run compiles the definitions its checkpoint holds)."""
+    program, name = _program_for(spec, files, program)
     family = params.get("f")
     kind = program.kind(name) if _NAME.fullmatch(name) else None
     if _NAME.fullmatch(name) and kind not in ("objective", "structure"):
@@ -133,11 +136,13 @@ def _from_code(text: str, class_name: str) -> runtime.CompiledLoss:
     return cls()
 
 
-def _program_for(spec: str, files) -> tuple[Program, str]:
+def _program_for(spec: str, files, program: Program | None = None) -> tuple[Program, str]:
     spec = spec.strip()
     path, sep, short = spec.rpartition(":")
     if sep and path.endswith(".lpo"):
-        return load([*files, Path(path)]), short.strip()
+        return program or load([*files, Path(path)]), short.strip()
+    if program is not None:
+        return program, spec
     return (load(list(files)) if files else zoo()), spec
 
 

@@ -1,9 +1,10 @@
 """Checkpoints: written atomically, read without ever executing code from the file.
 
 A checkpoint is a plain dict of tensors, numbers and strings saved with ``torch.save`` and
-loaded with ``torch.load(weights_only=True)``, which refuses anything else. It is written to
-a temporary file in the same directory, flushed to disk, then renamed over the old one, so a
-crash or Ctrl-C mid-write leaves the previous checkpoint intact.
+loaded with ``torch.load(weights_only=True)``, which refuses anything else. It is written
+through :func:`logicpo.files.atomic_output` (a temporary file in the same directory, flushed
+to disk, then renamed over the old one), so a crash or Ctrl-C mid-write leaves the previous
+checkpoint intact.
 
 >>> import tempfile, torch
 >>> path = tempfile.mkdtemp() + "/ckpt.pt"
@@ -14,13 +15,13 @@ crash or Ctrl-C mid-write leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import torch
 
 from logicpo.errors import LogicpoError
+from logicpo.files import atomic_output
 
 FORMAT = "logicpo-checkpoint/1"
 CHECKPOINT_NAME = "ckpt.pt"
@@ -32,18 +33,8 @@ class CheckpointError(LogicpoError):
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
     """Write ``state`` (plus a format tag) atomically to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save({"format": FORMAT, **state}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_output(path, binary=True) as fh:
+        torch.save({"format": FORMAT, **state}, fh)
 
 
 def load_checkpoint(path: str | Path) -> dict:

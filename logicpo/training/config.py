@@ -11,6 +11,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from logicpo.errors import UsageError
@@ -60,12 +61,27 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0               # torch CPU threads; 0 keeps torch's default
     resume: bool = False           # continue the run in ``out`` from its checkpoint
+    overwrite: bool = False        # replace a previous run in ``out`` (never without this)
 
     # What --resume may change; everything else must match the checkpoint's config.
-    RESUMABLE = ("steps", "device", "threads", "resume", "out")
+    RESUMABLE = ("steps", "device", "threads", "resume", "overwrite", "out")
 
     def validate(self) -> None:
-        """Raise :class:`UsageError` for a configuration that cannot run."""
+        """Raise :class:`UsageError` for a configuration that cannot run.
+
+        Every number is checked here, once, before anything runs: a non-finite float
+        (``--lr inf``, ``--grad-clip nan``) or one outside its domain is refused.
+
+        >>> TrainConfig(task="sort", lr=float("inf")).validate()
+        Traceback (most recent call last):
+        ...
+        logicpo.errors.UsageError: lr must be a finite number, not inf
+        """
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UsageError(f"{f.name.replace('_', '-')} must be a finite number, "
+                                 f"not {value}")
         if (self.data is None) == (self.task is None):
             raise UsageError("give exactly one of --data FILE and --task NAME")
         if self.device not in DEVICES:
@@ -85,6 +101,10 @@ class TrainConfig:
             raise UsageError("task-val must be at least 1")
         if not (self.lr > 0 and self.sft_lr > 0):
             raise UsageError("learning rates must be positive")
+        if not self.weight_decay >= 0:
+            raise UsageError("weight-decay must not be negative")
+        if not self.grad_clip > 0:
+            raise UsageError("grad-clip must be positive")
         if not 0 <= self.min_lr_ratio <= 1:
             raise UsageError("min-lr-ratio must be between 0 and 1")
         if not 0 < self.val_fraction < 1:
@@ -98,6 +118,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def identity(self) -> dict:
+        """What a run records of its configuration: everything but how this command was
+        asked to treat ``out`` (resume, overwrite)."""
+        return self.replace(resume=False, overwrite=False).to_dict()
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:

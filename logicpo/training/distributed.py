@@ -31,6 +31,12 @@ class Context:
         return self.world_size > 1
 
 
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of torchrun's job (or runs alone); readable before
+    the process group exists."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"

@@ -15,7 +15,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,19 +23,21 @@ import torch
 
 import logicpo
 from logicpo.errors import LogicpoError, UsageError
-from logicpo.training import distributed
+from logicpo.files import read_text, write_atomic
+from logicpo.training import distributed, run_dir
 from logicpo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from logicpo.training.config import TrainConfig
 from logicpo.training.data import load_preferences, split_examples
 from logicpo.training.logprobs import collate, encode_pairs, greedy_generate, sequence_logprobs
 from logicpo.training.model import load_policy
+from logicpo.training.run_dir import CONFIG_NAME, METRICS_NAME, SUMMARY_NAME
 from logicpo.training.tasks import get_task
 
 log = logging.getLogger(__name__)
 
-METRICS_NAME = "metrics.jsonl"
-SUMMARY_NAME = "summary.json"
 EVAL_BATCH = 64
+#: The phases of a run, in order, as ``summary.json`` reports their seconds.
+PHASES = ("setup", "sft", "reference", "preference", "eval", "checkpoint")
 # The numbers compared between runs: what the policy learned and where its mass went.
 SUMMARY_KEYS = ("eval_task_reward", "eval_rewards/accuracies", "eval_rewards/margins",
                 "eval_logps/chosen", "eval_logps/rejected", "eval_loss")
@@ -55,10 +57,11 @@ class TrainResult:
     steps: int
     first_eval: dict
     final_eval: dict
-    seconds: float
-    steps_per_second: float
+    seconds: float                 # the whole command, set-up to summary
+    steps_per_second: float        # preference steps over the seconds spent taking them
     tokens_per_second: float
     loss_source: str
+    phases: dict = field(default_factory=dict)   # seconds per entry of PHASES
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -66,6 +69,7 @@ class TrainResult:
                  for k in ("eval_logps/chosen", "eval_logps/rejected")
                  if k in self.final_eval and k in self.first_eval}
         return {"out": self.out, "steps": self.steps, "seconds": round(self.seconds, 3),
+                "phases": {k: round(v, 3) for k, v in self.phases.items()},
                 "steps_per_second": self.steps_per_second,
                 "tokens_per_second": self.tokens_per_second, "loss_source": self.loss_source,
                 "first_eval": self.first_eval, "final_eval": self.final_eval, **delta,
@@ -73,8 +77,9 @@ class TrainResult:
 
 
 def resume_config(out: str | Path) -> TrainConfig:
-    """The configuration stored in the checkpoint of the run in ``out``."""
-    return TrainConfig.from_dict(load_checkpoint(Path(out) / CHECKPOINT_NAME)["config"])
+    """The configuration the run in ``out`` recorded (in its checkpoint, or in its
+    ``config.json`` when it was interrupted before the first checkpoint)."""
+    return TrainConfig.from_dict(run_dir.stored_run(out)["config"])
 
 
 def train(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
@@ -89,24 +94,47 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
     (2, True)
     """
     emit = on_event or (lambda kind, record: None)
+    clock = _Clock()
     cfg.validate()
+    cfg = run_dir.absolute_paths(cfg)
+    run_dir.check_out(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite)
     ctx = distributed.setup(cfg.device)
     try:
-        return _train(cfg, ctx, emit)
+        with run_dir.RunLock(cfg.out) if ctx.is_main else contextlib.nullcontext():
+            return _train(cfg, ctx, emit, clock)
     finally:
         distributed.teardown(ctx)
 
 
-def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResult:
+def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
+           clock: _Clock) -> TrainResult:
     # -------- set-up: everything that can fail on the user's input fails before any write
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT_NAME
-    state = _check_resume(cfg, ckpt_path) if cfg.resume else None
+    stored = _check_resume(cfg, out) if cfg.resume else None
+    state = stored if stored is not None and "step" in stored else None
+    if stored is not None and state is None:
+        log.warning("%s has no checkpoint yet (the run was interrupted before its first one, "
+                    "during the SFT warm-up): it starts over from the warm-up, with the "
+                    "recorded configuration and loss", out)
     task = get_task(cfg.task) if cfg.task else None
     train_set, val_set = _load_examples(cfg, task)
-    loss_fn = logicpo.loss(cfg.loss, **cfg.loss_params).to(ctx.device)
+    data_sha = run_dir.data_digest(cfg.data) if cfg.data is not None else None
+    if stored is not None and stored.get("data_sha256") != data_sha:
+        raise run_dir.ResumeMismatch(
+            f"the preference file {cfg.data} changed since the run started (its SHA-256 "
+            "differs from the recorded one); resuming would train on other data",
+            hint="restore the file, or start a new run in another --out")
+    if stored is not None:
+        loss_fn = run_dir.rebuild_loss(stored, str(ckpt_path if state else out / CONFIG_NAME))
+        run_record = {k: stored[k] for k in ("version", "loss_spec", "loss_source",
+                                         "loss_program", "loss_code_sha256")}
+    else:
+        run_record, loss_fn = run_dir.resolve_loss(cfg.loss, cfg.loss_params)
+    run_record["data_sha256"] = data_sha
+    loss_fn = loss_fn.to(ctx.device)
     _seed_everything(cfg.seed)
     policy, tokenizer = load_policy(cfg.model, cfg.block_size)
     policy.to(ctx.device)
@@ -120,9 +148,18 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
     if ctx.distributed:
         model = torch.nn.parallel.DistributedDataParallel(
             policy, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    # -------- the run directory: a previous run's files go only with --overwrite; the
+    # configuration and the resolved loss are recorded before the warm-up, so that even an
+    # interrupted warm-up can be resumed
     if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-    metrics = _MetricsFile(out / METRICS_NAME, ctx.is_main, keep_until=state and state["step"])
+        if not cfg.resume:  # again under the lock: a run may have ended in it meanwhile
+            run_dir.check_out(out, resume=False, overwrite=cfg.overwrite)
+        if cfg.overwrite:
+            run_dir.clear_run(out)
+        write_atomic(out / CONFIG_NAME, json.dumps({"config": cfg.identity(), **run_record},
+                                                   indent=2) + "\n")
+    metrics = _MetricsFile(out / METRICS_NAME, ctx.is_main,
+                           keep_until=state["step"] if state else None)
     emit("start", {"steps": cfg.steps, "sft_steps": 0 if state else cfg.sft_steps,
                    "start_step": state["step"] if state else 0, "world_size": ctx.world_size,
                    "device": str(ctx.device), "model": policy.describe(),
@@ -139,6 +176,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
         n = len(indices)
         return logps[:n], logps[n:], counts[:n], counts[n:], int((ids != tokenizer.pad_id).sum())
 
+    clock.end("setup")
     # -------- SFT warm-up on the chosen (or all) responses, so the reference knows the task
     if state is None and cfg.sft_steps:
         sft_opt = torch.optim.AdamW(policy.parameters(), lr=cfg.sft_lr, weight_decay=0.0)
@@ -165,9 +203,10 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
             if not math.isfinite(sft_loss):
                 raise TrainingDiverged(f"the SFT warm-up loss is {sft_loss} at SFT step "
                                        f"{sft_step}; nothing was saved")
-            record = {"sft_step": sft_step, "sft_loss": sft_loss}
-            metrics.write(record)
-            emit("sft", record)
+            rec = {"sft_step": sft_step, "sft_loss": sft_loss}
+            metrics.write(rec)
+            emit("sft", rec)
+    clock.end("sft")
 
     # -------- the frozen reference model (a copy of the warmed-up policy)
     reference = None
@@ -190,6 +229,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
     precomputed = {}
     if reference is not None and cfg.reference == "precompute":
         precomputed = {"train": reference_logps(train_pairs), "val": reference_logps(val_pairs)}
+    clock.end("reference")
 
     def loss_of(net, indices, pairs, split):
         """Per-example loss output and policy log-probs for the pairs at ``indices``."""
@@ -248,14 +288,15 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
     def checkpoint(at_step: int, sampler_state: torch.Tensor) -> None:
         if not ctx.is_main:
             return
-        save_checkpoint(ckpt_path, {
-            "version": logicpo.__version__, "step": at_step, "config": cfg.to_dict(),
-            "loss_spec": cfg.loss, "loss_source": loss_fn.source,
-            "model": policy.state_dict(), "optimizer": optimizer.state_dict(),
-            "reference": reference.state_dict() if reference is not None else None,
-            "scheduler": {"kind": "warmup-cosine", "step": at_step, "lr": lr_at(at_step)},
-            "rng": {"sampler": sampler_state, **_rng_state()},
-        })
+        with clock.phase("checkpoint"):
+            save_checkpoint(ckpt_path, {
+                **run_record, "version": logicpo.__version__, "step": at_step,
+                "config": cfg.identity(),
+                "model": policy.state_dict(), "optimizer": optimizer.state_dict(),
+                "reference": reference.state_dict() if reference is not None else None,
+                "scheduler": {"kind": "warmup-cosine", "step": at_step, "lr": lr_at(at_step)},
+                "rng": {"sampler": sampler_state, **_rng_state()},
+            })
         emit("checkpoint", {"step": at_step, "path": str(ckpt_path)})
 
     def last_good() -> str:
@@ -264,10 +305,8 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
                 else "no checkpoint was written")
 
     # -------- the training loop
-    if ctx.is_main:
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     first_eval = metrics.first_eval()
-    start_step, tokens_seen, t0 = step, 0, time.perf_counter()
+    start_step, tokens_seen = step, 0
     sampler_state = sampler.get_state()
     policy.train()
     try:
@@ -279,10 +318,11 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
             # evaluate and checkpoint (the state after `step` updates)
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 if not metrics.has_eval(step):
-                    record = evaluate()
-                    first_eval = first_eval or record
-                    metrics.write(record)
-                    emit("eval", record)
+                    with clock.phase("eval"):
+                        rec = evaluate()
+                    first_eval = first_eval or rec
+                    metrics.write(rec)
+                    emit("eval", rec)
             if step > start_step and (step % cfg.ckpt_every == 0 or step == cfg.steps):
                 checkpoint(step, sampler_state)
             if state is None and step == 0:
@@ -315,26 +355,28 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
             step += 1
             sampler_state = sampler.get_state()  # what a checkpoint of `step` must restore
             # log
-            record = {"step": step, **dict(zip(STAT_NAMES, stats.tolist(), strict=True)),
-                      "learning_rate": lr, "grad_norm": float(grad_norm)}
-            metrics.write(record)
-            emit("step", record)
+            rec = {"step": step, **dict(zip(STAT_NAMES, stats.tolist(), strict=True)),
+                   "learning_rate": lr, "grad_norm": float(grad_norm)}
+            metrics.write(rec)
+            emit("step", rec)
     except KeyboardInterrupt:
         checkpoint(step, sampler_state)
         log.warning("interrupted at step %d; checkpoint saved to %s", step, ckpt_path)
         raise
+    # the loop's time, less its evaluations and checkpoints, is the preference phase
+    clock.end("preference", less=("eval", "checkpoint"))
 
-    seconds = time.perf_counter() - t0
-    done = step - start_step
+    done, seconds = step - start_step, clock.seconds["preference"]
     result = TrainResult(
         out=str(out), steps=step, first_eval=first_eval or {}, final_eval=metrics.last_eval(),
-        seconds=seconds, steps_per_second=done / seconds if seconds else 0.0,
+        seconds=clock.total(), steps_per_second=done / seconds if seconds else 0.0,
         tokens_per_second=tokens_seen * ctx.world_size / seconds if seconds else 0.0,
-        loss_source=loss_fn.source,
+        loss_source=loss_fn.source, phases=clock.phases(),
         extra={"loss": cfg.loss, "task": cfg.task, "data": cfg.data, "seed": cfg.seed,
-               "world_size": ctx.world_size, "device": str(ctx.device)})
+               "world_size": ctx.world_size, "device": str(ctx.device),
+               "resumed_from": start_step if cfg.resume else None})
     if ctx.is_main:
-        (out / SUMMARY_NAME).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        write_atomic(out / SUMMARY_NAME, json.dumps(result.to_json(), indent=2) + "\n")
     emit("done", result.to_json())
     return result
 
@@ -367,8 +409,9 @@ def _micro_batch(cfg: TrainConfig, ctx: distributed.Context) -> int:
     return per_rank
 
 
-def _check_resume(cfg: TrainConfig, ckpt_path: Path) -> dict:
-    state = load_checkpoint(ckpt_path)
+def _check_resume(cfg: TrainConfig, out: Path) -> dict:
+    """What the run in ``out`` recorded, if ``cfg`` may continue it."""
+    state = run_dir.stored_run(out)
     stored = TrainConfig.from_dict(state["config"])
     clash = [f"{k}: {getattr(cfg, k)!r} here, {getattr(stored, k)!r} in the checkpoint"
              for k in cfg.to_dict() if k not in TrainConfig.RESUMABLE
@@ -376,7 +419,7 @@ def _check_resume(cfg: TrainConfig, ckpt_path: Path) -> dict:
     if clash:
         raise UsageError("--resume continues the stored run, whose settings differ: "
                          + "; ".join(clash), hint="change only --steps, --device or --threads")
-    if state["step"] > cfg.steps:
+    if state.get("step", 0) > cfg.steps:
         raise UsageError(f"the checkpoint is at step {state['step']}, beyond --steps {cfg.steps}")
     return state
 
@@ -400,6 +443,35 @@ def _restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class _Clock:
+    """Wall-clock seconds of a run's phases (``PHASES``), from the moment ``train`` starts."""
+
+    def __init__(self) -> None:
+        self.start = self.mark = time.perf_counter()
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+
+    def end(self, name: str, less: tuple[str, ...] = ()) -> None:
+        """Phase ``name`` ran from the last mark until now, except for the ``less`` phases
+        timed inside it."""
+        now = time.perf_counter()
+        self.seconds[name] += now - self.mark - sum(self.seconds[k] for k in less)
+        self.mark = now
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+    def phases(self) -> dict:
+        return dict(self.seconds)
+
+
 class _MetricsFile:
     """``metrics.jsonl``: appended line by line; on resume, cut back to the checkpoint."""
 
@@ -407,14 +479,14 @@ class _MetricsFile:
         self.path, self.writable = path, writable
         self.records: list[dict] = []
         if keep_until is not None and path.is_file():
-            for line in path.read_text().splitlines():
+            for line in read_text(path, "metrics file").splitlines():
                 rec = json.loads(line)
                 if rec.get("step", -1) <= keep_until:
                     self.records.append(rec)
             if writable:
-                path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+                write_atomic(path, "".join(json.dumps(r) + "\n" for r in self.records))
         elif writable:
-            path.write_text("")
+            write_atomic(path, "")
 
     def write(self, record: dict) -> None:
         self.records.append(record)

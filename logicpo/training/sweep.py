@@ -6,12 +6,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from logicpo.errors import UsageError
+from logicpo.training import distributed, run_dir
 from logicpo.training.config import TrainConfig
 from logicpo.training.loop import Event, TrainResult, train
+
+#: What a sweep writes into its directory besides one run directory per loss.
+SWEEP_FILES = ("sweep.json", "sweep.png")
 
 COLUMNS = ["loss", "task reward", "exact match", "pref. accuracy",
            "Δ logp winner", "Δ logp loser", "winner"]
@@ -24,8 +30,15 @@ def run_name(spec: str) -> str:
 
 
 def sweep(cfg: TrainConfig, losses: list[str], on_event: Event | None = None,
-          labels: list[str] | None = None) -> list[TrainResult]:
-    """Train ``cfg`` once per loss, into ``cfg.out/<run_name(label or loss)>``."""
+          labels: list[str] | None = None,
+          finish: Callable[[list[TrainResult]], None] | None = None) -> list[TrainResult]:
+    """Train ``cfg`` once per loss, into ``cfg.out/<run_name(label or loss)>``.
+
+    A sweep directory that holds a previous sweep (or any of its runs) is refused before
+    anything trains, unless ``cfg.overwrite``; the directory is locked while the sweep runs,
+    and ``finish(results)`` (the CLI's table and picture) runs under that lock."""
+    if cfg.resume:
+        raise UsageError("sweep does not resume; resume one run with `logicpo train --resume`")
     if not losses:
         raise UsageError("--losses needs at least one loss")
     labels = list(labels) if labels else list(losses)
@@ -33,14 +46,25 @@ def sweep(cfg: TrainConfig, losses: list[str], on_event: Event | None = None,
     if len(set(names)) != len(names):
         raise UsageError("two losses of the sweep map to the same run directory",
                          hint="give them labels: --losses a=SPEC,b=SPEC")
+    cfg.validate()
+    run_cfgs = [cfg.replace(loss=spec, out=str(Path(cfg.out) / name))
+                for spec, name in zip(losses, names, strict=True)]
+    for out, extra in ((cfg.out, SWEEP_FILES), *((c.out, ()) for c in run_cfgs)):
+        run_dir.check_out(out, resume=False, overwrite=cfg.overwrite, extra=extra,
+                          resumable=False)
     results = []
-    for spec, label, name in zip(losses, labels, names, strict=True):
-        run_cfg = cfg.replace(loss=spec, out=str(Path(cfg.out) / name))
-        if on_event:
-            on_event("run", {"loss": label, "spec": spec, "out": run_cfg.out})
-        result = train(run_cfg, on_event)
-        result.extra["label"] = label
-        results.append(result)
+    main = distributed.is_main_process()  # only rank 0 writes files, as in train()
+    with run_dir.RunLock(cfg.out) if main else contextlib.nullcontext():
+        if cfg.overwrite and main:
+            run_dir.clear_run(cfg.out, extra=SWEEP_FILES)
+        for run_cfg, label in zip(run_cfgs, labels, strict=True):
+            if on_event:
+                on_event("run", {"loss": label, "spec": run_cfg.loss, "out": run_cfg.out})
+            result = train(run_cfg, on_event)
+            result.extra["label"] = label
+            results.append(result)
+        if finish is not None and main:
+            finish(results)
     return results
 
 
