@@ -118,6 +118,7 @@ def _build_config(ctx: click.Context, kw: dict):
         values["loss_params"] = _parse_params(kw["params"])
     if not values.get("resume"):
         return TrainConfig(**values)
+    TrainConfig.check_out_mode(True, values.get("overwrite", False))
     from logicpo.training.loop import resume_config
     from logicpo.training.run_dir import check_same_loss, stored_run
 

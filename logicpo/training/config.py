@@ -82,6 +82,7 @@ class TrainConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 raise UsageError(f"{f.name.replace('_', '-')} must be a finite number, "
                                  f"not {value}")
+        self.check_out_mode(self.resume, self.overwrite)
         if (self.data is None) == (self.task is None):
             raise UsageError("give exactly one of --data FILE and --task NAME")
         if self.device not in DEVICES:
@@ -111,6 +112,13 @@ class TrainConfig:
             raise UsageError("val-fraction must be between 0 and 1")
         if self.batch_size % self.grad_accum:
             raise UsageError("batch-size must be a multiple of grad-accum")
+
+    @staticmethod
+    def check_out_mode(resume: bool, overwrite: bool) -> None:
+        """``resume`` continues the run in ``out`` and ``overwrite`` replaces it: not both."""
+        if resume and overwrite:
+            raise UsageError("--resume continues the run in --out and --overwrite replaces it: "
+                             "give one of them")
 
     @property
     def tokens_per_step_hint(self) -> str:

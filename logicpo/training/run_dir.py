@@ -70,9 +70,7 @@ def check_out(out: str | Path, *, resume: bool, overwrite: bool,
     a run's (a sweep's ``sweep.json``); ``resumable``: whether to suggest ``--resume``.
     Writes nothing."""
     out = Path(out)
-    if resume and overwrite:
-        raise UsageError("--resume continues the run in --out and --overwrite replaces it: "
-                         "give one of them")
+    TrainConfig.check_out_mode(resume, overwrite)
     for p in (out, *out.parents):
         if p.exists():
             if not p.is_dir():
