@@ -19,9 +19,11 @@ EXAMPLE = HERE / "my_losses.lpo"
 console = Console()
 
 
-def step(title: str, *args: str) -> None:
+def step(title: str, *args: str, note: str | None = None) -> None:
     """Run one logicpo command, showing it as a user would type it."""
     console.print(Rule(f"[bold]{title}"))
+    if note:
+        console.print(f"[dim]{note}[/]")
     console.print(f"[dim]$ logicpo {' '.join(shlex.quote(a) for a in args)}[/]")
     try:
         main(list(args), prog_name="logicpo", standalone_mode=False)
@@ -43,12 +45,19 @@ def demo() -> list[Path]:
 
 
 def train_briefly() -> list[Path]:
-    """5. Train the file's objective on the built-in sort task, on CPU, in about a minute."""
+    """5. Train the file's objective on the built-in sort task, on CPU, in about a minute.
+
+    The demo's run directory is its own: a second ``make demo`` replaces the first one's run
+    there, explicitly (``--overwrite``; without it, logicpo refuses to replace a run)."""
     rel = EXAMPLE.relative_to(Path.cwd()) if EXAMPLE.is_relative_to(Path.cwd()) else EXAMPLE
     run, picture = OUT / "train", OUT / "train.png"
+    shown = run.relative_to(Path.cwd()) if run.is_relative_to(Path.cwd()) else run
+    note = (f"{shown} holds the previous demo's run: this one replaces it (--overwrite)"
+            if run.exists() else None)
     step("5. Does it train? (tiny model, sort task, CPU)", "train", "--task", "sort",
          "--loss", f"{rel}:trained", "--steps", "80", "--sft-steps", "250", "--lr", "5e-4",
-         "--eval-every", "20", "--threads", "1", "--out", str(run), "--plot", str(picture))
+         "--eval-every", "20", "--threads", "1", "--out", str(shown), "--overwrite",
+         "--plot", str(picture), note=note)
     return [picture]
 
 
