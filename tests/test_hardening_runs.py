@@ -300,3 +300,47 @@ def test_a_checkpoint_under_a_file_is_an_output_error(tmp_path):
     with pytest.raises(OutputError, match="is a file, not a directory"):
         save_checkpoint(tmp_path / "afile" / "ckpt.pt", {"step": 1})
     assert issubclass(OutputError, LogicpoError)
+
+
+def test_resume_needs_nothing_but_the_run_directory(tmp_path, monkeypatch):
+    """The loss's definitions come from an imported file; both files are deleted before the
+    resume, which still equals the uninterrupted run. Definitions the loss does not use are
+    not recorded."""
+    monkeypatch.chdir(tmp_path)
+    Path("base.lpo").write_text("formula w = M(yw)\nstructure unused { core: M(yl) }\n")
+    Path("mine.lpo").write_text('import "base.lpo"\nstructure mine { core: M(yl) -> w }\n'
+                                "objective obj = logistic(ref(mine), beta=0.5) + 0.2*sft\n")
+    train(tiny("full", loss="mine.lpo:obj"))
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny("cut", loss="mine.lpo:obj"), ctrl_c_at("step", "step", 3))
+    Path("base.lpo").unlink()
+    Path("mine.lpo").unlink()
+    train(resume_config("cut").replace(resume=True))
+    assert records("cut") == records("full")
+    assert load_checkpoint(Path("cut", "ckpt.pt"))["loss_program"] == (
+        "formula w = M(yw)\nstructure mine { core: M(yl) -> w }\n"
+        "objective obj = logistic(ref(mine), beta=0.5) + 0.2*sft")
+
+
+def test_a_checkpoint_without_a_recorded_loss_is_not_resumed(tmp_path):
+    from logicpo.training.checkpoint import CheckpointError, save_checkpoint
+
+    out = tmp_path / "r"
+    train(tiny(out, steps=2))
+    state = load_checkpoint(out / "ckpt.pt")
+    for key in ("loss_program", "loss_code_sha256"):
+        del state[key]
+    save_checkpoint(out / "ckpt.pt", state)
+    with pytest.raises(CheckpointError, match="before logicpo recorded a run's loss"):
+        train(tiny(out, steps=4, resume=True))
+
+
+def test_a_local_model_directory_is_recorded_as_an_absolute_path(tmp_path, monkeypatch):
+    from logicpo.training.run_dir import absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    Path("m").mkdir()
+    Path("m", "config.json").write_text("{}")
+    cfg = absolute_paths(TrainConfig(task="sort", model="m"))
+    assert cfg.model == str(tmp_path / "m")
+    assert absolute_paths(TrainConfig(task="sort", model="tiny")).model == "tiny"

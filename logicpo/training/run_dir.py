@@ -248,7 +248,13 @@ def stored_run(out: str | Path) -> dict:
     the first checkpoint (during the SFT warm-up), its ``config.json`` (without a step)."""
     out = Path(out)
     if os.path.lexists(out / CHECKPOINT_NAME):
-        return load_checkpoint(out / CHECKPOINT_NAME)
+        state = load_checkpoint(out / CHECKPOINT_NAME)
+        if "loss_code_sha256" not in state or "config" not in state:
+            raise CheckpointError(
+                f"{out / CHECKPOINT_NAME} was written before logicpo recorded a run's loss in "
+                "its checkpoint, so a resume could not know which loss it trained",
+                hint="start a new run (with --overwrite to replace this one)")
+        return state
     if not os.path.lexists(out / CONFIG_NAME):
         raise CheckpointError(f"no run to resume in '{out}': it has no {CHECKPOINT_NAME} and "
                               f"no {CONFIG_NAME}")
