@@ -49,14 +49,16 @@ _HELP = {
     "eval_generate": "Validation prompts answered greedily to measure the task reward.",
     "ckpt_every": "Write OUT/ckpt.pt every N steps (and at the end, and on Ctrl-C).",
     "out": "Run directory: config.json, metrics.jsonl, ckpt.pt, summary.json. A directory "
-           "that holds a run is refused unless --resume or --overwrite.",
+           "that already holds a run is refused unless it is continued (train --resume) or "
+           "replaced (--overwrite).",
     "seed": "Random seed (same seed, same metrics on CPU).",
     "device": "auto (CUDA when there is one), cpu or cuda.",
     "threads": "torch CPU threads (0: torch's default).",
     "resume": "Continue the run in --out from its checkpoint, with the loss recorded there "
               "(only --steps, --device and --threads may change).",
-    "overwrite": "Replace the run already in --out (its checkpoint, metrics, config and "
-                 "summary are deleted first).",
+    "overwrite": "Replace what a previous run left in --out: its checkpoint, metrics, config "
+                 "and summary (for a sweep also sweep.json, sweep.png) are deleted first, "
+                 "and nothing else.",
 }
 _SKIP = {"loss_params"}
 _CHOICES = {"device": ("auto", "cpu", "cuda"), "reference": ("precompute", "online"),

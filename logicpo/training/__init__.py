@@ -9,6 +9,7 @@ commands. One concept per module:
 - :mod:`~logicpo.training.model`: the byte tokenizer and a tiny causal transformer;
 - :mod:`~logicpo.training.logprobs`: sequence log-probs (sum and token count) per response;
 - :mod:`~logicpo.training.checkpoint`: atomic, code-free checkpoints;
+- :mod:`~logicpo.training.run_dir`: the run directory (refusal, lock, the recorded loss);
 - :mod:`~logicpo.training.distributed`: torchrun / DDP set-up;
 - :mod:`~logicpo.training.loop`: ``train(cfg)``; :mod:`~logicpo.training.sweep`: one run per loss.
 """
