@@ -344,3 +344,11 @@ def test_a_local_model_directory_is_recorded_as_an_absolute_path(tmp_path, monke
     cfg = absolute_paths(TrainConfig(task="sort", model="m"))
     assert cfg.model == str(tmp_path / "m")
     assert absolute_paths(TrainConfig(task="sort", model="tiny")).model == "tiny"
+
+
+def test_a_sweep_with_a_mistyped_loss_trains_nothing(tmp_path):
+    out = tmp_path / "s"
+    res = run("sweep", "--losses", "CPO,CPOO", "--task", "sort", "--steps", 2, "--out", out,
+              *TINY)
+    assert res.exit_code in (1, 2) and "CPOO" in said(res)
+    assert not out.exists()

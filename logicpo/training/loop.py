@@ -130,7 +130,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     if stored is not None:
         loss_fn = run_dir.rebuild_loss(stored, str(ckpt_path if state else out / CONFIG_NAME))
         run_record = {k: stored[k] for k in ("version", "loss_spec", "loss_source",
-                                         "loss_program", "loss_code_sha256")}
+                                             "loss_program", "loss_code_sha256")}
     else:
         run_record, loss_fn = run_dir.resolve_loss(cfg.loss, cfg.loss_params)
     run_record["data_sha256"] = data_sha
@@ -152,7 +152,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     # configuration and the resolved loss are recorded before the warm-up, so that even an
     # interrupted warm-up can be resumed
     if ctx.is_main:
-        if not cfg.resume:  # again under the lock: a run may have ended in it meanwhile
+        if not cfg.resume:  # again, now under the lock: another run may have ended here
             run_dir.check_out(out, resume=False, overwrite=cfg.overwrite)
         if cfg.overwrite:
             run_dir.clear_run(out)
@@ -203,9 +203,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
             if not math.isfinite(sft_loss):
                 raise TrainingDiverged(f"the SFT warm-up loss is {sft_loss} at SFT step "
                                        f"{sft_step}; nothing was saved")
-            rec = {"sft_step": sft_step, "sft_loss": sft_loss}
-            metrics.write(rec)
-            emit("sft", rec)
+            record = {"sft_step": sft_step, "sft_loss": sft_loss}
+            metrics.write(record)
+            emit("sft", record)
     clock.end("sft")
 
     # -------- the frozen reference model (a copy of the warmed-up policy)
@@ -319,10 +319,10 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 if not metrics.has_eval(step):
                     with clock.phase("eval"):
-                        rec = evaluate()
-                    first_eval = first_eval or rec
-                    metrics.write(rec)
-                    emit("eval", rec)
+                        record = evaluate()
+                    first_eval = first_eval or record
+                    metrics.write(record)
+                    emit("eval", record)
             if step > start_step and (step % cfg.ckpt_every == 0 or step == cfg.steps):
                 checkpoint(step, sampler_state)
             if state is None and step == 0:
@@ -355,10 +355,10 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
             step += 1
             sampler_state = sampler.get_state()  # what a checkpoint of `step` must restore
             # log
-            rec = {"step": step, **dict(zip(STAT_NAMES, stats.tolist(), strict=True)),
-                   "learning_rate": lr, "grad_norm": float(grad_norm)}
-            metrics.write(rec)
-            emit("step", rec)
+            record = {"step": step, **dict(zip(STAT_NAMES, stats.tolist(), strict=True)),
+                      "learning_rate": lr, "grad_norm": float(grad_norm)}
+            metrics.write(record)
+            emit("step", record)
     except KeyboardInterrupt:
         checkpoint(step, sampler_state)
         log.warning("interrupted at step %d; checkpoint saved to %s", step, ckpt_path)

@@ -35,7 +35,8 @@ def sweep(cfg: TrainConfig, losses: list[str], on_event: Event | None = None,
     """Train ``cfg`` once per loss, into ``cfg.out/<run_name(label or loss)>``.
 
     A sweep directory that holds a previous sweep (or any of its runs) is refused before
-    anything trains, unless ``cfg.overwrite``; the directory is locked while the sweep runs,
+    anything trains, unless ``cfg.overwrite``, and so is a loss that does not compile; the
+    directory is locked while the sweep runs,
     and ``finish(results)`` (the CLI's table and picture) runs under that lock."""
     if cfg.resume:
         raise UsageError("sweep does not resume; resume one run with `logicpo train --resume`")
@@ -52,6 +53,8 @@ def sweep(cfg: TrainConfig, losses: list[str], on_event: Event | None = None,
     for out, extra in ((cfg.out, SWEEP_FILES), *((c.out, ()) for c in run_cfgs)):
         run_dir.check_out(out, resume=False, overwrite=cfg.overwrite, extra=extra,
                           resumable=False)
+    for run_cfg in run_cfgs:  # a mistyped last loss stops the sweep before the first run
+        run_dir.resolve_loss(run_cfg.loss, run_cfg.loss_params)
     results = []
     main = distributed.is_main_process()  # only rank 0 writes files, as in train()
     with run_dir.RunLock(cfg.out) if main else contextlib.nullcontext():
