@@ -40,6 +40,40 @@ class LogicpoGroup(click.Group):
             ctx.exit(130)
 
 
+class FreeTextCommand(click.Command):
+    """A command whose one argument is free text that may start with ``-`` (a loss formula).
+
+    Only the command's exact option names (``--json``, ``--points N`` or ``--points=N``,
+    ``-h``, ``--help``) are options; every other word, however it starts, is text, and so is
+    everything after ``--``. Click alone would read ``-logsigmoid(...)`` as the short options
+    ``-l -o -g ...`` and its ``h`` as ``-h``, printing the help instead of reading the text.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for name in (*param.opts, *param.secondary_opts):
+                    takes_value[name] = not (param.is_flag or param.count)
+        options: list[str] = []
+        words: list[str] = []
+        rest = iter(args)
+        for word in rest:
+            name = word.split("=", 1)[0] if word.startswith("--") else word
+            if word == "--":
+                words.extend(rest)
+            elif name not in takes_value:
+                words.append(word)
+            elif takes_value[name] and "=" not in word:
+                value = next(rest, None)
+                if value is None:
+                    raise click.UsageError(f"Option '{word}' requires an argument.", ctx)
+                options += [word, value]
+            else:
+                options.append(word)
+        return super().parse_args(ctx, [*options, "--", *words])
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
