@@ -25,6 +25,11 @@ def run():
     return invoke
 
 
+def said(result) -> str:
+    """The command's output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
 # ---------------------------------------------------------------- decompile's command line
 
 
@@ -123,3 +128,135 @@ def test_fuzz_decompile_command_line_reads_expressions(first, rest, as_json):
         module.decompile = original
     assert seen == [" ".join(words)], result.output
     assert result.exit_code == 2
+
+
+# ---------------------------------------------------------------- one rule for every output
+
+
+def _umask_mode() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _run_dir(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "loss": 0.7 - s / 10, "rewards/margins": s / 10}) + "\n"
+        for s in range(3)))
+    return run
+
+
+WRITERS = {  # command line writing to the path {out}, and the file's expected first bytes
+    "plot": (["plot", "sigmoid", "-o", "{out}.png"], b"\x89PNG"),
+    "neighbors": (["neighbors", "CPO", "--png", "{out}.png"], b"\x89PNG"),
+    "lattice png": (["lattice", "CPO", "cCPO", "--png", "{out}.png"], b"\x89PNG"),
+    "lattice svg": (["lattice", "CPO", "cCPO", "--svg", "{out}.svg"], b"<?xml"),
+    "data": (["data", "sort", "-n", "3", "-o", "{out}.jsonl"], b'{"prompt"'),
+    "export": (["export", "sigmoid", "-o", "{out}.py"], b'"""'),
+    "plot-run": (["plot-run", "{run}", "-o", "{out}.png"], b"\x89PNG"),
+    "census state": (["census", "--atoms", "2", "-j", "1", "--state", "{out}.json"], b'{"atoms"'),
+    "docs": (["docs", "--write", "--docs-dir", "{out}"], b"# The zoo"),
+}
+
+
+def _args(template, out, run):
+    return [a.format(out=out, run=run) for a in template]
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_every_writer_creates_the_directory_atomically_with_umask_permissions(run, tmp_path,
+                                                                              name):
+    """Before: plot, neighbors and data gave FileNotFoundError tracebacks for a missing
+    directory, lattice refused, plot-run created it; lattice pictures were mode 0600."""
+    template, magic = WRITERS[name]
+    args = _args(template, tmp_path / "new" / "deeper" / "x", _run_dir(tmp_path))
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    (written,) = [p for p in (tmp_path / "new" / "deeper").rglob("*") if p.is_file()]
+    assert written.read_bytes().startswith(magic)
+    assert written.stat().st_mode & 0o777 == _umask_mode()
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_every_writer_refuses_a_parent_that_is_a_file_cleanly(run, tmp_path, name):
+    template, _ = WRITERS[name]
+    (tmp_path / "afile").write_text("keep me")
+    result = run(*_args(template, tmp_path / "afile" / "x", _run_dir(tmp_path)))
+    assert result.exit_code == 1, result.output
+    assert "is a file, not a directory" in said(result)
+    assert (tmp_path / "afile").read_text() == "keep me"
+
+
+def test_a_failed_picture_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from logicpo.plots import save_figure
+    from logicpo.plots.landscape import draw_zoo_lattice
+
+    out = tmp_path / "z.png"
+    out.write_bytes(b"old")
+
+    def broken(self, fname, **kw):
+        with open(fname, "wb") as fh:
+            fh.write(b"half")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)
+    with pytest.raises(RuntimeError):
+        save_figure(draw_zoo_lattice(), out)
+    assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["z.png"]
+
+
+def test_census_state_of_other_settings_is_not_replaced(run, tmp_path):
+    """Before: a state file of another census (or not JSON at all) was silently overwritten
+    (or a JSONDecodeError traceback)."""
+    state = tmp_path / "s.json"
+    assert run("census", "--atoms", "2", "-j", "1", "--state", state).exit_code == 0
+    before = state.read_text()
+    result = run("census", "--atoms", "1", "-j", "1", "--state", state)
+    assert result.exit_code == 1 and "other settings" in said(result)
+    assert state.read_text() == before
+    state.write_text("[" * 100_000)
+    result = run("census", "--atoms", "2", "-j", "1", "--state", state)
+    assert result.exit_code == 1 and "not a census state file" in said(result)
+    result = run("census", "--atoms", "2", "-j", "1", "--state", tmp_path)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- docs outside the checkout
+
+
+def test_docs_outside_a_checkout_refuses_instead_of_writing_here(run, tmp_path, monkeypatch):
+    """Before: `docs --write` wrote ./docs/zoo.md wherever it ran and `--check` called a
+    missing file stale."""
+    import logicpo.numbers.zoo_doc as zoo_doc
+
+    installed = tmp_path / "site-packages" / "logicpo" / "numbers" / "zoo_doc.py"
+    monkeypatch.setattr(zoo_doc, "__file__", str(installed))
+    monkeypatch.chdir(tmp_path)
+    for mode in ("--write", "--check"):
+        result = run("docs", mode)
+        assert result.exit_code == 2, result.output
+        assert "not from a checkout" in said(result) and "--docs-dir" in said(result)
+    assert not (tmp_path / "docs").exists()
+    assert run("docs").output.startswith("# The zoo of losses")  # printing needs no checkout
+
+
+def test_docs_check_says_missing_for_a_missing_file(run, tmp_path):
+    result = run("docs", "--check", "--docs-dir", tmp_path / "none")
+    assert result.exit_code == 1 and "is missing" in said(result)
+    data = json.loads(run("docs", "--check", "--json", "--docs-dir", tmp_path / "none").output)
+    assert data["missing"] is True and data["stale"] is True
+    assert not (tmp_path / "none").exists()
+
+
+def test_docs_in_the_checkout_are_found_from_anywhere(run, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    data = json.loads(run("docs", "--check", "--json").output)
+    assert Path(data["file"]) == Path(__file__).resolve().parents[1] / "docs" / "zoo.md"

@@ -113,9 +113,10 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
     known = [program.structure(n) for n in program.names_of("structure")]
     hood = neighbours(origin, known)
     if png is not None:
-        from logicpo.plots.landscape import draw_neighbourhood, save
+        from logicpo.plots import save_figure
+        from logicpo.plots.landscape import draw_neighbourhood
 
-        save(draw_neighbourhood(hood), png)
+        save_figure(draw_neighbourhood(hood), png)
     if as_json:
         out = hood.to_json()
         if png is not None:

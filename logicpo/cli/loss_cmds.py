@@ -20,6 +20,7 @@ from logicpo.cli.common import (
     stdout_is_tty,
 )
 from logicpo.errors import UsageError
+from logicpo.files import read_text, write_atomic
 
 
 def register(group: click.Group) -> None:
@@ -204,11 +205,7 @@ def export(spec, output, name, beta, gamma, label_smoothing, tau, normalize, fam
     fn = function_name(output, name)
     compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
                                              family))
-    text = render(compiled, fn)
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    write_atomic(output, render(compiled, fn))
     result = {"output": str(output), "function": fn, "class": compiled.generated.class_name,
               "source": compiled.source, "uses_reference": compiled.uses_reference}
     if as_json:
@@ -224,29 +221,36 @@ def export(spec, output, name, beta, gamma, label_smoothing, tau, normalize, fam
 @click.command()
 @click.option("--write", "mode", flag_value="write", help="Rewrite the generated docs.")
 @click.option("--check", "mode", flag_value="check",
-              help="Exit 1 when a generated doc is stale.")
-@click.option("--docs-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("docs"), show_default=True)
+              help="Exit 1 when a generated doc is stale or missing.")
+@click.option("--docs-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The docs directory [default: docs/ of the logicpo checkout running].")
 @json_option
 def docs(mode, docs_dir, as_json):
-    """Generate docs/zoo.md from the zoo (print it, --write it, or --check it is current)."""
-    from logicpo.numbers.zoo_doc import render
+    """Generate docs/zoo.md from the zoo (print it, --write it, or --check it is current).
 
-    path = docs_dir / "zoo.md"
+    --write and --check work on the docs/ of the checkout logicpo runs from (an
+    installed logicpo has none: pass --docs-dir).
+    """
+    from logicpo.numbers.zoo_doc import checkout_docs, render
+
     text = render()
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    stale = current != text
-    if mode == "write" and stale:
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    if as_json:
-        emit_json({"file": str(path), "stale": stale and mode != "write",
-                   "written": mode == "write" and stale})
-    elif mode is None:
+    if mode is None and not as_json:
         click.echo(text, nl=False)
+        return
+    path = (docs_dir if docs_dir is not None else checkout_docs()) / "zoo.md"
+    missing = not path.exists()
+    stale = missing or read_text(path, "generated doc") != text
+    written = mode == "write" and stale
+    if written:
+        write_atomic(path, text)
+    if as_json:
+        emit_json({"file": str(path), "stale": stale and not written,
+                   "missing": missing and not written, "written": written})
     elif mode == "write":
-        console.print(f"{'wrote' if stale else 'up to date:'} {escape(str(path))}")
+        console.print(f"{'wrote' if written else 'up to date:'} {escape(str(path))}")
     else:
-        console.print(f"{escape(str(path))} is {'stale' if stale else 'up to date'}")
+        state = ("missing (logicpo docs --write creates it)" if missing else
+                 "stale (logicpo docs --write regenerates it)" if stale else "up to date")
+        console.print(f"{escape(str(path))} is {state}")
     if mode == "check" and stale:
         raise SystemExit(1)

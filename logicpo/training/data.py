@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from logicpo.errors import LogicpoError, Span
+from logicpo.files import atomic_output
 
 FIELDS = ("prompt", "chosen", "rejected")
 
@@ -60,15 +61,13 @@ def load_preferences(path: str | Path) -> list[PreferenceExample]:
 
 
 def save_preferences(examples: Iterable[PreferenceExample], path: str | Path) -> int:
-    """Write JSONL atomically (temporary file, then rename); return the number of rows."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    """Write JSONL by the rule of :mod:`logicpo.files` (atomic, directory created); return
+    the number of rows."""
     n = 0
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_output(path) as fh:
         for ex in examples:
             fh.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
             n += 1
-    tmp.replace(path)
     return n
 
 
