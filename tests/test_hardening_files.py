@@ -260,3 +260,195 @@ def test_docs_in_the_checkout_are_found_from_anywhere(run, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     data = json.loads(run("docs", "--check", "--json").output)
     assert Path(data["file"]) == Path(__file__).resolve().parents[1] / "docs" / "zoo.md"
+
+
+# ---------------------------------------------------------------- hostile preference files
+
+
+GOOD = {"prompt": "2+2=", "chosen": "4", "rejected": "5"}
+
+
+def _data_error(path):
+    from logicpo.training.data import DataError, load_preferences
+
+    with pytest.raises(DataError) as info:
+        load_preferences(path)
+    return info.value
+
+
+@pytest.mark.parametrize("name, text", [
+    ("deep.jsonl", "[" * 100_000 + "\n"),
+    ("deep.json", "[" + "[" * 100_000),
+    ("deep_row.jsonl", json.dumps(GOOD) + "\n" + '{"prompt": ' + "[" * 100_000 + "\n"),
+])
+def test_deeply_nested_json_is_a_located_error(run, tmp_path, name, text):
+    """Before: RecursionError traceback from the JSON decoder."""
+    path = tmp_path / name
+    path.write_text(text)
+    err = _data_error(path)
+    assert "nested too deep" in err.message and err.span.file == str(path)
+    result = run("data", "--check", path)
+    assert result.exit_code == 1 and "nested too deep" in said(result)
+
+
+def test_a_lone_surrogate_is_refused_when_loading(run, tmp_path):
+    """Before: '\\ud800' loaded, then tokenising crashed with UnicodeEncodeError."""
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + '{"prompt": "a", "chosen": "ok\\ud800",'
+                    ' "rejected": "b"}\n')
+    err = _data_error(path)
+    assert err.span.line == 2
+    assert "field 'chosen' holds a lone surrogate \\ud800 (character 3)" in err.message
+    assert run("data", "--check", path).exit_code == 1
+
+
+def test_an_escaped_surrogate_pair_is_text(tmp_path):
+    from logicpo.training.data import load_preferences
+
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"prompt": "a", "chosen": "\\ud83d\\ude00", "rejected": "b"}\n')
+    assert load_preferences(path)[0].chosen == "\U0001F600"
+
+
+def test_a_huge_row_is_refused_before_decoding_and_not_quoted(tmp_path):
+    """Before: a 10 MB invalid line was decoded, then quoted whole in the error. The row is
+    12 + 10**7 + 1 characters: {"prompt": " then the x and the closing quote."""
+    from logicpo.training.data import MAX_ROW_CHARS
+
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + '{"prompt": "' + "x" * 10_000_000 + '"\n')
+    err = _data_error(path)
+    assert err.message == f"row is 10,000,013 characters long; the limit is {MAX_ROW_CHARS:,}"
+    assert err.span.line == 2 and len(err.render()) < 300
+
+
+def test_a_huge_row_inside_an_array_is_refused(tmp_path):
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([GOOD, {**GOOD, "chosen": "y" * 2_000_000}], indent=1))
+    err = _data_error(path)
+    assert "characters long; the limit is" in err.message and err.span.line == 7
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    """Before: JSONL with a UTF-8 BOM failed ('Unexpected UTF-8 BOM')."""
+    from logicpo.training.data import PreferenceExample, load_preferences
+
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\n")
+    assert load_preferences(path) == [PreferenceExample("2+2=", "4", "5")]
+
+
+def test_line_separators_inside_strings_round_trip(tmp_path):
+    """save_preferences writes U+2028 and NEL raw (ensure_ascii=False); before, loading
+    split the line there (str.splitlines) and called the row invalid JSON."""
+    from logicpo.training.data import PreferenceExample, load_preferences, save_preferences
+
+    rows = [PreferenceExample("a\u2028b", "c\x85d", "e\u2029f")]
+    save_preferences(rows, tmp_path / "x.jsonl")
+    assert load_preferences(tmp_path / "x.jsonl") == rows
+
+
+def test_line_numbers_in_a_long_array_are_counted_once(tmp_path):
+    """Row 3000 of an indented array starts on line 2 + 5 * 2999 (each row is 5 lines)."""
+    rows = [GOOD] * 2999 + [{**GOOD, "chosen": " "}]
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(rows, indent=1))
+    assert _data_error(path).span.line == 2 + 5 * 2999
+
+
+def _fifo(tmp_path):
+    import os
+
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda tmp: tmp, "is a directory, not a file"),
+    (_fifo, "is a named pipe (FIFO), not a regular file"),
+    (lambda tmp: __import__("pathlib").Path("/dev/zero"), "is a device, not a regular file"),
+])
+def test_preference_files_must_be_regular_files(tmp_path, make, words):
+    """Before: a directory was 'cannot read', a FIFO blocked forever, /dev/zero was read
+    until memory ran out."""
+    from logicpo.files import InputError
+    from logicpo.training.data import load_preferences
+
+    with pytest.raises(InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        load_preferences(make(tmp_path))
+
+
+def test_a_symlink_loop_is_named(run, tmp_path):
+    from logicpo.files import InputError
+    from logicpo.training.data import load_preferences
+
+    loop = tmp_path / "loop.jsonl"
+    loop.symlink_to(loop)
+    with pytest.raises(InputError, match="a symbolic link loop"):
+        load_preferences(loop)
+
+
+# ---------------------------------------------------------------- text cut before tokenising
+
+
+class _RecordingBytes:
+    """The byte tokenizer, recording the length of every text it is asked to encode."""
+
+    def __init__(self):
+        from logicpo.training.model import ByteTokenizer
+
+        self.inner, self.lengths = ByteTokenizer(), []
+        self.bos_id, self.eos_id = self.inner.bos_id, self.inner.eos_id
+
+    def encode(self, text):
+        self.lengths.append(len(text))
+        return self.inner.encode(text)
+
+
+def test_long_text_is_cut_before_tokenising_with_the_same_tokens():
+    """block_size 16, prompt 'q' + 'p' * 10**6, chosen 'ab' * 5 * 10**5, rejected 'é' * 10**6.
+    By hand: the prompt is longer than the context, so it keeps its last 16 // 2 = 8 tokens
+    (b'p' = 112, the BOS is cut away); each response gets 16 - 8 = 8 tokens of its start:
+    'abababab' and four 'é' = 0xC3 0xA9 each (no EOS). Before, every text was tokenised whole
+    (10**6 characters each)."""
+    from logicpo.training.data import PreferenceExample
+    from logicpo.training.logprobs import encode_pairs
+
+    tok = _RecordingBytes()
+    ex = PreferenceExample("q" + "p" * 10**6, "ab" * 5 * 10**5, "é" * 10**6)
+    (pair,) = encode_pairs([ex], tok, block_size=16)
+    assert pair.chosen_prompt == pair.rejected_prompt == [112] * 8
+    assert pair.chosen == [97, 98] * 4
+    assert pair.rejected == [0xC3, 0xA9] * 4
+    assert max(tok.lengths) < 100
+
+
+class _FiveCharTokens:
+    """A tokenizer whose tokens hold up to five characters (each word cut in fives)."""
+
+    bos_id, eos_id = 1000, 1001
+
+    def __init__(self):
+        self.lengths = []
+
+    def encode(self, text):
+        self.lengths.append(len(text))
+        out = []
+        for word in text.split(" "):
+            out += [sum(map(ord, word[i:i + 5])) % 997 for i in range(0, len(word), 5)] + [999]
+        return out[:-1]
+
+
+def test_a_tokenizer_with_long_tokens_keeps_the_tokens_of_the_whole_text():
+    """Cutting at block_size characters would give too few of these tokens: the cut grows
+    until enough are left, and the kept tokens equal those of the whole text."""
+    from logicpo.training.data import PreferenceExample
+    from logicpo.training.logprobs import encode_pairs
+
+    words = " ".join(f"w{i:08d}" for i in range(100_000))  # each word: 2 tokens + a space
+    tok = _FiveCharTokens()
+    (pair,) = encode_pairs([PreferenceExample("hi", words, "no")], tok, block_size=32)
+    assert max(tok.lengths) < 1000  # 48, 96, 192 characters: 192 give 32 + 16 tokens
+    assert pair.chosen_prompt == [1000, *tok.encode("hi")]
+    assert pair.chosen == tok.encode(words)[:30]

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from logicpo.files import InputError
 from logicpo.training.data import (
     DataError,
     PreferenceExample,
@@ -77,7 +78,8 @@ def test_unclosed_array_and_trailing_comma_are_errors(tmp_path):
 
 
 def test_missing_and_empty_files(tmp_path):
-    assert "no such preference file" in error_of(tmp_path / "nope.jsonl").message
+    with pytest.raises(InputError, match="preference file not found"):
+        load_preferences(tmp_path / "nope.jsonl")
     assert "no preference rows" in error_of(write(tmp_path, "\n\n")).message
 
 
