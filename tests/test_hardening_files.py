@@ -452,3 +452,64 @@ def test_a_tokenizer_with_long_tokens_keeps_the_tokens_of_the_whole_text():
     assert max(tok.lengths) < 1000  # 48, 96, 192 characters: 192 give 32 + 16 tokens
     assert pair.chosen_prompt == [1000, *tok.encode("hi")]
     assert pair.chosen == tok.encode(words)[:30]
+
+
+# ---------------------------------------------------------------- numbers given to eval / plot
+
+
+SIGMOID_AT = ["eval", "sigmoid", "--pc", "-1", "--pr", "-2", "--rc", "-1", "--rr", "-1"]
+
+
+@pytest.mark.parametrize("option", ["--pc", "--pr", "--rc", "--rr"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1e400"])
+def test_eval_refuses_non_finite_log_probs(run, option, value):
+    """Before: `eval sigmoid --pc nan ...` exited 0 with a NaN loss."""
+    args = list(SIGMOID_AT)
+    args[args.index(option) + 1] = value
+    result = run(*args)
+    assert result.exit_code == 2 and "is not a finite number" in said(result)
+    assert option in said(result)
+
+
+def test_eval_refuses_a_positive_log_prob(run):
+    args = list(SIGMOID_AT)
+    args[args.index("--pc") + 1] = "0.5"
+    result = run(*args)
+    assert result.exit_code == 2 and "a log-prob is at most 0, not 0.5" in said(result)
+
+
+@pytest.mark.parametrize("nc, nr", [("0", "0"), ("0.5", "3"), ("3", "nan"), ("-2", "3")])
+def test_eval_refuses_token_counts_below_one(run, nc, nr):
+    """Before: `eval simpo --nc 0 --nr 0 --normalize length` exited 0 with a NaN loss."""
+    result = run("eval", "simpo", "--pc", "-6", "--pr", "-9", "--nc", nc, "--nr", nr,
+                 "--normalize", "length")
+    assert result.exit_code == 2 and ("--nc" in said(result) or "--nr" in said(result))
+
+
+def test_eval_accepts_the_edge_of_the_domain(run):
+    """DPO at pc = 0, pr = rc = rr = -1, beta = 0.1: D = 1, loss = log(1 + e^-0.1) = 0.644397;
+    SimPO (CPO's rho on per-token log-probs) at pc = -6, pr = -9 with one token each, beta 2,
+    gamma 0.5: s = 2*(-6 + 9) - 0.5 = 5.5, loss = log(1 + e^-5.5) = 0.0040784."""
+    data = json.loads(run("eval", "sigmoid", "--pc", "0", "--pr", "-1", "--rc", "-1", "--rr",
+                          "-1", "--json").output)
+    assert data["loss"] == pytest.approx(0.644397, abs=5e-7)
+    data = json.loads(run("eval", "simpo", "--pc", "-6", "--pr", "-9", "--nc", "1", "--nr", "1",
+                          "--beta", "2", "--gamma", "0.5", "--json").output)
+    assert data["loss"] == pytest.approx(0.0040784, abs=5e-8)
+
+
+def test_eval_refuses_to_print_a_number_that_is_not_finite(run):
+    """ORPO at pc = pr = 0: the odds p/(1-p) of both responses are infinite, so the
+    brute-force value is NaN. Before: printed with exit 0."""
+    result = run("eval", "ORPO", "--pc", "0", "--pr", "0", "--json")
+    assert result.exit_code == 2
+    assert "numbers that are not finite: brute force nan" in said(result)
+
+
+@pytest.mark.parametrize("margin", ["inf", "nan", "0", "-3"])
+def test_plot_refuses_a_margin_that_is_not_finite_and_positive(run, tmp_path, margin):
+    """Before: --margin inf drew NaN curves (linspace of infinities) and exited 0."""
+    out = tmp_path / "p.png"
+    result = run("plot", "sigmoid", "--margin", margin, "-o", out)
+    assert result.exit_code == 2 and "--margin" in said(result)
+    assert not out.exists()

@@ -6,12 +6,16 @@ never pays for them.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
 from logicpo.cli.common import (
+    LOG_PROB,
+    POSITIVE,
+    TOKEN_COUNT,
     console,
     emit_json,
     file_option,
@@ -96,12 +100,14 @@ def compile_cmd(spec, beta, gamma, label_smoothing, tau, normalize, family, file
 
 @click.command("eval")
 @click.argument("spec")
-@click.option("--pc", type=float, required=True, help="Policy log-prob of the chosen response.")
-@click.option("--pr", type=float, required=True, help="Policy log-prob of the rejected response.")
-@click.option("--rc", type=float, help="Reference log-prob of the chosen response.")
-@click.option("--rr", type=float, help="Reference log-prob of the rejected response.")
-@click.option("--nc", type=float, help="Token count of the chosen response.")
-@click.option("--nr", type=float, help="Token count of the rejected response.")
+@click.option("--pc", type=LOG_PROB, required=True,
+              help="Policy log-prob of the chosen response (finite, <= 0).")
+@click.option("--pr", type=LOG_PROB, required=True,
+              help="Policy log-prob of the rejected response (finite, <= 0).")
+@click.option("--rc", type=LOG_PROB, help="Reference log-prob of the chosen response.")
+@click.option("--rr", type=LOG_PROB, help="Reference log-prob of the rejected response.")
+@click.option("--nc", type=TOKEN_COUNT, help="Token count of the chosen response (>= 1).")
+@click.option("--nr", type=TOKEN_COUNT, help="Token count of the rejected response (>= 1).")
 @loss_options
 @file_option
 @json_option
@@ -140,6 +146,13 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
               "brute_force": reference.item(), "inputs": {k: given[k] for k in used},
               "gradient": gradient, "chosen_reward": out.chosen_rewards.item(),
               "rejected_reward": out.rejected_rewards.item()}
+    numbers = {"loss": result["loss"], "brute force": result["brute_force"],
+               **{f"d loss / d {k}": g for k, g in gradient.items()}}
+    bad = [f"{k} {v:g}" for k, v in numbers.items() if not math.isfinite(v)]
+    if bad:  # inputs at the edge of the domain (a log-prob of 0, huge values) overflow
+        raise UsageError(f"at these inputs '{spec}' gives numbers that are not finite: "
+                         f"{', '.join(bad)}",
+                         hint="move the log-probs away from 0 and from huge values")
     if as_json:
         emit_json(result)
         return
@@ -159,8 +172,8 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
 @click.argument("specs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("losses.png"), show_default=True, help="Image file to write.")
-@click.option("--margin", type=float, default=10.0, show_default=True,
-              help="Plot the margin from -MARGIN to MARGIN.")
+@click.option("--margin", type=POSITIVE, default=10.0, show_default=True,
+              help="Plot the margin from -MARGIN to MARGIN (finite, > 0).")
 @loss_options
 @file_option
 @json_option
@@ -171,8 +184,6 @@ def plot(specs, output, margin, beta, gamma, label_smoothing, tau, normalize, fa
     from logicpo.numbers.api import instantiate
     from logicpo.plots.losses import plot_losses
 
-    if margin <= 0:
-        raise UsageError(f"--margin must be positive, got {margin:g}")
     params = _params(beta, gamma, label_smoothing, tau, normalize, family)
     modules = [instantiate(_compile(spec, files, params)) for spec in specs]
     path = plot_losses(modules, output, margin=margin)
