@@ -94,3 +94,9 @@ def test_split_holds_out_the_tail():
     rows = [PreferenceExample(str(i), "a", "b") for i in range(10)]
     train, val = split_examples(rows, 0.2)
     assert [r.prompt for r in val] == ["8", "9"] and len(train) == 8
+
+
+def test_json_array_after_blank_lines_and_a_byte_order_mark(tmp_path):
+    path = tmp_path / "prefs.json"
+    path.write_bytes(b"\xef\xbb\xbf\n \n" + json.dumps([GOOD, GOOD], indent=2).encode())
+    assert len(load_preferences(path)) == 2

@@ -60,7 +60,7 @@ def load_preferences(path: str | Path) -> list[PreferenceExample]:
     file = str(path)
     text = read_text(path, "preference file")
     lines = text.split("\n")  # JSON strings may hold U+2028 or NEL, which splitlines() splits
-    if _FIRST_NON_SPACE.match(text).group() == "[":
+    if _FIRST_NON_SPACE.match(text).group(1) == "[":
         rows = _array_rows(text, lines, file)
     else:
         rows = _jsonl_rows(lines, file)
