@@ -513,3 +513,28 @@ def test_plot_refuses_a_margin_that_is_not_finite_and_positive(run, tmp_path, ma
     result = run("plot", "sigmoid", "--margin", margin, "-o", out)
     assert result.exit_code == 2 and "--margin" in said(result)
     assert not out.exists()
+
+
+JSONISH = st.sampled_from(['{', '}', '[', ']', ',', ':', '"', '\\', 'u', 'd', '8', '0', ' ',
+                           '\n', '\r', '\ufeff', '\u2028', 'é', 'prompt', 'chosen', 'rejected',
+                           '"prompt": "a"', '"chosen": "b"', '"rejected": "c"', '\\ud800',
+                           'null', '1e999', 'true', '[' * 3000])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(parts=st.lists(JSONISH, max_size=40), raw=st.binary(max_size=30))
+def test_fuzz_preference_files_give_rows_or_a_logicpo_error(tmp_path_factory, parts, raw):
+    """Random JSON-ish text (and random bytes): rows, or a LogicpoError that renders."""
+    from logicpo.errors import LogicpoError
+    from logicpo.training.data import load_preferences
+
+    path = tmp_path_factory.mktemp("fuzz") / "f.jsonl"
+    path.write_bytes("".join(parts).encode("utf-8", "surrogatepass") + raw)
+    try:
+        rows = load_preferences(path)
+    except LogicpoError as exc:
+        exc.render()
+        return
+    for row in rows:  # what loads is text that tokenises
+        for text in (row.prompt, row.chosen, row.rejected):
+            text.encode("utf-8")
