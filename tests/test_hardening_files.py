@@ -156,7 +156,6 @@ WRITERS = {  # command line writing to the path {out}, and the file's expected f
     "lattice png": (["lattice", "CPO", "cCPO", "--png", "{out}.png"], b"\x89PNG"),
     "lattice svg": (["lattice", "CPO", "cCPO", "--svg", "{out}.svg"], b"<?xml"),
     "data": (["data", "sort", "-n", "3", "-o", "{out}.jsonl"], b'{"prompt"'),
-    "export": (["export", "sigmoid", "-o", "{out}.py"], b'"""'),
     "plot-run": (["plot-run", "{run}", "-o", "{out}.png"], b"\x89PNG"),
     "census state": (["census", "--atoms", "2", "-j", "1", "--state", "{out}.json"], b'{"atoms"'),
     "docs": (["docs", "--write", "--docs-dir", "{out}"], b"# The zoo"),

@@ -216,7 +216,11 @@ def export(spec, output, name, beta, gamma, label_smoothing, tau, normalize, fam
     fn = function_name(output, name)
     compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
                                              family))
-    write_atomic(output, render(compiled, fn))
+    text = render(compiled, fn)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     result = {"output": str(output), "function": fn, "class": compiled.generated.class_name,
               "source": compiled.source, "uses_reference": compiled.uses_reference}
     if as_json:
