@@ -8,7 +8,9 @@ parent is a file, no permission) is an :class:`OutputError` naming the path.
 
 Reading: only regular files are read (a directory, a FIFO, ``/dev/zero`` or a symlink loop is
 an :class:`InputError` saying what it is); text is UTF-8, a leading byte-order mark is
-dropped, and a size limit keeps a hostile file from taking the machine's memory.
+dropped, and a size limit keeps a hostile file from taking the machine's memory. JSON read
+from a file is decoded by :func:`parse_json_at`, for which nesting too deep for the decoder
+is a ``json.JSONDecodeError`` like any other invalid JSON.
 
 >>> import tempfile, pathlib
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "new" / "dir" / "x.txt"
@@ -25,6 +27,7 @@ logicpo.files.InputError: file .../new/dir is a directory, not a file
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
@@ -170,3 +173,39 @@ def read_text(path: str | Path, what: str = "file", *, limit: int = MAX_TEXT_BYT
         raise InputError(f"{what} {path} is not UTF-8 text (byte {exc.start + 1}, "
                          f"line {line})") from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+_DECODER = json.JSONDecoder()
+
+
+def parse_json_at(text: str, pos: int = 0) -> tuple[object, int]:
+    """The JSON value starting at ``pos`` and the index after it (``JSONDecoder.raw_decode``);
+    nesting deeper than the decoder's recursion limit is a ``json.JSONDecodeError``, not a
+    ``RecursionError``.
+
+    >>> parse_json_at('[1, 2] tail')
+    ([1, 2], 6)
+    >>> parse_json_at("[" * 100_000)
+    Traceback (most recent call last):
+    ...
+    json.decoder.JSONDecodeError: nested too deep (arrays or objects inside each other): line 1 column 1 (char 0)
+    """
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deep (arrays or objects inside each other)",
+                                   text, pos) from None
+
+
+def parse_json(text: str) -> object:
+    """The one JSON value that is all of ``text`` (``json.loads``, by :func:`parse_json_at`).
+
+    >>> parse_json(' {"a": 1} ')
+    {'a': 1}
+    """
+    skip = json.decoder.WHITESPACE.match
+    value, end = parse_json_at(text, skip(text, 0).end())
+    end = skip(text, end).end()
+    if end < len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value

@@ -134,7 +134,9 @@ def test_lattice_needs_names_exit_2():
 
 
 def test_lattice_bad_picture_path_leaves_nothing(tmp_path):
-    result = run("lattice", "CPO", "cCPO", "--png", str(tmp_path / "no" / "x.png"), ok=False)
+    """A picture format we do not write is refused before any directory is created (a
+    missing directory itself is created: see tests/test_hardening_files.py)."""
+    result = run("lattice", "CPO", "cCPO", "--png", str(tmp_path / "no" / "x.txt"), ok=False)
     assert result.exit_code == 2
     assert not (tmp_path / "no").exists()
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from logicpo.files import InputError
 from logicpo.training.data import (
     DataError,
     PreferenceExample,
@@ -77,7 +78,8 @@ def test_unclosed_array_and_trailing_comma_are_errors(tmp_path):
 
 
 def test_missing_and_empty_files(tmp_path):
-    assert "no such preference file" in error_of(tmp_path / "nope.jsonl").message
+    with pytest.raises(InputError, match="preference file not found"):
+        load_preferences(tmp_path / "nope.jsonl")
     assert "no preference rows" in error_of(write(tmp_path, "\n\n")).message
 
 
@@ -92,3 +94,9 @@ def test_split_holds_out_the_tail():
     rows = [PreferenceExample(str(i), "a", "b") for i in range(10)]
     train, val = split_examples(rows, 0.2)
     assert [r.prompt for r in val] == ["8", "9"] and len(train) == 8
+
+
+def test_json_array_after_blank_lines_and_a_byte_order_mark(tmp_path):
+    path = tmp_path / "prefs.json"
+    path.write_bytes(b"\xef\xbb\xbf\n \n" + json.dumps([GOOD, GOOD], indent=2).encode())
+    assert len(load_preferences(path)) == 2

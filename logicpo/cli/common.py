@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -38,6 +39,79 @@ class LogicpoGroup(click.Group):
         except KeyboardInterrupt:
             err_console.print("interrupted")
             ctx.exit(130)
+
+
+class FreeTextCommand(click.Command):
+    """A command whose one argument is free text that may start with ``-`` (a loss formula).
+
+    Only the command's exact option names (``--json``, ``--points N`` or ``--points=N``,
+    ``-h``, ``--help``) are options; every other word, however it starts, is text, and so is
+    everything after ``--``. Click alone would read ``-logsigmoid(...)`` as the short options
+    ``-l -o -g ...`` and its ``h`` as ``-h``, printing the help instead of reading the text.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for name in (*param.opts, *param.secondary_opts):
+                    takes_value[name] = not (param.is_flag or param.count)
+        options: list[str] = []
+        words: list[str] = []
+        rest = iter(args)
+        for word in rest:
+            name = word.split("=", 1)[0] if word.startswith("--") else word
+            if word == "--":
+                words.extend(rest)
+            elif name not in takes_value:
+                words.append(word)
+            elif takes_value[name] and "=" not in word:
+                value = next(rest, None)
+                if value is None:
+                    raise click.UsageError(f"Option '{word}' requires an argument.", ctx)
+                options += [word, value]
+            else:
+                options.append(word)
+        return super().parse_args(ctx, [*options, "--", *words])
+
+
+class Number(click.ParamType):
+    """A finite float in a domain: ``nan``, ``inf`` and values outside it are usage errors
+    (exit 2) before anything is computed. The one place where the CLI's numbers about an
+    example (log-probs, token counts) and its plotting ranges are checked; the loss
+    hyper-parameters (``--beta`` ...) are checked where the DSL's are, in
+    ``logicpo.logic.objective``."""
+
+    def __init__(self, name: str, *, at_most: float | None = None,
+                 at_least: float | None = None, above: float | None = None) -> None:
+        self.name = name
+        self.at_most, self.at_least, self.above = at_most, at_least, above
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, float):
+            x = value
+        else:
+            try:
+                x = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.at_most is not None and x > self.at_most:
+            self.fail(f"a {self.name} is at most {self.at_most:g}, not {x:g}", param, ctx)
+        if self.at_least is not None and x < self.at_least:
+            self.fail(f"a {self.name} is at least {self.at_least:g}, not {x:g}", param, ctx)
+        if self.above is not None and x <= self.above:
+            self.fail(f"a {self.name} is above {self.above:g}, not {x:g}", param, ctx)
+        return x
+
+
+#: A sequence log-probability: finite and at most 0 (a probability is at most 1).
+LOG_PROB = Number("log-prob", at_most=0.0)
+#: A response's token count: finite and at least 1 (the EOS token counts).
+TOKEN_COUNT = Number("token count", at_least=1.0)
+#: A finite positive width, such as a plot's range.
+POSITIVE = Number("positive number", above=0.0)
 
 
 def _escape(text: str) -> str:

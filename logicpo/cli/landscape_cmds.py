@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from logicpo.cli.common import (
+    FreeTextCommand,
     console,
     emit_json,
     err_console,
@@ -35,10 +36,10 @@ def _structure_rows(s) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- decompile
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=FreeTextCommand)
 @click.argument("expr", nargs=-1, required=True)
-@click.option("--points", default=5, show_default=True,
-              help="Random points at which the round trip is checked.")
+@click.option("--points", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Random points at which the round trip is checked (at least 1).")
 @json_option
 def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
     """Find the structure behind a loss EXPR written in log-probs.
@@ -48,10 +49,13 @@ def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
     The outer function may be any of the spec's families (logistic with label
     smoothing, hinge, square, robust, exo, sigmoid, discopop) or -log of a probability.
     Example: logicpo decompile "-logsigmoid(beta*((pc - rc) - (pr - rr)))"
+
+    Every word that is not exactly one of the options below is part of EXPR, so an
+    expression may start with "-"; after "--" everything is EXPR.
     """
     from logicpo.logic.decompile import decompile as run
 
-    expr = " ".join(expr)  # a leading "-" is part of the loss, not an option
+    expr = " ".join(expr)
     result = run(expr, file="<expr>", check_points=points)
     if as_json:
         from logicpo.cli.logic_cmds import structure_json
@@ -109,9 +113,10 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
     known = [program.structure(n) for n in program.names_of("structure")]
     hood = neighbours(origin, known)
     if png is not None:
-        from logicpo.plots.landscape import draw_neighbourhood, save
+        from logicpo.plots import save_figure
+        from logicpo.plots.landscape import draw_neighbourhood
 
-        save(draw_neighbourhood(hood), png)
+        save_figure(draw_neighbourhood(hood), png)
     if as_json:
         out = hood.to_json()
         if png is not None:

@@ -6,12 +6,16 @@ never pays for them.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
 from logicpo.cli.common import (
+    LOG_PROB,
+    POSITIVE,
+    TOKEN_COUNT,
     console,
     emit_json,
     file_option,
@@ -20,6 +24,7 @@ from logicpo.cli.common import (
     stdout_is_tty,
 )
 from logicpo.errors import UsageError
+from logicpo.files import read_text, write_atomic
 
 
 def register(group: click.Group) -> None:
@@ -95,12 +100,14 @@ def compile_cmd(spec, beta, gamma, label_smoothing, tau, normalize, family, file
 
 @click.command("eval")
 @click.argument("spec")
-@click.option("--pc", type=float, required=True, help="Policy log-prob of the chosen response.")
-@click.option("--pr", type=float, required=True, help="Policy log-prob of the rejected response.")
-@click.option("--rc", type=float, help="Reference log-prob of the chosen response.")
-@click.option("--rr", type=float, help="Reference log-prob of the rejected response.")
-@click.option("--nc", type=float, help="Token count of the chosen response.")
-@click.option("--nr", type=float, help="Token count of the rejected response.")
+@click.option("--pc", type=LOG_PROB, required=True,
+              help="Policy log-prob of the chosen response (finite, <= 0).")
+@click.option("--pr", type=LOG_PROB, required=True,
+              help="Policy log-prob of the rejected response (finite, <= 0).")
+@click.option("--rc", type=LOG_PROB, help="Reference log-prob of the chosen response.")
+@click.option("--rr", type=LOG_PROB, help="Reference log-prob of the rejected response.")
+@click.option("--nc", type=TOKEN_COUNT, help="Token count of the chosen response (>= 1).")
+@click.option("--nr", type=TOKEN_COUNT, help="Token count of the rejected response (>= 1).")
 @loss_options
 @file_option
 @json_option
@@ -139,6 +146,13 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
               "brute_force": reference.item(), "inputs": {k: given[k] for k in used},
               "gradient": gradient, "chosen_reward": out.chosen_rewards.item(),
               "rejected_reward": out.rejected_rewards.item()}
+    numbers = {"loss": result["loss"], "brute force": result["brute_force"],
+               **{f"d loss / d {k}": g for k, g in gradient.items()}}
+    bad = [f"{k} {v:g}" for k, v in numbers.items() if not math.isfinite(v)]
+    if bad:  # inputs at the edge of the domain (a log-prob of 0, huge values) overflow
+        raise UsageError(f"at these inputs '{spec}' gives numbers that are not finite: "
+                         f"{', '.join(bad)}",
+                         hint="move the log-probs away from 0 and from huge values")
     if as_json:
         emit_json(result)
         return
@@ -158,8 +172,8 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
 @click.argument("specs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("losses.png"), show_default=True, help="Image file to write.")
-@click.option("--margin", type=float, default=10.0, show_default=True,
-              help="Plot the margin from -MARGIN to MARGIN.")
+@click.option("--margin", type=POSITIVE, default=10.0, show_default=True,
+              help="Plot the margin from -MARGIN to MARGIN (finite, > 0).")
 @loss_options
 @file_option
 @json_option
@@ -170,8 +184,6 @@ def plot(specs, output, margin, beta, gamma, label_smoothing, tau, normalize, fa
     from logicpo.numbers.api import instantiate
     from logicpo.plots.losses import plot_losses
 
-    if margin <= 0:
-        raise UsageError(f"--margin must be positive, got {margin:g}")
     params = _params(beta, gamma, label_smoothing, tau, normalize, family)
     modules = [instantiate(_compile(spec, files, params)) for spec in specs]
     path = plot_losses(modules, output, margin=margin)
@@ -224,29 +236,36 @@ def export(spec, output, name, beta, gamma, label_smoothing, tau, normalize, fam
 @click.command()
 @click.option("--write", "mode", flag_value="write", help="Rewrite the generated docs.")
 @click.option("--check", "mode", flag_value="check",
-              help="Exit 1 when a generated doc is stale.")
-@click.option("--docs-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("docs"), show_default=True)
+              help="Exit 1 when a generated doc is stale or missing.")
+@click.option("--docs-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The docs directory [default: docs/ of the logicpo checkout running].")
 @json_option
 def docs(mode, docs_dir, as_json):
-    """Generate docs/zoo.md from the zoo (print it, --write it, or --check it is current)."""
-    from logicpo.numbers.zoo_doc import render
+    """Generate docs/zoo.md from the zoo (print it, --write it, or --check it is current).
 
-    path = docs_dir / "zoo.md"
+    --write and --check work on the docs/ of the checkout logicpo runs from (an
+    installed logicpo has none: pass --docs-dir).
+    """
+    from logicpo.numbers.zoo_doc import checkout_docs, render
+
     text = render()
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    stale = current != text
-    if mode == "write" and stale:
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    if as_json:
-        emit_json({"file": str(path), "stale": stale and mode != "write",
-                   "written": mode == "write" and stale})
-    elif mode is None:
+    if mode is None and not as_json:
         click.echo(text, nl=False)
+        return
+    path = (docs_dir if docs_dir is not None else checkout_docs()) / "zoo.md"
+    missing = not path.exists()
+    stale = missing or read_text(path, "generated doc") != text
+    written = mode == "write" and stale
+    if written:
+        write_atomic(path, text)
+    if as_json:
+        emit_json({"file": str(path), "stale": stale and not written,
+                   "missing": missing and not written, "written": written})
     elif mode == "write":
-        console.print(f"{'wrote' if stale else 'up to date:'} {escape(str(path))}")
+        console.print(f"{'wrote' if written else 'up to date:'} {escape(str(path))}")
     else:
-        console.print(f"{escape(str(path))} is {'stale' if stale else 'up to date'}")
+        state = ("missing (logicpo docs --write creates it)" if missing else
+                 "stale (logicpo docs --write regenerates it)" if stale else "up to date")
+        console.print(f"{escape(str(path))} is {state}")
     if mode == "check" and stale:
         raise SystemExit(1)

@@ -7,6 +7,9 @@ True
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from logicpo.errors import UsageError
 from logicpo.logic.closed_form import closed_form
 from logicpo.logic.objective import FAMILIES
 from logicpo.numbers.api import compile_spec
@@ -29,6 +32,17 @@ NOT_EXPRESSIBLE = (
      "compares each response with a KL baseline estimated over the batch (unpaired data); "
      "the baseline is not an atom of one example"),
 )
+
+
+def checkout_docs() -> Path:
+    """The ``docs/`` directory of the logicpo checkout this package runs from; a
+    :class:`UsageError` when it runs from an installed copy (which has no docs to check)."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "docs").is_dir() and (root / "grammar" / "lpo.lark").is_file():  # as the parser
+        return root / "docs"
+    raise UsageError(f"logicpo runs from {root / 'logicpo'}, not from a checkout with a docs/ "
+                     "directory, so there is no docs/zoo.md to write or check",
+                     hint="pass --docs-dir DIR")
 
 
 def render() -> str:

@@ -85,8 +85,3 @@ def draw_zoo_lattice(single_model: bool = True):
     else:
         names = [n for n in program.names_of("structure") if program.structure(n).uses_reference]
     return draw_lattice(Lattice.build([program.structure(n) for n in names]))
-
-
-def save(fig, path) -> None:
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)

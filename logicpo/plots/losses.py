@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from logicpo.plots import save_figure  # noqa: E402
+
 _INPUTS = ("pc", "pr", "rc", "rr")
 
 
@@ -83,10 +85,7 @@ def plot_losses(modules: list, out: str | Path, *, margin: float = 10.0) -> Path
             ax.set_ylabel("pr")
             fig.colorbar(im, ax=ax, label="loss")
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=110, tight=False)
 
 
 def _short(text: str, width: int = 48) -> str:

@@ -22,6 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from logicpo.errors import UsageError  # noqa: E402
+from logicpo.files import parse_json, read_text  # noqa: E402
+from logicpo.plots import save_figure  # noqa: E402
 
 
 def read_metrics(run: str | Path) -> list[dict]:
@@ -31,10 +33,10 @@ def read_metrics(run: str | Path) -> list[dict]:
     if not path.is_file():
         raise UsageError(f"no metrics at {path}", hint="pass the --out directory of a run")
     records = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(read_text(path, "metrics file").splitlines(), start=1):
         if line.strip():
             try:
-                records.append(json.loads(line))
+                records.append(parse_json(line))
             except json.JSONDecodeError as exc:
                 raise UsageError(f"{path}:{n}: not a JSON line ({exc.msg})") from None
     return records
@@ -83,19 +85,16 @@ def plot_runs(runs: list[str | Path], out: str | Path, labels: list[str] | None 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=None, tight=False)
 
 
 def _label(run: str | Path) -> str:
     path = Path(run)
-    summary = path / "summary.json"
-    if summary.is_file():
-        try:
-            return str(json.loads(summary.read_text()).get("loss") or path.name)
-        except json.JSONDecodeError:
-            pass
-    return path.name
+    if not (path / "summary.json").is_file():
+        return path.name
+    try:
+        summary = json.loads(read_text(path / "summary.json", "run summary"))
+    except json.JSONDecodeError:
+        return path.name  # an interrupted run's summary: label the curve by its directory
+    loss = summary.get("loss") if isinstance(summary, dict) else None
+    return str(loss or path.name)

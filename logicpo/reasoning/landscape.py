@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 import resource
 import time
@@ -39,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
+from logicpo.files import InputError, parse_json, read_text, write_atomic
 from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.structure import Degeneracy, Structure
 from logicpo.logic.truth import World, atom_mask, display_order, full_mask
@@ -454,6 +454,25 @@ def _run_chunk(args: tuple[int, int, int, int]) -> tuple[int, dict[str, int]]:
     return start, total
 
 
+def _read_state(path: Path, settings: dict) -> dict[str, dict[str, int]]:
+    """The finished chunks saved in a census state file written with the same ``settings``."""
+    try:
+        saved = parse_json(read_text(path, "census state file"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not a census state file (invalid JSON: {exc.msg}); "
+                         "delete it or pass another --state") from None
+    chunks = saved.get("chunks") if isinstance(saved, dict) else None
+    if not isinstance(chunks, dict) or not all(
+            isinstance(k, str) and k.isdigit() and isinstance(v, dict) for k, v in chunks.items()):
+        raise InputError(f"{path} is not a census state file; delete it or pass another --state")
+    mine = {k: saved.get(k) for k in settings}
+    if mine != settings:
+        theirs = ", ".join(f"{k}={v}" for k, v in mine.items())
+        raise InputError(f"{path} holds a census with other settings ({theirs}); resuming "
+                         "would replace it: pass another --state")
+    return chunks
+
+
 def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | None = None,
            seed: int = 20251124, max_seconds: float | None = None,
            progress: Callable[[int, int], None] | None = None) -> CensusResult:
@@ -480,10 +499,8 @@ def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | 
     size = 1 << (1 << n)
     chunk = chunk or max(1, min(256, size // 64))
     done: dict[str, dict[str, int]] = {}
-    if state is not None and Path(state).is_file():
-        saved = json.loads(Path(state).read_text())
-        if saved.get("atoms") == n and saved.get("seed") == seed and saved.get("chunk") == chunk:
-            done = saved["chunks"]
+    if state is not None and Path(state).exists():
+        done = _read_state(state, {"atoms": n, "seed": seed, "chunk": chunk})
     resumed = sum(min(chunk, size - int(s)) for s in done)
     todo = [(n, seed, s, min(size, s + chunk)) for s in range(0, size, chunk)
             if str(s) not in done]
@@ -494,9 +511,8 @@ def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | 
     def save() -> None:
         if state is None:
             return
-        tmp = Path(str(state) + ".tmp")
-        tmp.write_text(json.dumps({"atoms": n, "seed": seed, "chunk": chunk, "chunks": done}))
-        os.replace(tmp, state)
+        write_atomic(state, json.dumps({"atoms": n, "seed": seed, "chunk": chunk,
+                                        "chunks": done}))
 
     def record(start: int, counts: dict[str, int]) -> bool:
         nonlocal rows_done

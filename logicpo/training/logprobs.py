@@ -47,13 +47,41 @@ def _fit(prompt: list[int], response: list[int], block_size: int) -> tuple[list[
     return prompt, response[: block_size - len(prompt)]  # a new list: counted as truncated
 
 
+#: Tokens beyond the context that a cut text must still give, so that where the cut falls
+#: (possibly inside a word) cannot change the tokens that are kept.
+CUT_MARGIN = 16
+
+
+def _encode_within(tokenizer, text: str, block_size: int, *, keep_end: bool) -> list[int]:
+    """The tokens of ``text``, or of enough of its start (its end: ``keep_end``) to fill the
+    context, without tokenising all of a long text.
+
+    The text is cut to ``block_size + CUT_MARGIN`` characters and the cut doubled until it
+    gives that many tokens, at most ``block_size`` of which :func:`_fit` keeps. A token
+    never holds less than one character's byte, so the byte tokenizer needs one cut, and the
+    tokens of a prefix (suffix) of a text are a prefix (suffix) of its tokens: the kept
+    tokens are exactly those of the whole text.
+    """
+    need = limit = block_size + CUT_MARGIN
+    while len(text) > limit:
+        ids = tokenizer.encode(text[-limit:] if keep_end else text[:limit])
+        if len(ids) >= need:
+            return ids
+        limit *= 2
+    return tokenizer.encode(text)
+
+
 def encode_pairs(examples, tokenizer, block_size: int) -> list[EncodedPair]:
-    """Tokenise once, before training (truncated pairs are counted and logged)."""
+    """Tokenise once, before training (truncated pairs are counted and logged). Text beyond
+    what the context can hold is cut before tokenising (:func:`_encode_within`)."""
+    def encode(text: str, keep_end: bool = False) -> list[int]:
+        return _encode_within(tokenizer, text, block_size, keep_end=keep_end)
+
     out, truncated = [], 0
     for ex in examples:
-        prompt = [tokenizer.bos_id, *tokenizer.encode(ex.prompt)]
-        pc, chosen = _fit(prompt, [*tokenizer.encode(ex.chosen), tokenizer.eos_id], block_size)
-        pr, rejected = _fit(prompt, [*tokenizer.encode(ex.rejected), tokenizer.eos_id], block_size)
+        prompt = [tokenizer.bos_id, *encode(ex.prompt, keep_end=True)]
+        pc, chosen = _fit(prompt, [*encode(ex.chosen), tokenizer.eos_id], block_size)
+        pr, rejected = _fit(prompt, [*encode(ex.rejected), tokenizer.eos_id], block_size)
         truncated += pc is not prompt or pr is not prompt
         out.append(EncodedPair(pc, chosen, pr, rejected))
     if truncated:
