@@ -273,7 +273,8 @@ def test_cli_contract(tmp_path):
     out = runner.invoke(main, ["neighbors", "CPO", "--json", "--png", str(png)])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["neighbours"] == 12 and png.stat().st_size > 0
-    out = runner.invoke(main, ["census", "--atoms", "2", "--json", "-j", "1"])
+    out = runner.invoke(main, ["census", "--atoms", "2", "--json", "--method", "enumerate",
+                               "-j", "1"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["distinct"] == 186  # checked against SymPy above
     out = runner.invoke(main, ["census", "--atoms", "2"])

@@ -43,6 +43,7 @@ from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.structure import Degeneracy, Structure
 from logicpo.logic.truth import World, atom_mask, display_order, full_mask
 from logicpo.reasoning.bitmask import structure_entails_masks
+from logicpo.reasoning.census import count_census
 
 # ---------------------------------------------------------------- factorisation of regions
 
@@ -290,7 +291,7 @@ class CensusResult:
     nondegenerate: int
     distinct: int  # distinct non-degenerate loss functions (= coprime pairs)
     distinct_with_degenerate: int  # plus the degenerate functions: inf, 0, log 2, undefined
-    distinct_by_inclusion_exclusion: int  # the same number, computed a second way
+    distinct_by_inclusion_exclusion: int  # the same number, counted (reasoning.census)
     targets: dict[str, dict[str, int]]  # pairs computing exactly a named structure
     reduction_violations: int  # reduced pairs not coprime, or failing the fingerprint
     fingerprint_error_bound: float
@@ -317,29 +318,6 @@ class CensusResult:
 def factor_table(n: int) -> tuple[tuple[int, ...] | None, ...]:
     """``factors(m, n)`` for every region ``m`` (None for the empty region)."""
     return tuple(None if m == 0 else factors(m, n) for m in range(1 << (1 << n)))
-
-
-def coprime_pairs_by_inclusion_exclusion(n: int) -> int:
-    """Non-empty pairs ``(ok, bad)`` whose WMCs share no factor, counted without enumerating.
-
-    Pairs sharing a factor are counted by inclusion-exclusion over the sets of common factors
-    (a region has at most ``n`` factors, so at most ``2^n - 1`` terms per region).
-    """
-    table = factor_table(n)
-    supersets: dict[frozenset, int] = {}
-    for fs in table[1:]:
-        for r in range(1, len(fs) + 1):
-            for sub in itertools.combinations(fs, r):
-                key = frozenset(sub)
-                supersets[key] = supersets.get(key, 0) + 1
-    nonempty = len(table) - 1
-    sharing = 0
-    for fs in table[1:]:
-        for r in range(1, len(fs) + 1):
-            sign = 1 if r % 2 else -1
-            for sub in itertools.combinations(fs, r):
-                sharing += sign * supersets[frozenset(sub)]
-    return nonempty * nonempty - sharing
 
 
 def census_targets(n: int) -> dict[str, tuple[int, int]]:
@@ -465,8 +443,9 @@ def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | 
     with ``t`` (found through an index) are reduced one by one; every other region is
     coprime with ``t`` and is counted without being visited. Every reduction is checked: the
     reduced pair must be coprime, and ``WMC(t)*WMC(b') = WMC(t')*WMC(b)`` must hold at
-    ``FINGERPRINT_POINTS`` random points modulo ``PRIME``. The coprime count is
-    recomputed by inclusion-exclusion as a cross-check.
+    ``FINGERPRINT_POINTS`` random points modulo ``PRIME``. The count of distinct losses is
+    recomputed without enumerating (:func:`logicpo.reasoning.census.count_census`) as a
+    cross-check.
 
     ``state`` makes the run resumable: finished chunks of rows are saved there as they
     complete and skipped on the next call. ``max_seconds`` stops early (the result then says
@@ -546,8 +525,7 @@ def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | 
         atoms=n, pairs=size * size, degenerate=degenerate,
         nondegenerate=scanned - degenerate, distinct=coprime,
         distinct_with_degenerate=coprime + degenerate_classes,
-        # (every, every) is coprime but constant: the one coprime pair that is degenerate.
-        distinct_by_inclusion_exclusion=coprime_pairs_by_inclusion_exclusion(n) - 1,
+        distinct_by_inclusion_exclusion=count_census(n).distinct,
         targets=targets, reduction_violations=totals.get("violations", 0),
         fingerprint_error_bound=bound, rows_done=rows_done, rows_total=size,
         seconds=time.perf_counter() - start_time, peak_rss_mib=peak, workers=max(1, workers),
