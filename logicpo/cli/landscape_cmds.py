@@ -92,14 +92,20 @@ def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
 @click.argument("name")
 @file_option
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw the neighbourhood within the lattice to this PNG file.")
+              help="Draw the neighbourhood to this PNG file (a summary grid beyond 16 "
+                   "neighbours).")
+@click.option("--svg", type=click.Path(dir_okay=False, path_type=Path),
+              help="The same picture as an SVG file.")
 @json_option
-def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: bool) -> None:
+def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | None,
+              as_json: bool) -> None:
     """Every structure one world-edit away from NAME, classified against it.
 
     Each edit moves one world between ok, bad, both and neither. Neighbours are
     stronger (they entail NAME, loss at least as high), weaker or incomparable;
     degenerate ones are marked, and those computing the same loss are grouped.
+    Each neighbour is also printed as a line of the DSL, ready to paste into a
+    .lpo file.
     """
     from logicpo.api import program_for
     from logicpo.reasoning.landscape import neighbours
@@ -108,14 +114,17 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
     origin = program.structure(short)
     known = [program.structure(n) for n in program.names_of("structure")]
     hood = neighbours(origin, known)
-    if png is not None:
+    pictures = [p for p in (png, svg) if p is not None]
+    for path in pictures:
         from logicpo.plots.landscape import draw_neighbourhood, save
 
-        save(draw_neighbourhood(hood), png)
+        save(draw_neighbourhood(hood), path)
     if as_json:
         out = hood.to_json()
         if png is not None:
             out["png"] = str(png)
+        if svg is not None:
+            out["svg"] = str(svg)
         emit_json(out)
         return
     rows = []
@@ -126,16 +135,24 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
                 tag = (tag + " same loss as " + origin.name).strip()
             ok, bad = m.structure.regions()
             rows.append([i, m.edit, m.relation, ", ".join(m.same_as) or "-",
-                         _short(ok), _short(bad), tag or "-"])
+                         escape(m.structure.core_text), _short(ok), _short(bad), tag or "-"])
     table = make_table(
         f"{len(hood.neighbours)} one-world edits of {origin.name}, "
-        f"{len(hood.groups)} distinct losses (--json adds core, cond, add)",
-        ["loss", "edit", f"vs {origin.name}", "zoo name", "ok ✓", "bad ✗", "note"], rows)
+        f"{len(hood.groups)} distinct losses",
+        ["loss", "edit", f"vs {origin.name}", "zoo name", "core P", "ok ✓", "bad ✗", "note"],
+        rows)
     console.print(table)
     console.print(make_table("The distinct losses (beta = 1)", ["loss", "closed form"],
                              [[i, escape(g.closed_form)] for i, g in enumerate(hood.groups, 1)]))
-    if png is not None:
-        console.print(f"picture written to {escape(str(png))}")
+    # Plain lines (no table borders) so that they can be copied into a .lpo file as they are.
+    console.print("# The neighbours in the DSL (loss number, edit), to paste into a .lpo file:")
+    for i, g in enumerate(hood.groups, 1):
+        for m in g.members:
+            same = f", same regions as {', '.join(m.same_as)}" if m.same_as else ""
+            console.print(f"{escape(m.definition)}   # loss {i}, {escape(m.edit)}{same}",
+                          soft_wrap=True, highlight=False)
+    for path in pictures:
+        console.print(f"picture written to {escape(str(path))}")
 
 
 def _short(bits: list[str]) -> str:

@@ -164,6 +164,18 @@ class Neighbour:
     def edit(self) -> str:
         return f"{self.world.short}: {self.before} -> {self.after}"
 
+    @property
+    def definition(self) -> str:
+        """The neighbour as one line of the DSL, ready to paste into a ``.lpo`` file
+        (``cond: true`` and ``add: false`` are the defaults and are left out)."""
+        s = self.structure
+        fields = [f"core: {s.core_text}"]
+        if s.cond_text != "true":
+            fields.append(f"cond: {s.cond_text}")
+        if s.add_text != "false":
+            fields.append(f"add: {s.add_text}")
+        return f"structure {s.name} {{ {'  '.join(fields)} }}"
+
 
 @dataclass(frozen=True)
 class NeighbourGroup:
@@ -188,7 +200,7 @@ class NeighbourGroup:
                 "relation": m.relation, "name": m.structure.name, "same_as": list(m.same_as),
                 "ok": m.structure.regions()[0], "bad": m.structure.regions()[1],
                 "core": m.structure.core_text, "cond": m.structure.cond_text,
-                "add": m.structure.add_text,
+                "add": m.structure.add_text, "definition": m.definition,
             } for m in self.members],
             "ok": ok, "bad": bad,
         }
@@ -264,7 +276,8 @@ def neighbours(origin: Structure, known: list[Structure] = ()) -> Neighbourhood:
             weaker = structure_entails_masks(ok0, bad0, ok, bad) == 0
             relation = "stronger" if stronger else "weaker" if weaker else "incomparable"
             same = tuple(by_regions.get((ok, bad), ()))
-            name = same[0] if same else f"{origin.name}[{world.short}:{after}]"
+            # A DSL identifier naming the edit (not a zoo name, which a paste would shadow).
+            name = f"{origin.name}_{world.short}_{after}"
             s = Structure.from_masks(name, origin.atoms, ok, bad, origin="neighbour")
             key = loss_key(ok, bad, n)
             groups.setdefault(key, []).append(Neighbour(
