@@ -305,9 +305,23 @@ def _crosses(p, q, box) -> bool:
     return t1 - t0 > 1e-9
 
 
+def test_zoo_lattice_edges_never_cross_a_node(zoo):
+    from logicpo.plots.lattice import NODE_H, NODE_W, ROW_GAP, SPACING, layout, route_edges
+    from logicpo.reasoning.lattice import Lattice
+
+    lat = Lattice.build([zoo.structure(n) for n in zoo.names_of("structure")])
+    pos = {n: (x * SPACING, y * ROW_GAP) for n, (x, y) in layout(lat).items()}
+    for (a, b), points in route_edges(lat, pos).items():
+        for p, q in zip(points, points[1:], strict=False):
+            for node, (x, y) in pos.items():
+                box = (x - NODE_W / 2, y - NODE_H / 2, x + NODE_W / 2, y + NODE_H / 2)
+                assert not _crosses(p, q, box), (a, b, node)
+
+
 @pytest.mark.parametrize("name", ["CPO", "ORPO", "CE", "unCPO", "fUnl"])
 def test_neighbourhood_edges_never_cross_a_node(zoo, name):
-    from logicpo.plots.landscape import NODE_H, NODE_W, neighbourhood_layout, route_edges
+    from logicpo.plots.landscape import neighbourhood_layout
+    from logicpo.plots.lattice import NODE_H, NODE_W, route_edges
 
     hood = neighbours(zoo.structure(name), [zoo.structure(x) for x in zoo.names_of("structure")])
     lat, pos, _ = neighbourhood_layout(hood)
@@ -370,13 +384,18 @@ def test_same_core_same_colour_in_every_picture(zoo):
     mine = load_text("structure mine { core: M(yw) | ~M(yl)  cond: M(yw) xor M(yl) }")
     assert core_colour(mine.structure("mine")) == core_colour(zoo.structure("CPO"))
     lat_fig = draw_lattice(Lattice.build([zoo.structure(n) for n in ("CPO", "CE", "fUnl")]))
-    lat_fill = {t.get_text(): to_hex(t.get_bbox_patch().get_facecolor())
-                for t in lat_fig.axes[0].texts if t.get_bbox_patch()}
     hood_fig = draw_neighbourhood(neighbours(zoo.structure("ORPO")))
+
+    def fills(fig):  # node label -> fill of the box under it
+        ax = fig.axes[0]
+        boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+        return {t.get_text(): to_hex(p.get_facecolor()) for t in ax.texts for p in boxes
+                if p.contains_point(ax.transData.transform(t.get_position()))}
+
+    assert fills(hood_fig)["ORPO"] == fills(lat_fig)["CPO"]  # one core, M(yl) -> M(yw)
+    assert fills(lat_fig)["CE"] != fills(lat_fig)["CPO"]
     ax = hood_fig.axes[0]
     boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
-    (origin_box,) = [p for p in boxes if p.get_linewidth() > 2]
-    assert to_hex(origin_box.get_facecolor()) == lat_fill["CPO"]
     legend = ax.get_legend()
     assert "colour = core formula P" in legend.get_title().get_text()
     (deg,) = [h for h, t in zip(legend.legend_handles, legend.get_texts(), strict=True)

@@ -29,14 +29,22 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import FancyBboxPatch, Patch, Rectangle  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from logicpo.logic.truth import display_order  # noqa: E402
 from logicpo.plots.lattice import (  # noqa: E402
+    EDGE_COLOUR,
+    NODE_H,
+    NODE_W,
     OTHER_CORE,
+    ROW_GAP,
+    SPACING,
     core_colour,
     core_label,
     draw_lattice,
+    draw_node,
+    draw_routes,
+    route_edges,
     text_colour,
 )
 from logicpo.reasoning.landscape import STATES, Neighbourhood  # noqa: E402
@@ -45,9 +53,8 @@ from logicpo.reasoning.lattice import Lattice  # noqa: E402
 # Beyond this many neighbours the graph is unreadable at any size: draw the summary.
 GRAPH_LIMIT = 16
 
-# Node geometry, in data units: boxes of NODE_W x NODE_H, SPACING apart in a row, rows
-# ROW_GAP apart; world groups in a row are separated by an extra GROUP_GAP.
-NODE_W, NODE_H, SPACING, ROW_GAP, GROUP_GAP = 1.5, 0.62, 1.8, 1.7, 0.5
+# World groups in a row are separated by this much more than the usual SPACING.
+GROUP_GAP = 0.5
 DEGENERATE_STYLE = {"fc": "white", "ec": "#808080", "hatch": "////", "ls": "--"}
 RELATIONS = ("stronger", "weaker", "incomparable")
 # The summary's relation shades: greys, so they cannot be mistaken for core colours.
@@ -123,63 +130,6 @@ def _spread(nodes: list[str], member) -> dict[str, float]:
     return {node: v - mid for node, v in out.items()}
 
 
-def route_edges(lat: Lattice, pos: dict[str, tuple[float, float]]
-                ) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """A polyline per Hasse edge, from the bottom of its source box to the top of its target
-    box. Where an edge passes a row of nodes it goes straight down through a gap between two
-    boxes (or beside the row), so it never crosses a node. Arrivals and departures are spread
-    along the box sides so that arrowheads do not pile up."""
-    rows: dict[float, list[float]] = {}
-    for x, y in pos.values():
-        rows.setdefault(y, []).append(x)
-    ys = sorted(rows, reverse=True)
-    paths: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    through: dict[tuple[float, float], list[tuple[tuple[str, str], int]]] = {}
-    for a, b in lat.edges:
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        points = [(x1, y1)]
-        for y in ys:
-            if y2 < y < y1:
-                t = (y1 - y) / (y1 - y2)
-                gx = _gap(sorted(rows[y]), x1 + t * (x2 - x1))
-                through.setdefault((y, gx), []).append(((a, b), len(points)))
-                points += [(gx, y + NODE_H / 2 + 0.08), (gx, y - NODE_H / 2 - 0.08)]
-        paths[a, b] = points + [(x2, y2)]
-    # Edges sharing a gap pass side by side, ordered by where they come from, so that
-    # they do not merge into one line that would suggest a junction.
-    lane = 0.16
-    for uses in through.values():
-        uses.sort(key=lambda u: (pos[u[0][0]][0], pos[u[0][1]][0]))
-        k = len(uses)
-        for i, (edge, at) in enumerate(uses):
-            dx = (i - (k - 1) / 2) * lane
-            for j in (at, at + 1):
-                x, y = paths[edge][j]
-                paths[edge][j] = (x + dx, y)
-    # Ports: spread the ends on each node's bottom (out) and top (in) side.
-    for end, side in ((0, -1), (-1, 1)):
-        by_node: dict[str, list[tuple[str, str]]] = {}
-        for edge in paths:
-            by_node.setdefault(edge[0] if end == 0 else edge[1], []).append(edge)
-        for node, edges in by_node.items():
-            nx_, ny = pos[node]
-            nxt = 1 if end == 0 else -2  # the neighbouring point fixes the order
-            edges.sort(key=lambda e: paths[e][nxt][0])
-            k = len(edges)
-            step = min(0.22, 0.8 * NODE_W / max(k, 1))
-            for i, edge in enumerate(edges):
-                paths[edge][end] = (nx_ + (i - (k - 1) / 2) * step, ny + side * NODE_H / 2)
-    return paths
-
-
-def _gap(xs: list[float], want: float) -> float:
-    """The x of the gap in a row of boxes centred at ``xs`` nearest to ``want``."""
-    gaps = [xs[0] - SPACING / 2 - NODE_W / 2, xs[-1] + SPACING / 2 + NODE_W / 2]
-    gaps += [(p + q) / 2 for p, q in zip(xs, xs[1:], strict=False)
-             if q - p >= NODE_W + 0.2]
-    return min(gaps, key=lambda g: abs(g - want))
-
-
 def draw_neighbourhood(hood: Neighbourhood, title: str | None = None):
     """The origin and its one-edit neighbours: a Hasse diagram laid out by relation for up
     to ``GRAPH_LIMIT`` neighbours, otherwise the summary grid."""
@@ -204,21 +154,15 @@ def draw_neighbourhood(hood: Neighbourhood, title: str | None = None):
     side = [pos[node] for node, m in member.items() if m is not None
             and m.relation == "incomparable"]
     if side:
-        sx = [p[0] for p in side]
-        ax.add_patch(Rectangle((min(sx) - NODE_W / 2 - 0.25, min(ys) - NODE_H / 2 - 0.25),
+        sx, sy = [p[0] for p in side], [p[1] for p in side]
+        ax.add_patch(Rectangle((min(sx) - NODE_W / 2 - 0.25, min(sy) - NODE_H / 2 - 0.25),
                                max(sx) - min(sx) + NODE_W + 0.5,
-                               max(ys) - min(ys) + NODE_H + 0.5,
+                               max(sy) - min(sy) + NODE_H + 0.5,
                                fc="#F2F2F2", ec="none", zorder=0))
-        ax.text((min(sx) + max(sx)) / 2, max(ys) + NODE_H / 2 + 0.35,
+        ax.text((min(sx) + max(sx)) / 2, max(sy) + NODE_H / 2 + 0.3,
                 f"incomparable with {hood.origin.name}", ha="center", va="bottom",
                 fontsize=8, color="#333333")
-    for points in paths.values():
-        px, py = zip(*points, strict=True)
-        ax.plot(px[:-1], py[:-1], color="#8A8A8A", lw=0.9, zorder=1, solid_joinstyle="round")
-        ax.annotate("", xy=points[-1], xytext=points[-2],
-                    arrowprops={"arrowstyle": "-|>,head_length=0.5,head_width=0.22",
-                                "color": "#8A8A8A", "lw": 0.9, "shrinkA": 0, "shrinkB": 0},
-                    zorder=1)
+    draw_routes(ax, paths)
     cores: dict[str, object] = {}
     any_degenerate = False
     for node, (x, y) in pos.items():
@@ -226,21 +170,12 @@ def draw_neighbourhood(hood: Neighbourhood, title: str | None = None):
         s = hood.origin if m is None else m.structure
         degenerate = m is not None and m.degeneracy is not None
         any_degenerate |= degenerate
-        if degenerate:
-            style = dict(DEGENERATE_STYLE)
-        else:
+        if not degenerate:
             cores.setdefault(core_colour(s), s)
-            style = {"fc": core_colour(s), "ec": "black" if m is None else "none"}
-        box = FancyBboxPatch((x - NODE_W / 2, y - NODE_H / 2), NODE_W, NODE_H,
-                             boxstyle="round,pad=0,rounding_size=0.08",
-                             lw=2.2 if m is None else 1.0, zorder=2, **style)
-        ax.add_patch(box)
-        label = hood.origin.name if m is None else _label(m)
-        ax.text(x, y, label, ha="center", va="center", zorder=3,
-                fontsize=9 if m is None else 7, fontweight="bold" if m is None else "normal",
-                color="black" if degenerate else text_colour(style["fc"]),
-                # On a hatch, the text gets a white backing to stay legible.
-                bbox={"fc": "white", "ec": "none", "pad": 1.0} if degenerate else None)
+        draw_node(ax, x, y, hood.origin.name if m is None else _label(m),
+                  core_colour(s), outline=m is None, bold=m is None,
+                  style=DEGENERATE_STYLE if degenerate else None,
+                  fontsize=9 if m is None else 7)
     handles = [Patch(fc=c, ec="none", label=f"core P: {core_label(s)}")
                for c, s in cores.items() if c != OTHER_CORE]
     if OTHER_CORE in cores:
@@ -250,7 +185,7 @@ def draw_neighbourhood(hood: Neighbourhood, title: str | None = None):
         handles.append(Patch(label="degenerate: the loss does not\ndepend on the model",
                              **DEGENERATE_STYLE))
     handles.append(Patch(fc="white", ec="black", lw=2.2, label=f"{hood.origin.name} itself"))
-    handles.append(Line2D([0], [0], color="#8A8A8A", lw=0.9, marker=">", markersize=5,
+    handles.append(Line2D([0], [0], color=EDGE_COLOUR, lw=0.9, marker=">", markersize=5,
                           label="A → B: A |= B, nothing between"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
               frameon=False, title="colour = core formula P\n(the same in every picture)",
