@@ -101,7 +101,7 @@ def test_counting_agrees_with_enumeration(n):
 def test_counting_agrees_with_the_recorded_four_atom_enumeration():
     """N = 4 enumeration takes about 14 s on 2 cores, too slow for the suite. These are the
     figures that `logicpo census --atoms 4 --method enumerate` produced (docs/landscape.md,
-    "The figures"), recomputed by enumeration on 2026-12-01 before the counting existed."""
+    "The figures"), and again by the same command on 2026-12-01 (same four numbers)."""
     r = count_census(4)
     assert r.pairs == 4_294_967_296
     assert r.degenerate == 196_606
