@@ -157,7 +157,7 @@ WRITERS = {  # command line writing to the path {out}, and the file's expected f
     "lattice svg": (["lattice", "CPO", "cCPO", "--svg", "{out}.svg"], b"<?xml"),
     "data": (["data", "sort", "-n", "3", "-o", "{out}.jsonl"], b'{"prompt"'),
     "plot-run": (["plot-run", "{run}", "-o", "{out}.png"], b"\x89PNG"),
-    "census state": (["census", "--atoms", "2", "-j", "1", "--state", "{out}.json"], b'{"atoms"'),
+    "census state": (["census", "--atoms", "2", "--method", "enumerate", "-j", "1", "--state", "{out}.json"], b'{"atoms"'),
     "docs": (["docs", "--write", "--docs-dir", "{out}"], b"# The zoo"),
 }
 
@@ -214,15 +214,15 @@ def test_census_state_of_other_settings_is_not_replaced(run, tmp_path):
     """Before: a state file of another census (or not JSON at all) was silently overwritten
     (or a JSONDecodeError traceback)."""
     state = tmp_path / "s.json"
-    assert run("census", "--atoms", "2", "-j", "1", "--state", state).exit_code == 0
+    assert run("census", "--atoms", "2", "--method", "enumerate", "-j", "1", "--state", state).exit_code == 0
     before = state.read_text()
-    result = run("census", "--atoms", "1", "-j", "1", "--state", state)
+    result = run("census", "--atoms", "1", "--method", "enumerate", "-j", "1", "--state", state)
     assert result.exit_code == 1 and "other settings" in said(result)
     assert state.read_text() == before
     state.write_text("[" * 100_000)
-    result = run("census", "--atoms", "2", "-j", "1", "--state", state)
+    result = run("census", "--atoms", "2", "--method", "enumerate", "-j", "1", "--state", state)
     assert result.exit_code == 1 and "not a census state file" in said(result)
-    result = run("census", "--atoms", "2", "-j", "1", "--state", tmp_path)
+    result = run("census", "--atoms", "2", "--method", "enumerate", "-j", "1", "--state", tmp_path)
     assert result.exit_code != 0 and "Traceback" not in result.output
 
 

@@ -273,7 +273,8 @@ def test_cli_contract(tmp_path):
     out = runner.invoke(main, ["neighbors", "CPO", "--json", "--png", str(png)])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["neighbours"] == 12 and png.stat().st_size > 0
-    out = runner.invoke(main, ["census", "--atoms", "2", "--json", "-j", "1"])
+    out = runner.invoke(main, ["census", "--atoms", "2", "--json", "--method", "enumerate",
+                               "-j", "1"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["distinct"] == 186  # checked against SymPy above
     out = runner.invoke(main, ["census", "--atoms", "2"])
@@ -284,3 +285,144 @@ def test_zoo_lattice_picture():
     from logicpo.plots.landscape import draw_zoo_lattice
 
     assert len(draw_zoo_lattice().axes) == 1
+
+
+# ---------------------------------------------------------------- readable neighbourhoods
+
+
+def _crosses(p, q, box) -> bool:
+    """Does the segment p-q meet the open rectangle box = (x0, y0, x1, y1)? (Clipped
+    against the rectangle by Liang-Barsky; written here, independent of the plotting code.)"""
+    (x0, y0, x1, y1), (px, py), (qx, qy) = box, p, q
+    t0, t1 = 0.0, 1.0
+    for d, lo, hi, start in ((qx - px, x0, x1, px), (qy - py, y0, y1, py)):
+        if d == 0:
+            if not lo < start < hi:
+                return False
+            continue
+        a, b = (lo - start) / d, (hi - start) / d
+        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
+    return t1 - t0 > 1e-9
+
+
+def test_zoo_lattice_edges_never_cross_a_node(zoo):
+    from logicpo.plots.lattice import NODE_H, NODE_W, ROW_GAP, SPACING, layout, route_edges
+    from logicpo.reasoning.lattice import Lattice
+
+    lat = Lattice.build([zoo.structure(n) for n in zoo.names_of("structure")])
+    pos = {n: (x * SPACING, y * ROW_GAP) for n, (x, y) in layout(lat).items()}
+    for (a, b), points in route_edges(lat, pos).items():
+        for p, q in zip(points, points[1:], strict=False):
+            for node, (x, y) in pos.items():
+                box = (x - NODE_W / 2, y - NODE_H / 2, x + NODE_W / 2, y + NODE_H / 2)
+                assert not _crosses(p, q, box), (a, b, node)
+
+
+@pytest.mark.parametrize("name", ["CPO", "ORPO", "CE", "unCPO", "fUnl"])
+def test_neighbourhood_edges_never_cross_a_node(zoo, name):
+    from logicpo.plots.landscape import neighbourhood_layout
+    from logicpo.plots.lattice import NODE_H, NODE_W, route_edges
+
+    hood = neighbours(zoo.structure(name), [zoo.structure(x) for x in zoo.names_of("structure")])
+    lat, pos, _ = neighbourhood_layout(hood)
+    boxes = {n: (x - NODE_W / 2, y - NODE_H / 2, x + NODE_W / 2, y + NODE_H / 2)
+             for n, (x, y) in pos.items()}
+    for (a, b), points in route_edges(lat, pos).items():
+        assert points[0][1] == pytest.approx(boxes[a][1]) and points[-1][1] == \
+            pytest.approx(boxes[b][3])  # leaves a's bottom side, arrives on b's top side
+        for p, q in zip(points, points[1:], strict=False):
+            for node, box in boxes.items():
+                assert not _crosses(p, q, box), (a, b, node)
+
+
+def test_neighbourhood_layout_by_relation(zoo):
+    """Stronger neighbours (they entail CPO) above CPO, weaker below, incomparable ones
+    (ORPO: TT both -> neither, and FF neither -> both) in a column right of all others."""
+    from logicpo.plots.landscape import neighbourhood_layout
+
+    hood = neighbours(zoo.structure("CPO"))
+    _, pos, member = neighbourhood_layout(hood)
+    (origin,) = [n for n, m in member.items() if m is None]
+    ox, oy = pos[origin]
+    side = [pos[n][0] for n, m in member.items() if m and m.relation == "incomparable"]
+    main = [pos[n][0] for n, m in member.items() if not m or m.relation != "incomparable"]
+    assert len(side) == 2 and min(side) > max(main)
+    for n, m in member.items():
+        if m is not None and m.relation == "stronger":
+            assert pos[n][1] > oy
+        if m is not None and m.relation == "weaker":
+            assert pos[n][1] < oy
+
+
+def test_big_neighbourhood_is_a_summary(zoo):
+    """DPO's 48 neighbours: one cell per (world, new state), 16 x 4 = 64 cells, of which
+    16 are DPO itself; each of the 48 others carries its loss number."""
+    from matplotlib.patches import Rectangle
+
+    from logicpo.plots.landscape import draw_neighbourhood
+
+    fig = draw_neighbourhood(neighbours(zoo.structure("DPO")))
+    (ax,) = fig.axes
+    assert sum(isinstance(p, Rectangle) for p in ax.patches) == 64
+    texts = [t.get_text() for t in ax.texts]
+    assert sorted(int(t[1:].split()[0]) for t in texts if t[:2] != "#k" and t[:1] == "#") == list(
+        range(1, 49))
+    assert sum(t == "= DPO" for t in texts) == 16
+
+
+def test_same_core_same_colour_in_every_picture(zoo):
+    """CPO's core M(yl) -> M(yw), written M(yw) | ~M(yl) in a user's file, is the same
+    formula, so it gets the same colour; the lattice and the neighbourhood agree; the
+    degenerate legend entry is drawn exactly like the degenerate nodes."""
+    from matplotlib.colors import to_hex
+
+    from logicpo.plots.landscape import draw_neighbourhood
+    from logicpo.plots.lattice import core_colour, draw_lattice
+    from logicpo.program import load_text
+    from logicpo.reasoning.lattice import Lattice
+
+    mine = load_text("structure mine { core: M(yw) | ~M(yl)  cond: M(yw) xor M(yl) }")
+    assert core_colour(mine.structure("mine")) == core_colour(zoo.structure("CPO"))
+    lat_fig = draw_lattice(Lattice.build([zoo.structure(n) for n in ("CPO", "CE", "fUnl")]))
+    hood_fig = draw_neighbourhood(neighbours(zoo.structure("ORPO")))
+
+    def fills(fig):  # node label -> fill of the box under it
+        ax = fig.axes[0]
+        boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+        return {t.get_text(): to_hex(p.get_facecolor()) for t in ax.texts for p in boxes
+                if p.contains_point(ax.transData.transform(t.get_position()))}
+
+    assert fills(hood_fig)["ORPO"] == fills(lat_fig)["CPO"]  # one core, M(yl) -> M(yw)
+    assert fills(lat_fig)["CE"] != fills(lat_fig)["CPO"]
+    ax = hood_fig.axes[0]
+    boxes = [p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]
+    legend = ax.get_legend()
+    assert "colour = core formula P" in legend.get_title().get_text()
+    (deg,) = [h for h, t in zip(legend.legend_handles, legend.get_texts(), strict=True)
+              if t.get_text().startswith("degenerate")]
+    hatched = [p for p in boxes if p.get_hatch()]
+    assert len(hatched) == 4  # ORPO's 4 degenerate neighbours (see the test above)
+    for p in hatched:
+        assert (p.get_hatch(), to_hex(p.get_facecolor()), to_hex(p.get_edgecolor())) == (
+            deg.get_hatch(), to_hex(deg.get_facecolor()), to_hex(deg.get_edgecolor()))
+
+
+def test_neighbour_definitions_paste_back(zoo):
+    """Each neighbour's DSL line, loaded as a .lpo text, defines exactly its regions."""
+    from logicpo.program import load_text
+
+    hood = neighbours(zoo.structure("CPO"), [zoo.structure(x) for x in zoo.names_of("structure")])
+    program = load_text("\n".join(m.definition for m in hood.neighbours))
+    for m in hood.neighbours:
+        s = program.structure(m.structure.name)
+        assert (s.ok_mask, s.bad_mask) == (m.structure.ok_mask, m.structure.bad_mask), m.edit
+
+
+def test_cli_neighbors_svg_and_dsl(tmp_path):
+    from logicpo.cli import main
+
+    svg = tmp_path / "hood.svg"
+    out = CliRunner().invoke(main, ["neighbors", "CPO", "--svg", str(svg)])
+    assert out.exit_code == 0, out.output
+    assert "<svg" in svg.read_text()
+    assert "structure CPO_TT_ok { core: M(yl) -> M(yw)  cond: M(yw) | M(yl) }" in out.output

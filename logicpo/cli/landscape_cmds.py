@@ -96,14 +96,20 @@ def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
 @click.argument("name")
 @file_option
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw the neighbourhood within the lattice to this PNG file.")
+              help="Draw the neighbourhood to this PNG file (a summary grid beyond 16 "
+                   "neighbours).")
+@click.option("--svg", type=click.Path(dir_okay=False, path_type=Path),
+              help="The same picture as an SVG file.")
 @json_option
-def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: bool) -> None:
+def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | None,
+              as_json: bool) -> None:
     """Every structure one world-edit away from NAME, classified against it.
 
     Each edit moves one world between ok, bad, both and neither. Neighbours are
     stronger (they entail NAME, loss at least as high), weaker or incomparable;
     degenerate ones are marked, and those computing the same loss are grouped.
+    Each neighbour is also printed as a line of the DSL, ready to paste into a
+    .lpo file.
     """
     from logicpo.api import program_for
     from logicpo.reasoning.landscape import neighbours
@@ -112,15 +118,18 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
     origin = program.structure(short)
     known = [program.structure(n) for n in program.names_of("structure")]
     hood = neighbours(origin, known)
-    if png is not None:
+    pictures = [p for p in (png, svg) if p is not None]
+    for path in pictures:
         from logicpo.plots import save_figure
         from logicpo.plots.landscape import draw_neighbourhood
 
-        save_figure(draw_neighbourhood(hood), png)
+        save_figure(draw_neighbourhood(hood), path)
     if as_json:
         out = hood.to_json()
         if png is not None:
             out["png"] = str(png)
+        if svg is not None:
+            out["svg"] = str(svg)
         emit_json(out)
         return
     rows = []
@@ -131,16 +140,24 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, as_json: boo
                 tag = (tag + " same loss as " + origin.name).strip()
             ok, bad = m.structure.regions()
             rows.append([i, m.edit, m.relation, ", ".join(m.same_as) or "-",
-                         _short(ok), _short(bad), tag or "-"])
+                         escape(m.structure.core_text), _short(ok), _short(bad), tag or "-"])
     table = make_table(
         f"{len(hood.neighbours)} one-world edits of {origin.name}, "
-        f"{len(hood.groups)} distinct losses (--json adds core, cond, add)",
-        ["loss", "edit", f"vs {origin.name}", "zoo name", "ok ✓", "bad ✗", "note"], rows)
+        f"{len(hood.groups)} distinct losses",
+        ["loss", "edit", f"vs {origin.name}", "zoo name", "core P", "ok ✓", "bad ✗", "note"],
+        rows)
     console.print(table)
     console.print(make_table("The distinct losses (beta = 1)", ["loss", "closed form"],
                              [[i, escape(g.closed_form)] for i, g in enumerate(hood.groups, 1)]))
-    if png is not None:
-        console.print(f"picture written to {escape(str(png))}")
+    # Plain lines (no table borders) so that they can be copied into a .lpo file as they are.
+    console.print("# The neighbours in the DSL (loss number, edit), to paste into a .lpo file:")
+    for i, g in enumerate(hood.groups, 1):
+        for m in g.members:
+            same = f", same regions as {', '.join(m.same_as)}" if m.same_as else ""
+            console.print(f"{escape(m.definition)}   # loss {i}, {escape(m.edit)}{same}",
+                          soft_wrap=True, highlight=False)
+    for path in pictures:
+        console.print(f"picture written to {escape(str(path))}")
 
 
 def _short(bits: list[str]) -> str:
@@ -150,24 +167,120 @@ def _short(bits: list[str]) -> str:
 # ---------------------------------------------------------------- census
 
 
+# The exact decimals of N = 13 pass 4,300 digits, Python's default limit for int -> str.
+MAX_COUNTED_ATOMS = 12
+MAX_ENUMERATED_ATOMS = 4
+
+
 @click.command()
-@click.option("--atoms", "n", type=click.IntRange(1, 4), required=True,
-              help="Number of atoms N: 2 for single-model losses, 4 for DPO's.")
+@click.option("--atoms", "n", type=click.IntRange(1, MAX_COUNTED_ATOMS), required=True,
+              help="Number of atoms N: 2 for single-model losses, 4 for DPO's "
+                   f"(up to {MAX_COUNTED_ATOMS} counted, {MAX_ENUMERATED_ATOMS} enumerated).")
+@click.option("--method", type=click.Choice(["count", "enumerate"]), default="count",
+              show_default=True,
+              help="count: exact formula, instant for any N (proof in docs/landscape.md); "
+                   "enumerate: visit the pairs one ok row at a time (N <= 4, the cross-check).")
 @click.option("--workers", "-j", type=click.IntRange(1, 64), default=None,
-              help="Worker processes (default: every core).")
+              help="Worker processes for --method enumerate (default: every core).")
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save finished work here and resume from it (N = 4 runs).")
+              help="--method enumerate: save finished work here and resume from it.")
 @click.option("--max-seconds", type=float, default=None,
-              help="Stop after about this long; rerun with --state to continue.")
+              help="--method enumerate: stop after about this long; rerun with --state.")
 @json_option
-def census(n: int, workers: int | None, state: Path | None, max_seconds: float | None,
-           as_json: bool) -> None:
+def census(n: int, method: str, workers: int | None, state: Path | None,
+           max_seconds: float | None, as_json: bool) -> None:
     """Count the 4^(2^N) (ok, bad) pairs over N atoms: degenerate and distinct losses.
 
     Two pairs define the same loss when WMC(ok)/WMC(bad) are equal rational
     functions; the canonical form of a pair is the pair left after cancelling
-    common factors (see docs/landscape.md).
+    common factors. The default method counts these canonical pairs with an exact
+    formula (Möbius inversion over common factors); --method enumerate visits the
+    pairs instead. Both are explained in docs/landscape.md.
     """
+    from logicpo.reasoning.census import count_census, ratio_json
+
+    if method == "count":
+        given = [opt for opt, v in (("--workers", workers), ("--state", state),
+                                    ("--max-seconds", max_seconds)) if v is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only for --method enumerate "
+                             "(counting needs no workers, state or time limit)")
+        result = count_census(n)
+    else:
+        if n > MAX_ENUMERATED_ATOMS:
+            raise UsageError(f"--method enumerate handles N <= {MAX_ENUMERATED_ATOMS} "
+                             f"(N = {n} has {1 << (1 << n):,} ok sets); use --method count")
+        result = _enumerate(n, workers, state, max_seconds, as_json)
+    if as_json:
+        out = result.to_json()
+        out.update(ratio_json(result.distinct, n))
+        emit_json(out)
+        return
+    rows = [["(ok, bad) pairs", _big(result.pairs), f"4^(2^{n})"]]
+    if method == "enumerate":
+        rows.append(["rows done", f"{result.rows_done:,} / {result.rows_total:,}",
+                     "complete" if result.complete else "partial: rerun with the same --state"])
+    rows += [
+        ["degenerate pairs", _big(result.degenerate), "ok empty, bad empty, or ok = bad"],
+        ["non-degenerate pairs", _big(result.nondegenerate), ""],
+        ["distinct non-degenerate losses", _big(result.distinct),
+         "coprime pairs (each its own canonical form)"],
+    ]
+    if method == "enumerate":
+        rows.append(["  the same, counted", _big(result.distinct_by_inclusion_exclusion),
+                     "independent count (--method count)"])
+    rows.append(["distinct losses with degenerate ones", _big(result.distinct_with_degenerate),
+                 "+ undefined, +inf, 0, log 2"])
+    r = ratio_json(result.distinct, n)
+    rows.append(["distinct / 4^(2^N)", f"{r['ratio_to_bound']:.6f}",
+                 f"1 - ratio = {r['one_minus_ratio']:.3e}; log10 distinct = "
+                 f"{r['log10_distinct']:.3f}, log10 4^(2^N) = {r['log10_bound']:.3f}"])
+    if method == "enumerate":
+        rows += [
+            ["failed reduction checks", f"{result.reduction_violations:,}",
+             f"fingerprint error bound {result.fingerprint_error_bound:.1e}"],
+            ["time", f"{result.seconds:.1f} s", f"{result.workers} worker(s)"
+             + (f", {result.resumed_rows:,} rows resumed" if result.resumed_rows else "")],
+            ["peak memory", f"{result.peak_rss_mib:.0f} MiB", "largest process (ru_maxrss)"],
+        ]
+    else:
+        rows.append(["time", f"{result.seconds * 1e3:.2f} ms", "counted, not enumerated"])
+    console.print(_folded(make_table(f"Census of the structures over {n} atoms ({method})",
+                                     ["", "count", "how"], rows)))
+    if method == "count":
+        irr = [[k, _big(per), _big(total)] for k, (per, total) in enumerate(
+            zip(result.irreducible_per_support, result.irreducible_over_atoms, strict=True))
+            if k]
+        console.print(_folded(make_table("Irreducible world sets by support size k",
+                                         ["k", "per set of k atoms", f"over all {n} atoms"],
+                                         irr)))
+    if getattr(result, "targets", None):
+        trows = [[name, f"{c.get('canonical', 0):,}", f"{c.get('fingerprint', 0):,}"]
+                 for name, c in result.targets.items()]
+        console.print(make_table("Pairs computing exactly the loss of a zoo structure",
+                                 ["structure", "pairs (canonical form)",
+                                  "pairs (fingerprint, independent)"], trows))
+
+
+def _folded(table):
+    """Long exact numbers wrap onto several lines instead of being cut with an ellipsis."""
+    for column in table.columns:
+        column.overflow = "fold"
+    return table
+
+
+def _big(x: int) -> str:
+    """Exact up to N = 8 (155 digits); beyond, scientific with the digit count (--json is
+    always exact)."""
+    text = f"{x:,}"
+    if len(str(x)) <= 160:
+        return text
+    digits = str(x)
+    return f"{digits[0]}.{digits[1:7]}e{len(digits) - 1} ({len(digits)} digits, exact in --json)"
+
+
+def _enumerate(n: int, workers: int | None, state: Path | None, max_seconds: float | None,
+               as_json: bool):
     import os
 
     from logicpo.reasoning.landscape import census as run
@@ -188,32 +301,4 @@ def census(n: int, workers: int | None, state: Path | None, max_seconds: float |
     if result.reduction_violations:
         raise UsageError(f"{result.reduction_violations} reductions failed their checks: "
                          "this is a bug in logicpo, please report it")
-    if as_json:
-        emit_json(result.to_json())
-        return
-    rows = [
-        ["(ok, bad) pairs", f"{result.pairs:,}", f"4^(2^{n})"],
-        ["rows done", f"{result.rows_done:,} / {result.rows_total:,}",
-         "complete" if result.complete else "partial: rerun with the same --state"],
-        ["degenerate pairs", f"{result.degenerate:,}", "ok empty, bad empty, or ok = bad"],
-        ["non-degenerate pairs", f"{result.nondegenerate:,}", ""],
-        ["distinct non-degenerate losses", f"{result.distinct:,}",
-         "coprime pairs (each its own canonical form)"],
-        ["  the same, by inclusion-exclusion", f"{result.distinct_by_inclusion_exclusion:,}",
-         "independent count over shared factors"],
-        ["distinct losses with degenerate ones", f"{result.distinct_with_degenerate:,}",
-         "+ undefined, +inf, 0, log 2"],
-        ["failed reduction checks", f"{result.reduction_violations:,}",
-         f"fingerprint error bound {result.fingerprint_error_bound:.1e}"],
-        ["time", f"{result.seconds:.1f} s", f"{result.workers} worker(s)"
-         + (f", {result.resumed_rows:,} rows resumed" if result.resumed_rows else "")],
-        ["peak memory", f"{result.peak_rss_mib:.0f} MiB", "largest process (ru_maxrss)"],
-    ]
-    console.print(make_table(f"Census of the structures over {n} atoms",
-                             ["", "count", "how"], rows))
-    if result.targets:
-        trows = [[name, f"{c.get('canonical', 0):,}", f"{c.get('fingerprint', 0):,}"]
-                 for name, c in result.targets.items()]
-        console.print(make_table("Pairs computing exactly the loss of a zoo structure",
-                                 ["structure", "pairs (canonical form)",
-                                  "pairs (fingerprint, independent)"], trows))
+    return result

@@ -43,6 +43,7 @@ from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.structure import Degeneracy, Structure
 from logicpo.logic.truth import World, atom_mask, display_order, full_mask
 from logicpo.reasoning.bitmask import structure_entails_masks
+from logicpo.reasoning.census import count_census
 
 # ---------------------------------------------------------------- factorisation of regions
 
@@ -163,6 +164,18 @@ class Neighbour:
     def edit(self) -> str:
         return f"{self.world.short}: {self.before} -> {self.after}"
 
+    @property
+    def definition(self) -> str:
+        """The neighbour as one line of the DSL, ready to paste into a ``.lpo`` file
+        (``cond: true`` and ``add: false`` are the defaults and are left out)."""
+        s = self.structure
+        fields = [f"core: {s.core_text}"]
+        if s.cond_text != "true":
+            fields.append(f"cond: {s.cond_text}")
+        if s.add_text != "false":
+            fields.append(f"add: {s.add_text}")
+        return f"structure {s.name} {{ {'  '.join(fields)} }}"
+
 
 @dataclass(frozen=True)
 class NeighbourGroup:
@@ -187,7 +200,7 @@ class NeighbourGroup:
                 "relation": m.relation, "name": m.structure.name, "same_as": list(m.same_as),
                 "ok": m.structure.regions()[0], "bad": m.structure.regions()[1],
                 "core": m.structure.core_text, "cond": m.structure.cond_text,
-                "add": m.structure.add_text,
+                "add": m.structure.add_text, "definition": m.definition,
             } for m in self.members],
             "ok": ok, "bad": bad,
         }
@@ -263,7 +276,8 @@ def neighbours(origin: Structure, known: list[Structure] = ()) -> Neighbourhood:
             weaker = structure_entails_masks(ok0, bad0, ok, bad) == 0
             relation = "stronger" if stronger else "weaker" if weaker else "incomparable"
             same = tuple(by_regions.get((ok, bad), ()))
-            name = same[0] if same else f"{origin.name}[{world.short}:{after}]"
+            # A DSL identifier naming the edit (not a zoo name, which a paste would shadow).
+            name = f"{origin.name}_{world.short}_{after}"
             s = Structure.from_masks(name, origin.atoms, ok, bad, origin="neighbour")
             key = loss_key(ok, bad, n)
             groups.setdefault(key, []).append(Neighbour(
@@ -290,7 +304,7 @@ class CensusResult:
     nondegenerate: int
     distinct: int  # distinct non-degenerate loss functions (= coprime pairs)
     distinct_with_degenerate: int  # plus the degenerate functions: inf, 0, log 2, undefined
-    distinct_by_inclusion_exclusion: int  # the same number, computed a second way
+    distinct_by_inclusion_exclusion: int  # the same number, counted (reasoning.census)
     targets: dict[str, dict[str, int]]  # pairs computing exactly a named structure
     reduction_violations: int  # reduced pairs not coprime, or failing the fingerprint
     fingerprint_error_bound: float
@@ -317,29 +331,6 @@ class CensusResult:
 def factor_table(n: int) -> tuple[tuple[int, ...] | None, ...]:
     """``factors(m, n)`` for every region ``m`` (None for the empty region)."""
     return tuple(None if m == 0 else factors(m, n) for m in range(1 << (1 << n)))
-
-
-def coprime_pairs_by_inclusion_exclusion(n: int) -> int:
-    """Non-empty pairs ``(ok, bad)`` whose WMCs share no factor, counted without enumerating.
-
-    Pairs sharing a factor are counted by inclusion-exclusion over the sets of common factors
-    (a region has at most ``n`` factors, so at most ``2^n - 1`` terms per region).
-    """
-    table = factor_table(n)
-    supersets: dict[frozenset, int] = {}
-    for fs in table[1:]:
-        for r in range(1, len(fs) + 1):
-            for sub in itertools.combinations(fs, r):
-                key = frozenset(sub)
-                supersets[key] = supersets.get(key, 0) + 1
-    nonempty = len(table) - 1
-    sharing = 0
-    for fs in table[1:]:
-        for r in range(1, len(fs) + 1):
-            sign = 1 if r % 2 else -1
-            for sub in itertools.combinations(fs, r):
-                sharing += sign * supersets[frozenset(sub)]
-    return nonempty * nonempty - sharing
 
 
 def census_targets(n: int) -> dict[str, tuple[int, int]]:
@@ -484,8 +475,9 @@ def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | 
     with ``t`` (found through an index) are reduced one by one; every other region is
     coprime with ``t`` and is counted without being visited. Every reduction is checked: the
     reduced pair must be coprime, and ``WMC(t)*WMC(b') = WMC(t')*WMC(b)`` must hold at
-    ``FINGERPRINT_POINTS`` random points modulo ``PRIME``. The coprime count is
-    recomputed by inclusion-exclusion as a cross-check.
+    ``FINGERPRINT_POINTS`` random points modulo ``PRIME``. The count of distinct losses is
+    recomputed without enumerating (:func:`logicpo.reasoning.census.count_census`) as a
+    cross-check.
 
     ``state`` makes the run resumable: finished chunks of rows are saved there as they
     complete and skipped on the next call. ``max_seconds`` stops early (the result then says
@@ -562,8 +554,7 @@ def census(n: int, *, workers: int = 1, state: Path | None = None, chunk: int | 
         atoms=n, pairs=size * size, degenerate=degenerate,
         nondegenerate=scanned - degenerate, distinct=coprime,
         distinct_with_degenerate=coprime + degenerate_classes,
-        # (every, every) is coprime but constant: the one coprime pair that is degenerate.
-        distinct_by_inclusion_exclusion=coprime_pairs_by_inclusion_exclusion(n) - 1,
+        distinct_by_inclusion_exclusion=count_census(n).distinct,
         targets=targets, reduction_violations=totals.get("violations", 0),
         fingerprint_error_bound=bound, rows_done=rows_done, rows_total=size,
         seconds=time.perf_counter() - start_time, peak_rss_mib=peak, workers=max(1, workers),
