@@ -58,6 +58,25 @@ def test_trl_run_writes_the_builtin_trainers_metric_names(tmp_path, model_and_da
     assert json.loads((tmp_path / "trl" / "summary.json").read_text())["steps"] == 3
 
 
+def test_online_reference_gives_the_precomputed_references_steps(tmp_path, model_and_data):
+    """--reference online (a no-grad forward of the reloaded model a step) and precompute
+    (once, before training) read the same frozen model: the same steps."""
+    model, data = model_and_data
+    common = ["--trainer", "trl", "--model", str(model), "--data", str(data), "--loss",
+              "logistic(DPO, beta=0.5)", "--steps", "3", "--batch-size", "2", "--lr", "1e-2",
+              "--warmup-steps", "0", "--eval-every", "3"]
+    runs = {}
+    for mode in ("online", "precompute"):
+        result = _train(*common, "--reference", mode, "--out", str(tmp_path / mode))
+        assert result.exit_code == 0, result.output
+        runs[mode] = _records(tmp_path / mode)
+    assert len({r["loss"] for r in runs["online"] if "loss" in r}) > 1
+    for a, b in zip(runs["online"], runs["precompute"], strict=True):
+        assert sorted(a) == sorted(b)
+        for key, value in b.items():
+            assert a[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
 def test_every_trl_step_is_the_logicpo_loss_of_that_batch(tmp_path, model_and_data):
     """With one pair a step, CPO's loss is -log sigmoid(beta * (pc - pr)) of the logged
     log-probs and its rewards are beta * pc, beta * pr (spec section 3; TRL's own

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from logicpo.errors import UsageError
+from logicpo.files import write_atomic
 from logicpo.training.config import TrainConfig
 from logicpo.training.data import load_preferences, split_examples
 from logicpo.training.loop import (
@@ -132,19 +133,18 @@ def train_with_trl(cfg: TrainConfig, on_event=None) -> TrainResult:
         max_length=getattr(model.config, "max_position_embeddings", None),
         bf16=cuda, use_cpu=not cuda, gradient_checkpointing=False, report_to="none",
         disable_tqdm=True)
-    out = Path(cfg.out)
-    main = args.process_index == 0
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    metrics = _MetricsFile(out / METRICS_NAME, main, keep_until=None)
-    recorder = _Recorder(metrics, emit)
-    trainer = LogicpoDPOTrainer(
+    recorder = _Recorder(emit)
+    trainer = LogicpoDPOTrainer(  # refuses what it cannot run, before any file is written
         model=model, args=args, train_dataset=_dataset(train_set),
         eval_dataset=_dataset(val_set), processing_class=tokenizer, loss=loss,
         callbacks=[recorder])
     for noisy in (PrinterCallback, ProgressCallback):  # the CLI owns the terminal
         trainer.remove_callback(noisy)
+    out = Path(cfg.out)
+    main = args.process_index == 0
+    if main:
+        write_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    metrics = recorder.metrics = _MetricsFile(out / METRICS_NAME, main, keep_until=None)
     emit("start", {"steps": cfg.steps, "sft_steps": 0, "start_step": 0, "world_size": world,
                    "device": str(args.device), "model": {"kind": "hf", "path": cfg.model},
                    "loss": cfg.loss, "uses_reference": loss.uses_reference,
@@ -155,14 +155,14 @@ def train_with_trl(cfg: TrainConfig, on_event=None) -> TrainResult:
     result = TrainResult(
         out=str(out), steps=trainer.state.global_step, first_eval=metrics.first_eval() or {},
         final_eval=metrics.last_eval(), seconds=seconds,
-        steps_per_second=cfg.steps / seconds if seconds else 0.0,
+        steps_per_second=trainer.state.global_step / seconds if seconds else 0.0,
         tokens_per_second=recorder.tokens / seconds if seconds else 0.0,
         loss_source=loss.source,
         extra={"loss": cfg.loss, "task": None, "data": cfg.data, "seed": cfg.seed,
                "world_size": world, "device": str(args.device), "trainer": "trl",
                "checkpoint": str(out / f"checkpoint-{trainer.state.global_step}")})
     if main:
-        (out / SUMMARY_NAME).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        write_atomic(out / SUMMARY_NAME, json.dumps(result.to_json(), indent=2) + "\n")
     emit("done", result.to_json())
     return result
 
@@ -180,8 +180,9 @@ def _dataset(examples):
 class _Recorder(TrainerCallback):
     """TRL's logs as the built-in trainer's records: the same names, one line per step."""
 
-    def __init__(self, metrics: _MetricsFile, emit) -> None:
-        self.metrics, self.emit, self.tokens = metrics, emit, 0
+    def __init__(self, emit) -> None:
+        self.metrics: _MetricsFile | None = None  # set once the run may write files
+        self.emit, self.tokens = emit, 0
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
