@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from test_numbers_export import BLOCK_LOGICPO
-from tiny_hf import build_model_dir, preference_rows
+from tiny_hf import model_dir, preference_rows, write_jsonl
 
 from logicpo.cli import main
 from logicpo.numbers.export import TARGETS
@@ -61,12 +61,10 @@ COMPARED = ("loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/
 def model_and_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     rows = preference_rows(24)
-    data = root / "prefs.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return build_model_dir(root / "model", rows), data, rows
+    return model_dir(root / "model"), write_jsonl(rows, root / "prefs.jsonl"), rows
 
 
-def _in_logicpo(model_dir: Path, rows, out: Path, spec: str):
+def _in_logicpo(directory: Path, rows, out: Path, spec: str):
     """The same 2 steps through logicpo's own LogicpoDPOTrainer with loss=spec."""
     import datasets
     import transformers
@@ -74,8 +72,8 @@ def _in_logicpo(model_dir: Path, rows, out: Path, spec: str):
 
     from logicpo.integrations.trl import LogicpoDPOTrainer
 
-    tok = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    tok = transformers.AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
     trainer = LogicpoDPOTrainer(model=model, args=DPOConfig(output_dir=str(out), **CONFIG),
                                 train_dataset=datasets.Dataset.from_list(rows),
                                 processing_class=tok, loss=spec)
@@ -86,7 +84,7 @@ def _in_logicpo(model_dir: Path, rows, out: Path, spec: str):
 def test_exported_trl_file_trains_without_logicpo_like_logicpo(tmp_path, model_and_data):
     """sigmoid uses the (online, reloaded) reference; simpo is reference-free and
     length-normalised, which TRL's default loss_type would compute differently."""
-    model_dir, data, rows = model_and_data
+    directory, data, rows = model_and_data
     work = tmp_path / "elsewhere"
     specs = {"dpo_export": ("sigmoid", "SigmoidLoss"), "simpo_export": ("simpo", "SimpoLoss")}
     runner = CliRunner()
@@ -96,18 +94,18 @@ def test_exported_trl_file_trains_without_logicpo_like_logicpo(tmp_path, model_a
         assert result.exit_code == 0, result.output
         assert json.loads(result.output)["class"] == cls
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", TRAIN, str(work), str(model_dir), str(data),
+        [sys.executable, "-I", "-c", TRAIN, str(work), str(directory), str(data),
          str(tmp_path / "out"), json.dumps(CONFIG), *(f"{m}:{c}" for m, (_, c) in specs.items())],
         cwd=work, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     history = json.loads((tmp_path / "out" / "history.json").read_text())
     import transformers
 
-    initial = transformers.AutoModelForCausalLM.from_pretrained(model_dir).state_dict()
+    initial = transformers.AutoModelForCausalLM.from_pretrained(directory).state_dict()
     for module, (spec, _) in specs.items():
         steps = [r for r in history[module] if "loss" in r]
         assert [r["step"] for r in steps] == [1, 2]
-        expected, weights = _in_logicpo(model_dir, rows, tmp_path / f"in-{module}", spec)
+        expected, weights = _in_logicpo(directory, rows, tmp_path / f"in-{module}", spec)
         expected = [r for r in expected if "loss" in r]
         for got, want in zip(steps, expected, strict=True):
             for key in COMPARED:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tiny_hf import build_model_dir, preference_rows, write_jsonl
+from tiny_hf import model_dir, preference_rows, write_jsonl
 
 from logicpo.cli import main
 
@@ -41,7 +41,7 @@ def test_every_block_in_the_doc_runs():
 def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("doc")
     rows = preference_rows(16)
-    build_model_dir(root / "tiny-llama", rows)
+    model_dir(root / "tiny-llama")
     write_jsonl(rows, root / "prefs.jsonl")
     return root, rows
 

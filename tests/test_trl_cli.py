@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tiny_hf import build_model_dir, preference_rows, write_jsonl
+from tiny_hf import model_dir, preference_rows, write_jsonl
 
 from logicpo.cli import main
 
@@ -22,7 +22,7 @@ from logicpo.cli import main
 def model_and_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny-cli")
     rows = preference_rows(20)
-    return build_model_dir(root / "model", rows), write_jsonl(rows, root / "prefs.jsonl")
+    return model_dir(root / "model"), write_jsonl(rows, root / "prefs.jsonl")
 
 
 def _train(*args: str):
