@@ -141,6 +141,53 @@ def test_a_mixture_of_experts_adds_its_load_balancing_loss_as_trl_does(tok, data
     assert_same_weights(q, p)
 
 
+def lora():
+    from peft import LoraConfig
+
+    # random (not zero) adapters, so that the policy differs from the base model at step 1
+    return LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0,
+                      init_lora_weights=False)
+
+
+def adapter_weights(trainer):
+    return {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_" in n}
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["peft_config", "PeftModel"])
+def test_peft_adapters_give_the_reference_as_in_trl(wrapped, tok, data, tmp_path):
+    """A new adapter (peft_config): the reference is the base model, adapters disabled. A
+    PeftModel: TRL's frozen copy of its adapter, "ref"."""
+    from peft import get_peft_model
+
+    runs = []
+    for cls, extra in ((DPOTrainer, {}), (LogicpoDPOTrainer, {"loss": "sigmoid"})):
+        policy = tiny_hf.model(0)
+        torch.manual_seed(0)
+        model = get_peft_model(policy, lora()) if wrapped else policy
+        trainer = cls(model=model, args=tiny_hf.dpo_config(tmp_path / cls.__name__),
+                      train_dataset=data, processing_class=tok,
+                      **({} if wrapped else {"peft_config": lora()}), **extra)
+        trainer.train()
+        runs.append((trainer.state.log_history, adapter_weights(trainer)))
+    (theirs, peer), (ours, mine) = runs
+    assert_same_history(ours, theirs)
+    assert peer.keys() == mine.keys() and len(mine) == 4 * (2 if wrapped else 1)
+    for name in peer:
+        torch.testing.assert_close(mine[name], peer[name], rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_a_reference_free_loss_keeps_no_reference_adapter(tok, data, tmp_path):
+    from peft import get_peft_model
+
+    model = get_peft_model(tiny_hf.model(0), lora())
+    trainer = LogicpoDPOTrainer(model=model, args=tiny_hf.dpo_config(tmp_path),
+                                train_dataset=data, processing_class=tok, loss="simpo")
+    assert list(trainer.model.peft_config) == ["default"] and trainer.ref_model is None
+    forwards = count_calls(trainer.model)
+    trainer.train()
+    assert len(forwards) == 4  # no forward with the adapters disabled
+
+
 # ---------------------------------------------------------------- rewards
 
 
