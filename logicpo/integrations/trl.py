@@ -63,7 +63,7 @@ try:
     from trl.trainer import dpo_trainer as _dpo_module
 except ImportError as exc:  # pragma: no cover - the trl extra is installed in CI
     raise IntegrationError(
-        f"logicpo.integrations.trl needs TRL ({SUPPORTED_TRL}): pip install 'logicpo[trl]' "
+        f"LogicpoDPOTrainer needs TRL: pip install 'trl{SUPPORTED_TRL}' (or 'logicpo[trl]') "
         f"({exc})") from exc
 
 # DPOConfig fields whose value TRL's built-in loss reads: the logicpo loss decides them instead
@@ -75,6 +75,8 @@ _UNSUPPORTED = {
     "use_weighting": "WPO weights each pair by the policy's probabilities, outside the loss",
     "f_divergence_type": "the f-divergence transform rewrites the log-ratios before TRL's "
                          "loss; write the transformed loss as a logicpo objective instead",
+    "f_alpha_divergence_coef": "it is the alpha of the f-divergence transform, which is not "
+                               "supported",
 }
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
 
@@ -212,7 +214,8 @@ class LogicpoDPOTrainer(DPOTrainer):
         if config is not None:
             check_config(config, self.logicpo_loss)
         model, ref_model = bound.get("model"), bound.get("ref_model")
-        peft = bound.get("peft_config") is not None or is_peft_model(model)
+        peft = bound.get("peft_config") is not None or (
+            isinstance(model, torch.nn.Module) and is_peft_model(model))
         if self.logicpo_loss.uses_reference:
             needs_reload = (ref_model is None and not peft and not isinstance(model, str)
                             and not (config is not None and config.precompute_ref_log_probs))
