@@ -131,6 +131,18 @@ def test_bf16_autocast_on_cpu_matches_trl(tok, data, tmp_path):
     assert_same_weights(q, p)
 
 
+def test_a_reference_synced_during_training_is_read_at_every_step(tok, data, tmp_path):
+    """TR-DPO: TRL mixes the policy into the reference after every step."""
+    sync = {"sync_ref_model": True, "ref_model_sync_steps": 1, "ref_model_mixup_alpha": 0.5}
+    theirs, p, _ = run(DPOTrainer, tmp_path / "trl", tok, data, config=sync, evaluate=False)
+    ours, q, trainer = run(LogicpoDPOTrainer, tmp_path / "ours", tok, data, config=sync,
+                           evaluate=False, loss="sigmoid")
+    assert_same_history(ours, theirs)
+    assert_same_weights(q, p)
+    assert not torch.equal(next(trainer.ref_model.parameters()),
+                           next(tiny_hf.model(1).parameters()))
+
+
 def test_a_mixture_of_experts_adds_its_load_balancing_loss_as_trl_does(tok, data, tmp_path):
     theirs, p, _ = run(DPOTrainer, tmp_path / "trl", tok, data, moe=True, evaluate=False)
     ours, q, trainer = run(LogicpoDPOTrainer, tmp_path / "ours", tok, data, moe=True,
@@ -325,6 +337,7 @@ def construct(tok, data, tmp_path, loss="sigmoid", model=None, **config):
     ({"ld_alpha": 0.5}, "DPOConfig.ld_alpha=0.5 is not supported"),
     ({"use_weighting": True}, "DPOConfig.use_weighting=True is not supported"),
     ({"f_divergence_type": "js_divergence"}, "DPOConfig.f_divergence_type='js_divergence'"),
+    ({"f_alpha_divergence_coef": 0.3}, "DPOConfig.f_alpha_divergence_coef=0.3 is not"),
 ])
 def test_settings_the_loss_would_override_are_refused(setting, needle, tok, data, tmp_path):
     with pytest.raises(IntegrationError) as info:

@@ -17,9 +17,16 @@ token counts of TRL's ``completion_mask``::
 ``loss=`` decides the loss and all its parameters, so ``DPOConfig.loss_type``,
 ``loss_weights``, ``beta``, ``label_smoothing`` and ``discopop_tau`` must keep their
 defaults; options that would change the loss behind its back (``ld_alpha``,
-``use_weighting``, ``f_divergence_type``) are refused, and so is a TRL version whose
-internals this module was not checked against (:data:`SUPPORTED_TRL`). A loss without a
-reference model never loads or runs one, whatever ``ref_model`` says.
+``use_weighting``, ``f_divergence_type``, ``f_alpha_divergence_coef``) are refused, and so
+is a TRL version whose internals this module was not checked against
+(:data:`SUPPORTED_TRL`). Each refusal is an :class:`IntegrationError` raised by the
+constructor. A loss without a reference model never loads or runs one: with
+``ref_model=None`` TRL 1.x would reload the policy as the reference, so here
+``ref_model``, ``precompute_ref_log_probs`` and ``sync_ref_model`` are refused for such a
+loss. Everything else is TRL's: PEFT adapters (the reference is the adapters-disabled
+base, or TRL's frozen "ref" copy of a ``PeftModel``'s adapter), a mixture of experts'
+load-balancing loss, gradient accumulation, ``evaluate()``, bf16 (on a CPU-only machine
+TRL's default ``bf16=True`` needs ``use_cpu=True``; ``bf16=False`` trains in float32).
 
 This file needs only torch and TRL outside its ``logicpo-only`` block, so that
 ``logicpo export --for trl`` can copy it next to a generated loss.
@@ -63,7 +70,7 @@ try:
     from trl.trainer import dpo_trainer as _dpo_module
 except ImportError as exc:  # pragma: no cover - the trl extra is installed in CI
     raise IntegrationError(
-        f"logicpo.integrations.trl needs TRL ({SUPPORTED_TRL}): pip install 'logicpo[trl]' "
+        f"LogicpoDPOTrainer needs TRL: pip install 'trl{SUPPORTED_TRL}' (or 'logicpo[trl]') "
         f"({exc})") from exc
 
 # DPOConfig fields whose value TRL's built-in loss reads: the logicpo loss decides them instead
@@ -75,6 +82,8 @@ _UNSUPPORTED = {
     "use_weighting": "WPO weights each pair by the policy's probabilities, outside the loss",
     "f_divergence_type": "the f-divergence transform rewrites the log-ratios before TRL's "
                          "loss; write the transformed loss as a logicpo objective instead",
+    "f_alpha_divergence_coef": "it is the alpha of the f-divergence transform, which is not "
+                               "supported",
 }
 _NON_MODEL_KEYS = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
 
@@ -147,6 +156,17 @@ def _describe(loss) -> str:
     return f"'{source}'"
 
 
+def _instead(name: str, value) -> str:
+    """How to say with ``loss=`` what the DPOConfig field ``name`` tried to say."""
+    if name in ("loss_type", "loss_weights"):
+        return ("choose the loss with loss= instead, e.g. loss='ipo' or a weighted sum such "
+                "as loss='0.8*sigmoid + 0.2*bco_pair'")
+    parameter = {"discopop_tau": "tau"}.get(name, name)
+    example = {"beta": "sigmoid", "label_smoothing": "robust", "discopop_tau": "discopop"}[name]
+    return (f"give it to the loss instead, e.g. loss=logicpo.loss({example!r}, "
+            f"{parameter}={value!r})")
+
+
 def check_config(args, loss) -> None:
     """Refuse every ``DPOConfig`` setting the logicpo ``loss`` would silently override."""
     defaults = {f.name: _default(f) for f in dataclasses.fields(DPOConfig)}
@@ -155,10 +175,8 @@ def check_config(args, loss) -> None:
         if value != defaults[name]:
             raise IntegrationError(
                 f"DPOConfig.{name}={value!r} does not apply: loss= decides the loss and its "
-                f"parameters (here {_describe(loss)}, beta={loss.beta:g}); write the parameter "
-                f"in the loss instead, e.g. loss='logistic(DPO, beta=0.2)' or "
-                f"logicpo.loss('robust', label_smoothing=0.1), and leave DPOConfig.{name} at "
-                f"its default {defaults[name]!r}")
+                f"parameters (here {_describe(loss)}); {_instead(name, value)}, and leave "
+                f"DPOConfig.{name} at its default {defaults[name]!r}")
     for name, why in _UNSUPPORTED.items():
         value = getattr(args, name)
         if value != defaults[name]:
@@ -212,7 +230,8 @@ class LogicpoDPOTrainer(DPOTrainer):
         if config is not None:
             check_config(config, self.logicpo_loss)
         model, ref_model = bound.get("model"), bound.get("ref_model")
-        peft = bound.get("peft_config") is not None or is_peft_model(model)
+        peft = bound.get("peft_config") is not None or (
+            isinstance(model, torch.nn.Module) and is_peft_model(model))
         if self.logicpo_loss.uses_reference:
             needs_reload = (ref_model is None and not peft and not isinstance(model, str)
                             and not (config is not None and config.precompute_ref_log_probs))
