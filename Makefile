@@ -5,6 +5,8 @@
 #
 # TORCH selects the torch requirement. Users get the normal wheel; CI on
 # CPU-only machines sets TORCH=torch==2.13.0 (a CPU build on local disk).
+# The test environment includes the trl extra (TRL, transformers), installed after
+# torch so that pip keeps the torch chosen here.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,7 +22,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,trl]"
 	touch $(STAMP)
 
 setup: $(STAMP)

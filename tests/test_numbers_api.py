@@ -112,6 +112,22 @@ def test_rewards_as_trl_logs_them():
     torch.testing.assert_close(out.rejected_rewards, 0.2 * PR)
 
 
+def test_length_normalised_rewards_are_beta_times_per_token_log_probs():
+    """simpo, beta=2: rewards 2*pc/nc and 2*pr/nr (TRL CPOTrainer's SimPO convention);
+    sigmoid_norm, beta=0.1: 0.1*(pc/nc - rc/nc). By hand: 2*(-1.2/3) = -0.8,
+    2*(-2.3/4) = -1.15; 0.1*((-1.2 + 1.5)/3) = 0.01, 0.1*((-0.9 + 0.5)/3) = -0.01333."""
+    nc, nr = t(3.0, 2.0), t(4.0, 3.0)
+    out = logicpo.loss("simpo", beta=2.0)(PC, PR, chosen_lengths=nc, rejected_lengths=nr)
+    torch.testing.assert_close(out.chosen_rewards, t(-0.8, -0.4))
+    torch.testing.assert_close(out.rejected_rewards, t(-1.15, -0.6))
+    out = logicpo.loss("sigmoid_norm")(PC, PR, RC, RR, nc, nr)
+    torch.testing.assert_close(out.chosen_rewards, t(0.01, 0.01))
+    torch.testing.assert_close(out.rejected_rewards, t(-0.01, -0.04 / 3))
+    # an NLL term divided only when lengths are given leaves the rewards summed
+    out = logicpo.loss("cpo_full", beta=0.5)(PC, PR, chosen_lengths=nc, rejected_lengths=nr)
+    torch.testing.assert_close(out.chosen_rewards, t(-0.6, -0.2))
+
+
 def test_reference_free_losses_ignore_reference_tensors():
     m = logicpo.loss("simpo")
     n = (t(3.0, 4.0), t(5.0, 6.0))

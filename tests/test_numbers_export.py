@@ -16,7 +16,7 @@ from logicpo.numbers.export import export_source, function_name
 
 # Runs in a fresh interpreter: isolated mode (-I: no cwd, no PYTHON* variables), a
 # finder that refuses logicpo whatever is installed, then the exported file.
-RUNNER = textwrap.dedent('''
+BLOCK_LOGICPO = textwrap.dedent('''
     import importlib.abc, importlib.util, sys
 
     class Refuse(importlib.abc.MetaPathFinder):
@@ -27,6 +27,8 @@ RUNNER = textwrap.dedent('''
 
     sys.meta_path.insert(0, Refuse())
     sys.path.insert(0, sys.argv[1])
+''')
+RUNNER = BLOCK_LOGICPO + textwrap.dedent('''
     import torch
     import {module} as exported
     try:

@@ -26,6 +26,9 @@ from logicpo.cli.common import (
 from logicpo.errors import UsageError
 from logicpo.files import read_text, write_atomic
 
+# the targets of `export --for` (logicpo.numbers.export.TARGETS, which imports torch)
+EXPORT_TARGETS = ("trl", "torchtune")
+
 
 def register(group: click.Group) -> None:
     """Add this area's commands to the main group."""
@@ -203,31 +206,50 @@ def plot(specs, output, margin, beta, gamma, label_smoothing, tau, normalize, fa
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Python file to write, e.g. my_loss.py.")
 @click.option("--name", help="Name of the exported function (default: the file's stem).")
+@click.option("--for", "target", type=click.Choice(EXPORT_TARGETS),
+              help="trl: also write LogicpoDPOTrainer into the file (needs only torch and "
+                   "TRL). torchtune: check that torchtune's DPO recipes can call the class "
+                   "(they pass no token counts) and print its _component_.")
 @loss_options
 @file_option
 @json_option
-def export(spec, output, name, beta, gamma, label_smoothing, tau, normalize, family, files,
-           as_json):
+def export(spec, output, name, target, beta, gamma, label_smoothing, tau, normalize, family,
+           files, as_json):
     """Write SPEC as a standalone Python file that needs only torch: the module and a
     TRL-style function NAME(policy_chosen_logps, policy_rejected_logps,
-    reference_chosen_logps, reference_rejected_logps)."""
+    reference_chosen_logps, reference_rejected_logps).
+
+    \b
+    logicpo export sigmoid -o my_loss.py --beta 0.1
+    logicpo export simpo --for trl -o simpo_trl.py
+    logicpo export sigmoid --for torchtune -o my_loss.py
+    """
+    from logicpo.files import write_atomic
     from logicpo.numbers.export import function_name, render
 
     fn = function_name(output, name)
     compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
                                              family))
-    text = render(compiled, fn)
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    result = {"output": str(output), "function": fn, "class": compiled.generated.class_name,
-              "source": compiled.source, "uses_reference": compiled.uses_reference}
+    text = render(compiled, fn, for_=target, module=output.stem)
+    write_atomic(output, text)
+    cls = compiled.generated.class_name
+    result = {"output": str(output), "function": fn, "class": cls, "for": target,
+              "source": compiled.source, "uses_reference": compiled.uses_reference,
+              "needs_lengths": compiled.needs_lengths}
+    if target == "trl":
+        result["trainer"] = "LogicpoDPOTrainer"
+    elif target == "torchtune":
+        result["component"] = f"{output.stem}.{cls}"
     if as_json:
         emit_json(result)
         return
-    console.print(f"wrote {escape(str(output))}: {fn}(...) and class "
-                  f"{compiled.generated.class_name}, computing {escape(compiled.source)}")
+    console.print(f"wrote {escape(str(output))}: {fn}(...) and class {cls}"
+                  + (" and LogicpoDPOTrainer" if target == "trl" else "")
+                  + f", computing {escape(compiled.source)}")
+    if target == "trl":
+        console.print(f"use: LogicpoDPOTrainer(..., loss={cls}())")
+    elif target == "torchtune":
+        console.print(f"use: loss: {{_component_: {escape(result['component'])}}}")
 
 
 # ---------------------------------------------------------------- docs

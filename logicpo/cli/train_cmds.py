@@ -309,11 +309,18 @@ def register(group: click.Group) -> None:
 
     @group.command("train")
     @train_options
+    @click.option("--trainer", type=click.Choice(["builtin", "trl"]), default="builtin",
+                  show_default=True,
+                  help="builtin: logicpo's own loop. trl: TRL's DPOTrainer with the same loss "
+                       "(LogicpoDPOTrainer; needs logicpo[trl], --data FILE and a local model "
+                       "--model DIR; no SFT warm-up, so --sft-steps defaults to 0). Launch with "
+                       "`accelerate launch -m logicpo train --trainer trl ...` for several "
+                       "devices. See docs/integrations.md.")
     @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
                   default=None, help="Also draw the run's curves to this PNG at the end.")
     @json_option
     @click.pass_context
-    def train_cmd(ctx, as_json, plot_path, no_progress, verbose, **kw):
+    def train_cmd(ctx, as_json, plot_path, no_progress, verbose, trainer, **kw):
         """Train a policy with any logicpo loss (SFT warm-up, then preference optimisation).
 
         \b
@@ -321,10 +328,21 @@ def register(group: click.Group) -> None:
         logicpo train --data prefs.jsonl --loss my.lpo:mine --steps 500 --out runs/mine
         logicpo train --out runs/dpo --resume --steps 400
         torchrun --nproc_per_node=2 -m logicpo train --task sort --loss CPO --out runs/ddp
+        logicpo train --trainer trl --model DIR --data prefs.jsonl --loss simpo --out runs/t
         """
+        if trainer == "trl":
+            os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's and datasets' bars: ours only
+            from logicpo.integrations.trl_run import not_honoured
+            from logicpo.integrations.trl_run import train_with_trl as train
+
+            if kw.get("resume"):  # before _build_config, which reads a built-in checkpoint
+                raise not_honoured("resume", True)
+            if ctx.get_parameter_source("sft_steps") != click.core.ParameterSource.COMMANDLINE:
+                kw["sft_steps"] = 0  # TRL has no SFT warm-up; a typed --sft-steps N is refused
         cfg = _build_config(ctx, kw)
         _setup_logging(verbose)
-        from logicpo.training.loop import train
+        if trainer != "trl":
+            from logicpo.training.loop import train
 
         with _Progress(not (no_progress or as_json)) as progress:
             result = train(cfg, progress)
@@ -341,7 +359,7 @@ def register(group: click.Group) -> None:
         console.print(_summary_table(summary))
         console.print(_time_line(summary))
         console.print(f"metrics: {Path(cfg.out) / 'metrics.jsonl'}  checkpoint: "
-                      f"{Path(cfg.out) / 'ckpt.pt'}"
+                      f"{summary.get('checkpoint', Path(cfg.out) / 'ckpt.pt')}"
                       + (f"  plot: {summary['plot']}" if plot_path else ""))
 
     @group.command("sweep")

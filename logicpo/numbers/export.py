@@ -1,19 +1,30 @@
-"""Standalone loss files that need only torch (``logicpo export``).
+"""Standalone loss files for training environments without logicpo (``logicpo export``).
 
-The file holds the runtime of :mod:`logicpo.numbers.module` (minus its one
-logicpo import), the generated class, an instance of it, and a TRL-style
-function ``name(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
-reference_rejected_logps) -> (losses, chosen_rewards, rejected_rewards)``.
-Its numbers are the compiled module's, bit for bit: it is the same code.
+Every file holds the runtime of :mod:`logicpo.numbers.module` (minus its one logicpo
+import), the generated class, an instance of it, and a TRL-style function
+``name(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
+reference_rejected_logps) -> (losses, chosen_rewards, rejected_rewards)``. Its numbers are
+the compiled module's, bit for bit: it is the same code. Two targets add to that:
+
+- ``for_="trl"`` appends :mod:`logicpo.integrations.trl` (minus its logicpo-only block),
+  so the file also defines ``LogicpoDPOTrainer`` and needs only torch and TRL;
+- ``for_="torchtune"`` checks that torchtune's DPO recipes can call the class (they pass
+  the four log-prob sums, never token counts) and names the ``_component_`` to write.
+
+Both copies are cut from the installed sources by the same rule: never a second
+hand-written trainer or runtime.
 
 >>> text = export_source("sigmoid", {"beta": 0.1}, name="dpo_loss")
 >>> "import logicpo" in text, "def dpo_loss(" in text
 (False, True)
+>>> "class LogicpoDPOTrainer(DPOTrainer)" in export_source("sigmoid", {}, for_="trl")
+True
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from pathlib import Path
 
@@ -22,24 +33,42 @@ from logicpo.errors import UsageError
 from logicpo.numbers import module as runtime
 from logicpo.numbers.api import Compiled, compile_spec
 
+TARGETS = ("trl", "torchtune")
+# the call torchtune 0.6's DPO recipes make (recipes/*_dpo_*.py): four sums, no token counts
+TORCHTUNE_CALL = ("loss_fn(policy_chosen_logps, policy_rejected_logps, "
+                  "reference_chosen_logps, reference_rejected_logps)")
+
 _BLOCK = re.compile(r"# logicpo-only: begin\n.*?# logicpo-only: end\n", re.S)
 _STANDALONE_BASE = ("class _ErrorBase(Exception):\n"
                     '    """Stands in for the LogicpoError of logicpo in this standalone file."""\n')
 
 
-def runtime_source() -> str:
-    """``module.py`` without its docstring, ``__future__`` import and logicpo-only lines."""
-    text = Path(runtime.__file__).read_text(encoding="utf-8")
+def _standalone(path: str | Path, replacement: str) -> str:
+    """The source at ``path`` without its docstring, ``__future__`` import and its one
+    logicpo-only block (replaced by ``replacement``)."""
+    text = Path(path).read_text(encoding="utf-8")
     tree = ast.parse(text)
     first = tree.body[0]
     lines = text.splitlines(True)
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
         lines = lines[first.end_lineno:]
     body = "".join(lines).replace("from __future__ import annotations\n", "", 1)
-    body, count = _BLOCK.subn(_STANDALONE_BASE, body)
-    if count != 1:  # pragma: no cover - guards the marker in module.py
-        raise AssertionError("module.py lost its logicpo-only marker")
+    body, count = _BLOCK.subn(replacement, body)
+    if count != 1:  # pragma: no cover - guards the marker in the source
+        raise AssertionError(f"{Path(path).name} lost its logicpo-only marker")
     return body.strip("\n") + "\n"
+
+
+def runtime_source() -> str:
+    """``module.py`` without its docstring, ``__future__`` import and logicpo-only lines."""
+    return _standalone(runtime.__file__, _STANDALONE_BASE)
+
+
+def trl_source() -> str:
+    """``integrations/trl.py`` the same way; its ``_ErrorBase`` is the runtime's, defined above
+    it in the file. Read from disk, so exporting needs no TRL installed."""
+    spec = importlib.util.find_spec("logicpo.integrations.trl")
+    return _standalone(spec.origin, "")
 
 
 def function_name(path: str | Path | None, name: str | None = None) -> str:
@@ -51,26 +80,56 @@ def function_name(path: str | Path | None, name: str | None = None) -> str:
     return candidate
 
 
-def export_source(spec: str, params: dict, *, name: str = "loss_fn", files=()) -> str:
+def export_source(spec: str, params: dict, *, name: str = "loss_fn", files=(),
+                  for_: str | None = None, module: str | None = None) -> str:
     """The text of a standalone file computing ``spec`` with ``params``."""
     compiled = compile_spec(spec, params, files)
-    return render(compiled, name)
+    return render(compiled, name, for_=for_, module=module)
 
 
-def render(compiled: Compiled, name: str) -> str:
+def check_target(compiled: Compiled, for_: str | None) -> None:
+    """Raise :class:`UsageError` when the target cannot run ``compiled`` as it is."""
+    if for_ is not None and for_ not in TARGETS:
+        raise UsageError(f"unknown export target {for_!r} (valid: {', '.join(TARGETS)})")
+    if for_ == "torchtune" and compiled.needs_lengths:
+        raise UsageError(
+            f"cannot export '{compiled.spec}' for torchtune: it is length-normalised "
+            f"({compiled.source}) and needs the completion token counts, but torchtune's DPO "
+            f"recipes call the loss as {TORCHTUNE_CALL}, with no token counts, so it would "
+            "fail on its first step",
+            hint="export it --for trl (TRL passes the counts), train it with `logicpo train "
+                 "--trainer trl`, choose --normalize none to train on summed log-probs, or "
+                 "call the loss with chosen_lengths= and rejected_lengths= from a recipe of "
+                 "your own")
+
+
+def render(compiled: Compiled, name: str, *, for_: str | None = None,
+           module: str | None = None) -> str:
+    check_target(compiled, for_)
     gen = compiled.generated
+    cls = gen.class_name
     doc = _class_doc(gen.code)
+    usage = {
+        None: f"Generated by logicpo {__version__}; needs only torch.\n",
+        "trl": (f"Generated by logicpo {__version__} for TRL; needs only torch and TRL "
+                "(>=1.15.0,<1.17).\nTrain with LogicpoDPOTrainer(model=..., args=DPOConfig(...), "
+                f"train_dataset=..., processing_class=..., loss={cls}()).\n"),
+        "torchtune": (f"Generated by logicpo {__version__} for torchtune; needs only torch.\n"
+                      "In a torchtune DPO recipe config, with this file on the Python path:\n"
+                      f"  loss:\n    _component_: {module or name}.{cls}\n"
+                      f"The recipes call it as {TORCHTUNE_CALL}.\n"),
+    }[for_]
     header = (f'"""{name}: the loss {compiled.spec!r} as a standalone PyTorch module.\n\n'
-              f"Generated by logicpo {__version__}; needs only torch.\n"
+              f"{usage}"
               f"Call {name}(policy_chosen_logps, policy_rejected_logps, "
               "reference_chosen_logps, reference_rejected_logps)\n"
               "for TRL-style (losses, chosen_rewards, rejected_rewards), or use the "
-              f"module {gen.class_name}.\n\n{doc}\n"
+              f"module {cls}.\n\n{doc}\n"
               '"""\n\n')
     ref = "reference_chosen_logps, reference_rejected_logps"
     function = f'''
 
-_LOSS = {gen.class_name}()
+_LOSS = {cls}()
 
 
 def {name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps=None,
@@ -84,8 +143,12 @@ def {name}(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps=No
                 reference_rejected_logps, chosen_lengths, rejected_lengths)
     return out.losses, out.chosen_rewards, out.rejected_rewards
 '''
+    trainer = ""
+    if for_ == "trl":
+        trainer = ("\n\n# ---- logicpo.integrations.trl, as installed with logicpo "
+                   f"{__version__}\n\n" + trl_source())
     return (header + "from __future__ import annotations\n\n" + runtime_source() + "\n\n"
-            + gen.code.rstrip("\n") + "\n" + function)
+            + gen.code.rstrip("\n") + "\n" + function + trainer)
 
 
 def _class_doc(source: str) -> str:

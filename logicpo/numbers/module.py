@@ -100,17 +100,26 @@ class CompiledLoss(nn.Module):
             rc = rc.float() if rc is not None else None
             rr = rr.float() if rr is not None else None
         losses = self.compute(pc, pr, rc, rr, nc, nr)  # (B,)
-        # rewards from detached inputs: nothing for autograd to record
-        beta = self.beta
-        if self.uses_reference:
-            chosen = (pc.detach() - rc.detach()).mul_(beta)  # (B,)
-            rejected = (pr.detach() - rr.detach()).mul_(beta)  # (B,)
-        else:
-            chosen, rejected = pc.detach() * beta, pr.detach() * beta  # (B,)
+        chosen, rejected = self._rewards(pc.detach(), pr.detach(), rc, rr, nc, nr)
         if low:
             dtype = policy_chosen_logps.dtype
             losses, chosen, rejected = losses.to(dtype), chosen.to(dtype), rejected.to(dtype)
         return LossOutput(losses, chosen, rejected)
+
+    def _rewards(self, pc, pr, rc, rr, nc, nr) -> tuple[torch.Tensor, torch.Tensor]:
+        """``beta`` times the log-ratios (reference losses) or the log-probs (reference-free),
+        on the log-probs the loss reads: per-token means when it is length-normalised, as
+        TRL's CPOTrainer logs SimPO's rewards. Inputs are detached: autograd records nothing."""
+        beta = self.beta
+        if self.uses_reference:
+            rc, rr = rc.detach(), rr.detach()
+        if self.needs_lengths:
+            pc, pr = pc / nc, pr / nr  # (B,) per-token log-probs, as the loss divides them
+            if self.uses_reference:
+                rc, rr = rc / nc, rr / nr
+        if self.uses_reference:
+            return (pc - rc).mul_(beta), (pr - rr).mul_(beta)  # (B,) each
+        return pc * beta, pr * beta  # (B,) each
 
     def _fits(self, pc, pr, rc, rr, nc, nr) -> bool:
         """The common case, checked cheaply; ``_explain`` finds what is wrong otherwise."""
