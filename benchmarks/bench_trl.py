@@ -3,8 +3,9 @@
 Reports, all measured in this run:
 - training steps/s (forward + backward, online reference) of TRL's built-in ``loss_type``
   and of the same loss through ``LogicpoDPOTrainer``: same model, same batch, the two
-  trainers timed in alternating runs; the median of the per-pair ratios is printed next to
-  the goal (>= 0.97: plugging in a logicpo loss costs nothing measurable);
+  trainers timed in alternating runs (each run's rate from its median step time); the
+  median of the per-run ratios logicpo/TRL is printed next to the goal (>= 0.97: plugging
+  in a logicpo loss costs nothing measurable);
 - optimiser steps/s of logicpo's built-in trainer and of TRL (LogicpoDPOTrainer) training
   the same Hugging Face model on the same preference file, batch size and reference mode
   (precomputed), in alternating runs, each timed between its own step events; the median
@@ -70,20 +71,20 @@ def config(out, device, **overrides):
     return DPOConfig(**settings)
 
 
-def step_rate(trainer, inputs, steps: int) -> float:
-    """Forward + backward steps per second of ``trainer`` on one prepared batch."""
+def step_times(trainer, inputs, steps: int) -> list[float]:
+    """Seconds of each of ``steps`` forward + backward steps of ``trainer`` on one batch."""
     model = trainer.model
     model.train()
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train() otherwise
-    trainer.training_step(model, inputs)  # warm-up
-    model.zero_grad(set_to_none=True)
-    start = time.perf_counter()
+    times = []
     for _ in range(steps):
+        start = time.perf_counter()
         trainer.training_step(model, inputs)
+        if inputs["input_ids"].is_cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
         model.zero_grad(set_to_none=True)
-    if inputs["input_ids"].is_cuda:
-        torch.cuda.synchronize()
-    return steps / (time.perf_counter() - start)
+    return times
 
 
 def same_loss(loss: str, tok, data, out, device, runs: int, steps: int, batch: int) -> dict:
@@ -95,16 +96,20 @@ def same_loss(loss: str, tok, data, out, device, runs: int, steps: int, batch: i
     ours = LogicpoDPOTrainer(model=copy.deepcopy(policy), ref_model=copy.deepcopy(ref),
                              args=config(out / "ours", device, **args), train_dataset=data,
                              processing_class=tok, loss=loss)
-    batch_inputs = next(iter(peer.get_train_dataloader()))
-    inputs = peer._prepare_inputs(batch_inputs)
-    rates = {"trl": [], "logicpo": []}
-    for _ in range(runs):  # alternate, so that drifts in machine load hit both alike
-        rates["trl"].append(step_rate(peer, inputs, steps))
-        rates["logicpo"].append(step_rate(ours, inputs, steps))
-    ratios = [a / b for a, b in zip(rates["logicpo"], rates["trl"], strict=True)]
+    inputs = peer._prepare_inputs(next(iter(peer.get_train_dataloader())))
+    step_times(peer, inputs, 3), step_times(ours, inputs, 3)  # warm-up
+    times = {"trl": [], "logicpo": []}
+    ratios = []
+    for k in range(runs):  # alternate (and swap who goes first), so load drifts hit both alike
+        order = ("trl", "logicpo") if k % 2 == 0 else ("logicpo", "trl")
+        run = {name: step_times(peer if name == "trl" else ours, inputs, steps) for name in order}
+        for name in order:
+            times[name] += run[name]
+        ratios.append(statistics.median(run["trl"]) / statistics.median(run["logicpo"]))
+    rate = {name: 1 / statistics.median(t) for name, t in times.items()}
     return {"loss": loss, "batch": batch, "runs": runs, "steps_per_run": steps,
-            "trl_steps_per_s": round(statistics.median(rates["trl"]), 2),
-            "logicpo_steps_per_s": round(statistics.median(rates["logicpo"]), 2),
+            "trl_steps_per_s": round(rate["trl"], 2),
+            "logicpo_steps_per_s": round(rate["logicpo"], 2),
             "median_ratio": round(statistics.median(ratios), 3),
             "ratios": [round(r, 3) for r in ratios]}
 

@@ -47,6 +47,9 @@ from logicpo.numbers.api import loss as _compile_spec  # noqa: E402, F811
 
 # logicpo-only: end
 
+__all__ = ["LOSS_ARGUMENTS", "SUPPORTED_TRL", "IntegrationError", "LogicpoDPOTrainer",
+           "check_config", "check_trl_version", "loss_module"]
+
 #: TRL releases whose ``DPOTrainer`` internals this module reproduces: 1.15.0 and 1.16.x
 #: have the same ``_compute_loss``, ``compute_ref_log_probs``, ``log`` and ``evaluate``.
 SUPPORTED_TRL = ">=1.15.0,<1.17"
@@ -253,6 +256,8 @@ class LogicpoDPOTrainer(DPOTrainer):
         if not self.logicpo_loss.uses_reference:
             self._drop_reference_adapter()
         self.beta = self.logicpo_loss.beta
+        if isinstance(self.logicpo_loss, torch.nn.Module):  # a hand-written loss may hold buffers
+            self.logicpo_loss.to(self.accelerator.device)
 
     def _drop_reference_adapter(self) -> None:
         """TRL copies a PEFT model's adapter to a frozen "ref" adapter; a loss without a
