@@ -17,7 +17,7 @@ import functools
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -28,6 +28,7 @@ from lark.exceptions import (
 
 from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, did_you_mean
 from logicpo.syntax import ast
+from logicpo.syntax.limits import MAX_SOURCE_CHARS, first_too_deep, too_deep, too_long
 
 MODELS = ("M", "Ref")
 RESPONSES = ("yw", "yl")
@@ -35,6 +36,9 @@ RESPONSES = ("yw", "yl")
 CONNECTIVES = {"And": "and", "Or": "or", "Not": "not", "Implies": "implies",
                "XOR": "xor", "Xor": "xor", "Iff": "iff", "Equivalent": "iff"}
 STRUCTURE_OPERATORS = ("ref", "flip")
+#: Words of the language, which cannot name a definition.
+KEYWORDS = ("import", "formula", "structure", "objective", "true", "false",
+            "and", "or", "xor", "not")
 
 _FRIENDLY = {
     "NAME": "a name",
@@ -47,7 +51,6 @@ _FRIENDLY = {
     "NOT": "'~'",
     "XOR": "'xor'",
     "$END": "end of input",
-    "_SEP": "';'",
 }
 # Sets of terminals that together mean one thing to a reader.
 _GROUPS = (({"NAME", "LPAR", "NOT"}, "a formula"),)
@@ -91,6 +94,8 @@ def parse_formula(text: str, file: str = "<formula>") -> ast.Formula:
 
 
 def _parse(text: str, file: str, start: str):
+    if len(text) > MAX_SOURCE_CHARS:
+        raise too_long(len(text), file)
     lines = text.splitlines()
 
     def line_of(n: int) -> str:
@@ -100,7 +105,15 @@ def _parse(text: str, file: str, start: str):
         tree = lark_parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_of) from None
-    return transform(_ToAst(file), tree, line_of)
+    result = transform(_ToAst(file), tree, line_of)
+    roots = [*result[1]] if start == "program" else [result]
+    for root in roots:  # later layers recurse: nothing deeper than the limit gets past here
+        deep = first_too_deep(root, ast.children, counts=ast.levels)
+        if deep is not None:
+            what = "the formula" if start == "formula_expr" else (
+                "the objective" if start == "objective_expr" else f"'{root.name}'")
+            raise too_deep(what, deep.span, line_of(deep.span.line) if deep.span else None)
+    return result
 
 
 def transform(transformer, tree, line_of):
@@ -157,6 +170,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         hint = None
         if token.type == "NAME" and str(token) in ("ok", "bad", "core", "cond", "add"):
             hint = f"'{token}' is a field name: write '{token}: <formula>' inside a structure body"
+        if text.startswith("=>", token.start_pos) or text.startswith("<=>", token.start_pos):
+            hint = "the DSL writes implication as '->' (and if-and-only-if as '<->')"
         return ParseError(f"unexpected '{token}', expected {expected}", span,
                           source_line=line_of(token.line), hint=hint)
     if isinstance(exc, UnexpectedCharacters):
@@ -187,7 +202,7 @@ def _unquote(token: Token | None) -> str | None:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     """lark tree -> AST. Semantic checks that need only the local text happen here."""
 
     def __init__(self, file: str) -> None:
@@ -205,15 +220,25 @@ class _ToAst(Transformer):
 
     def formula_def(self, meta, children):
         name, doc, formula = children
-        return ast.FormulaDef(str(name), _unquote(doc), formula, span_of(self.file, meta))
+        return ast.FormulaDef(self._new_name(name), _unquote(doc), formula,
+                              span_of(self.file, meta))
 
     def structure_def(self, meta, children):
         name, doc, body = children
-        return ast.StructureDef(str(name), _unquote(doc), body, span_of(self.file, meta))
+        return ast.StructureDef(self._new_name(name), _unquote(doc), body,
+                                span_of(self.file, meta))
 
     def objective_def(self, meta, children):
         name, doc, expr = children
-        return ast.ObjectiveDef(str(name), _unquote(doc), expr, span_of(self.file, meta))
+        return ast.ObjectiveDef(self._new_name(name), _unquote(doc), expr,
+                                span_of(self.file, meta))
+
+    def _new_name(self, token: Token) -> str:
+        if str(token) in KEYWORDS:
+            raise ParseError(f"'{token}' is a keyword of the language and cannot name a "
+                             "definition", token_span(self.file, token),
+                             hint=f"choose another name, e.g. '{token}_'")
+        return str(token)
 
     def objective_expr(self, meta, children):
         return children[0]
