@@ -172,7 +172,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
             hint = f"'{token}' is a field name: write '{token}: <formula>' inside a structure body"
         if text.startswith("=>", token.start_pos) or text.startswith("<=>", token.start_pos):
             hint = "the DSL writes implication as '->' (and if-and-only-if as '<->')"
-        return ParseError(f"unexpected '{token}', expected {expected}", span,
+        return ParseError(f"unexpected '{_short(str(token))}', expected {expected}", span,
                           source_line=line_of(token.line), hint=hint)
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
@@ -184,6 +184,11 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         return ParseError(message, span, source_line=line_of(exc.line),
                           hint="connectives are ~ & xor | -> <->; comments start with #")
     return ParseError(str(exc))
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A token as quoted in a message: at most ``limit`` characters of it."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def span_of(file: str, meta) -> Span | None:

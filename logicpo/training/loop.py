@@ -23,6 +23,8 @@ import torch
 
 import logicpo
 from logicpo.errors import LogicpoError, UsageError
+from logicpo.logic.diagnostics import require_trainable
+from logicpo.numbers.api import compile_spec, instantiate
 from logicpo.training import distributed
 from logicpo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from logicpo.training.config import TrainConfig
@@ -106,7 +108,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event) -> TrainResu
     state = _check_resume(cfg, ckpt_path) if cfg.resume else None
     task = get_task(cfg.task) if cfg.task else None
     train_set, val_set = _load_examples(cfg, task)
-    loss_fn = logicpo.loss(cfg.loss, **cfg.loss_params).to(ctx.device)
+    compiled = compile_spec(cfg.loss, cfg.loss_params)
+    require_trainable(compiled.objective)  # a loss without a gradient is refused up front
+    loss_fn = instantiate(compiled).to(ctx.device)
     _seed_everything(cfg.seed)
     policy, tokenizer = load_policy(cfg.model, cfg.block_size)
     policy.to(ctx.device)
