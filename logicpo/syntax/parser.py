@@ -170,8 +170,12 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         hint = None
         if token.type == "NAME" and str(token) in ("ok", "bad", "core", "cond", "add"):
             hint = f"'{token}' is a field name: write '{token}: <formula>' inside a structure body"
-        if text.startswith("=>", token.start_pos) or text.startswith("<=>", token.start_pos):
-            hint = "the DSL writes implication as '->' (and if-and-only-if as '<->')"
+        for arrow in ("=>", "<=>"):
+            if text.startswith(arrow, token.start_pos):
+                return ParseError(f"unexpected '{arrow}'", Span(
+                    file, token.line, token.column, token.line, token.column + len(arrow)),
+                    source_line=line_of(token.line),
+                    hint="the DSL writes implication as '->' (and if-and-only-if as '<->')")
         return ParseError(f"unexpected '{_short(str(token))}', expected {expected}", span,
                           source_line=line_of(token.line), hint=hint)
     if isinstance(exc, UnexpectedCharacters):
