@@ -68,16 +68,16 @@ class LogicpoError(Exception):
 
 
 #: At most this much of a source line is quoted, around the place it points at.
-EXCERPT = 100
+EXCERPT = 160
 
 
 def render(head: str, span: Span | None, source_line: str | None, hint: str | None) -> str:
     """``head``, then the source line (an excerpt of a long one) with a caret, then the hint.
 
-    >>> text = "a" * 200 + "B" + "c" * 99
+    >>> text = "a" * 200 + "B" + "c" * 199
     >>> head, line, caret = render("f:1:201: here", Span("f", 1, 201, 1, 202), text,
     ...                            None).splitlines()
-    >>> line[caret.index("^")], len(line) < 120
+    >>> line[caret.index("^")], len(line) < 180
     ('B', True)
     """
     lines = [head]
