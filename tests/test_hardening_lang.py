@@ -288,3 +288,13 @@ def test_an_error_quotes_a_short_excerpt_of_a_long_line(tmp_path):
     with pytest.raises(LogicpoError) as info:
         check_file(path)
     assert len(info.value.render()) < 1000  # it was the whole line and a caret per character
+
+
+def test_brackets_do_not_nest_the_formula_and_a_long_chain_is_one_node(tmp_path):
+    """(((M(yw)))) is the atom itself: 10,000 brackets are fine, as before; a chain of 4,000
+    '&' is one And with 4,000 operands (read in one pass, not rebuilt pair by pair)."""
+    path = write(tmp_path, "p.lpo", "structure S { core: " + "(" * 10_000 + "M(yw)"
+                 + ")" * 10_000 + " }\n")
+    assert check_file(path)["ok"]
+    chain = parse_formula(" & ".join(["M(yw)", "M(yl)"] * 2000))
+    assert len(chain.args) == 4000

@@ -52,10 +52,11 @@ def _check_file(path: Path):
     return result, warnings
 
 
-def print_warnings(warnings) -> None:
-    """Warnings go to standard error, so that ``--json`` output stays one JSON document."""
-    for w in warnings:
-        err_console.print(f"[bold yellow]warning:[/] {escape(w.render())}", soft_wrap=True)
+def print_diagnostics(found) -> None:
+    """Diagnostics go to standard error, so that ``--json`` output stays one JSON document."""
+    for d in found:
+        label = "[bold red]error:[/]" if d.severity == "error" else "[bold yellow]warning:[/]"
+        err_console.print(f"{label} {escape(d.render())}", soft_wrap=True)
 
 
 @click.command()
@@ -75,7 +76,7 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
             result, warnings = _check_file(path)
             results.append(result)
             if not as_json:
-                print_warnings(warnings)
+                print_diagnostics(warnings)
         except LogicpoError as exc:
             failed = True
             results.append({"file": str(path), "ok": False, "error": exc.to_json()})
@@ -161,7 +162,7 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
 
     program, (short,) = program_for([name], files)
     found = [*program.diagnostics, *program.diagnose(short)]
-    print_warnings(found)  # errors too: show still shows what the definition says
+    print_diagnostics(found)  # an error too: show still shows what the definition says
     if program.kind(short) == "objective":
         obj = program.objective(short)
         if as_json:
@@ -303,7 +304,7 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     from logicpo.reasoning.lattice import Lattice
 
     program, shorts = program_for(names, files)
-    print_warnings(program.diagnostics)
+    print_diagnostics(program.diagnostics)
     shorts = list(dict.fromkeys(shorts))  # a name given twice is one node
     structures = [program.structure(n) for n in shorts]
     if use_zoo:  # the zoo's own definitions, even where a --file shadows a name

@@ -288,13 +288,13 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Not(children[-1], span_of(self.file, meta))
 
     def and_(self, meta, children):
-        return ast.And(self._flat(ast.And, children[0], children[2]), span_of(self.file, meta))
+        return ast.And(self._flat(ast.And, children), span_of(self.file, meta))
 
     def or_(self, meta, children):
-        return ast.Or(self._flat(ast.Or, children[0], children[2]), span_of(self.file, meta))
+        return ast.Or(self._flat(ast.Or, children), span_of(self.file, meta))
 
     def xor(self, meta, children):
-        return ast.Xor(self._flat(ast.Xor, children[0], children[2]), span_of(self.file, meta))
+        return ast.Xor(self._flat(ast.Xor, children), span_of(self.file, meta))
 
     def implies(self, meta, children):
         return ast.Implies(children[0], children[1], span_of(self.file, meta))
@@ -303,9 +303,11 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Iff(children[0], children[1], span_of(self.file, meta))
 
     @staticmethod
-    def _flat(cls, left, right):
-        # a & b & c is one And with three arguments, as the paper writes it.
-        return (*(left.args if isinstance(left, cls) else (left,)), right)
+    def _flat(cls, children):
+        # a & b & c is one And with three arguments, as the paper writes it, and so is
+        # (a & b) & c; children alternate operand, operator token, operand, ...
+        first, rest = children[0], children[2::2]
+        return (*(first.args if isinstance(first, cls) else (first,)), *rest)
 
     def call(self, meta, children):
         head, *args = children
@@ -349,17 +351,15 @@ class _ToAst(Transformer_NonRecursive):
         return args[0] if len(args) == 1 else cls(tuple(args), span)
 
     # ------------------------------------------------------------ objectives
-    def plus(self, meta, children):
-        return self._sum(children[0], children[2], 1.0, meta)
-
-    def minus(self, meta, children):
-        return self._sum(children[0], children[2], -1.0, meta)
-
-    def _sum(self, left, right, sign, meta):
-        left_terms = left.terms if isinstance(left, ast.Sum) else (self._weighted(left),)
-        right_term = self._weighted(right)
-        right_term = ast.WeightedTerm(sign * right_term.weight, right_term.operand, right_term.span)
-        return ast.Sum((*left_terms, right_term), span_of(self.file, meta))
+    def sum(self, meta, children):
+        # children alternate term, sign token, term, ...: read in one pass
+        terms = [self._weighted(children[0])]
+        for sign, node in zip(children[1::2], children[2::2], strict=True):
+            term = self._weighted(node)
+            if sign.type == "MINUS":
+                term = ast.WeightedTerm(-term.weight, term.operand, term.span)
+            terms.append(term)
+        return ast.Sum(tuple(terms), span_of(self.file, meta))
 
     def _weighted(self, node):
         if isinstance(node, ast.WeightedTerm):
