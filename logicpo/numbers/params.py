@@ -12,10 +12,13 @@ The rules, in order (documented for users in docs/api.md):
 3. A ``beta`` left open takes the ``beta`` argument, else a default: TRL's 0.1
    for objectives (the zoo's TRL names, inline expressions, your objectives) and
    the paper's 1 for a bare structure name (``loss("DPO")`` is the paper's loss).
-4. ``normalize`` left open is ``none``, except on an NLL term (the structure CE
+4. Any other parameter left open takes its family's default, from the one family table
+   (:data:`logicpo.logic.objective.FAMILIES`; ``exo``'s label smoothing is 1e-3, since
+   0 would divide by zero), checked like a written value.
+5. ``normalize`` left open is ``none``, except on an NLL term (the structure CE
    under ``logistic`` with beta 1, i.e. ``sft``): it is length-normalised
    whenever lengths are passed, like TRL's token-mean NLL (mode ``auto``).
-5. A runtime parameter no term takes is an error naming the valid ones.
+6. A runtime parameter no term takes is an error naming the valid ones.
 
 >>> from logicpo.program import zoo
 >>> terms, params = resolve(zoo().objective("cpo_full"), {"beta": 0.5}, paper=False)
