@@ -56,18 +56,7 @@ class LogicpoError(Exception):
 
     def render(self) -> str:
         """The full report: location and message, the source line with a caret, a hint."""
-        lines = [str(self)]
-        if self.span and self.source_line is not None:
-            text = self.source_line.rstrip("\n")
-            lines.append("    " + text)
-            width = 1
-            if self.span.end_line == self.span.line and self.span.end_col:
-                width = max(1, self.span.end_col - self.span.col)
-            width = min(width, max(1, len(text) - self.span.col + 1))
-            lines.append("    " + " " * (self.span.col - 1) + "^" * width)
-        if self.hint:
-            lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        return render(str(self), self.span, self.source_line, self.hint)
 
     def to_json(self) -> dict:
         out: dict = {"error": type(self).__name__, "message": self.message}
@@ -76,6 +65,39 @@ class LogicpoError(Exception):
         if self.hint:
             out["hint"] = self.hint
         return out
+
+
+#: At most this much of a source line is quoted, around the place it points at.
+EXCERPT = 160
+
+
+def render(head: str, span: Span | None, source_line: str | None, hint: str | None) -> str:
+    """``head``, then the source line (an excerpt of a long one) with a caret, then the hint.
+
+    >>> text = "a" * 200 + "B" + "c" * 199
+    >>> head, line, caret = render("f:1:201: here", Span("f", 1, 201, 1, 202), text,
+    ...                            None).splitlines()
+    >>> line[caret.index("^")], len(line) < 180
+    ('B', True)
+    """
+    lines = [head]
+    if span and source_line is not None:
+        text = source_line.rstrip("\n")
+        width = 1
+        if span.end_line == span.line and span.end_col:
+            width = max(1, span.end_col - span.col)
+        col = span.col
+        if len(text) > EXCERPT:  # a long line: quote a window around the column
+            start = max(0, min(col - 1 - EXCERPT // 2, len(text) - EXCERPT))
+            text = ("..." if start else "") + text[start:start + EXCERPT] + (
+                "..." if start + EXCERPT < len(text) else "")
+            col = col - start + (3 if start else 0)
+        width = min(width, max(1, len(text) - col + 1), EXCERPT)
+        lines.append("    " + text)
+        lines.append("    " + " " * (col - 1) + "^" * width)
+    if hint:
+        lines.append(f"  hint: {hint}")
+    return "\n".join(lines)
 
 
 class ParseError(LogicpoError):
@@ -98,8 +120,40 @@ class DegenerateStructureError(LogicpoError):
     """A structure whose loss is infinite, zero or constant everywhere."""
 
 
+class UntrainableError(LogicpoError):
+    """A loss that cannot train: nothing in it gives the policy a gradient."""
+
+
 class UsageError(LogicpoError):
     """The caller asked for something that cannot be done (exit code 2 in the CLI)."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A finding about the user's definitions, returned as a value (only the CLI prints it).
+
+    ``severity`` is ``"error"`` (the definition cannot work: commands that need it refuse)
+    or ``"warning"`` (it works, but is probably not what was meant).
+    """
+
+    severity: str
+    message: str
+    span: Span | None = None
+    source_line: str | None = None
+    hint: str | None = None
+    code: str | None = None  # what was found, for programs: "shadow", "no-gradient", ...
+
+    def render(self) -> str:
+        head = f"{self.span}: {self.message}" if self.span else self.message
+        return render(head, self.span, self.source_line, self.hint)
+
+    def to_json(self) -> dict:
+        out: dict = {"severity": self.severity, "code": self.code, "message": self.message}
+        if self.span:
+            out.update(file=self.span.file, line=self.span.line, column=self.span.col)
+        if self.hint:
+            out["hint"] = self.hint
+        return out
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

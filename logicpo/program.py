@@ -2,32 +2,46 @@
 
 A program is the built-in zoo plus the user's files and everything they import.
 Names are resolved lazily, so definitions may come in any order; a name defined
-twice in the user's files is an error, while a user definition may shadow a zoo
-name (as a Python module may shadow a builtin).
+twice in the user's files is an error.
+
+Scope is lexical: a name inside a zoo definition always means the zoo's definition, so
+no user file can change what ``DPO`` or ``sigmoid`` compute. A user definition may shadow
+a zoo name for the user's own references (as a Python module may shadow a builtin); the
+program then carries a warning naming what was shadowed (:attr:`Program.diagnostics`).
 
 >>> program = load_text('structure mine { ok: M(yw)  bad: M(yl) & ~M(yw) }')
 >>> program.structure("mine").regions()
 (['11', '10'], ['01'])
 >>> program.structure("DPO").core_text
 '(M(yl) & Ref(yw)) -> (M(yw) & Ref(yl))'
+>>> shadowed = load_text('structure CPO { core: M(yw) }')
+>>> shadowed.structure("CPO").regions()        # the user's CPO is CE
+(['11', '10'], ['01', '00'])
+>>> shadowed.structure("DPO").masks() == zoo().structure("DPO").masks()  # DPO is still ref(CPO)
+True
+>>> print(shadowed.diagnostics[0].message)
+'CPO' shadows the zoo's structure 'CPO': your own references to 'CPO' mean yours, the zoo's definitions keep meaning the zoo's (its DPO, simpo, cpo_full use it)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import sympy
 
+from logicpo import files
 from logicpo.errors import (
     DefinitionError,
+    Diagnostic,
     ImportFailure,
     LogicpoError,
     NameResolutionError,
+    ParseError,
     Span,
     did_you_mean,
 )
@@ -35,12 +49,14 @@ from logicpo.logic import formulas
 from logicpo.logic.objective import FAMILIES, Objective, Term, check_term
 from logicpo.logic.structure import Structure, flip, ref
 from logicpo.syntax import ast
+from logicpo.syntax.limits import MAX_DEPTH, MAX_SIZE, MAX_SOURCE_CHARS, too_deep
 from logicpo.syntax.parser import as_sum, parse_objective, parse_program
 from logicpo.syntax.printer import format_formula
 
 ZOO_FILE = "zoo.lpo"
 PCA_KEYS = ("core", "cond", "add")
 REGION_KEYS = ("ok", "bad")
+_KINDS = {ast.FormulaDef: "formula", ast.StructureDef: "structure", ast.ObjectiveDef: "objective"}
 
 
 @dataclass(frozen=True)
@@ -51,57 +67,84 @@ class Entry:
     file: str
     from_zoo: bool
 
+    @property
+    def kind(self) -> str:
+        return _KINDS[type(self.definition)]
+
+    @property
+    def key(self) -> tuple[bool, str]:
+        return self.from_zoo, self.definition.name
+
+
+def referenced_names(definition: ast.Definition) -> list[str]:
+    """The names a definition uses, in order of first use (walked without recursion)."""
+    out: dict[str, None] = {}
+    stack = [definition]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.REFERENCES):
+            out.setdefault(node.id)
+        stack.extend(reversed(ast.children(node)))
+    return list(out)
+
 
 class Program:
-    """Resolved definitions, looked up by name."""
+    """Resolved definitions, looked up by name: the user's first, then the zoo's."""
 
-    def __init__(self, sources: dict[str, str], entries: dict[str, Entry],
-                 user_order: list[str]) -> None:
+    def __init__(self, sources: dict[str, str], zoo_entries: dict[str, Entry],
+                 user_entries: dict[str, Entry], diagnostics: list[Diagnostic]) -> None:
         self._sources = sources
-        self._entries = entries
-        self._user_order = user_order
-        self._formulas: dict[str, sympy.Basic] = {}
-        self._structures: dict[str, Structure] = {}
-        self._objectives: dict[str, Objective] = {}
-        self._busy: list[str] = []
+        self._zoo = zoo_entries
+        self._user = user_entries
+        self._built: dict[tuple[str, bool, str], object] = {}
+        self._busy: list[tuple[bool, str]] = []
+        self._measured: dict[tuple[bool, str], tuple[int, int]] = {}
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
 
     # ------------------------------------------------------------ queries
     @property
     def names(self) -> list[str]:
-        return list(self._entries)
+        """Every name a user can refer to (a shadowed zoo name once, as the user's)."""
+        return [n for n in self._zoo if n not in self._user] + list(self._user)
 
     @property
     def user_names(self) -> list[str]:
         """Names defined in the user's files, in source order."""
-        return list(self._user_order)
+        return list(self._user)
 
     @property
     def files(self) -> list[str]:
         return list(self._sources)
 
-    def kind(self, name: str) -> str | None:
-        entry = self._entries.get(name)
-        if entry is None:
-            return None
-        return {ast.FormulaDef: "formula", ast.StructureDef: "structure",
-                ast.ObjectiveDef: "objective"}[type(entry.definition)]
+    def _entry(self, name: str, zoo: bool = False) -> Entry | None:
+        """The definition ``name`` means in the zoo's scope (``zoo``) or the user's."""
+        if zoo:
+            return self._zoo.get(name)
+        return self._user.get(name) or self._zoo.get(name)
+
+    def kind(self, name: str, *, zoo: bool = False) -> str | None:
+        entry = self._entry(name, zoo)
+        return None if entry is None else entry.kind
 
     def names_of(self, kind: str, *, user_only: bool = False, zoo_only: bool = False) -> list[str]:
-        out = []
-        for name, entry in self._entries.items():
-            if self.kind(name) != kind:
-                continue
-            if (user_only and entry.from_zoo) or (zoo_only and not entry.from_zoo):
-                continue
-            out.append(name)
-        return out
+        """Names of one kind: all visible ones, the user's, or the zoo's own (``zoo_only``;
+        look those up with ``zoo=True`` to get the zoo's definitions when one is shadowed)."""
+        if zoo_only:
+            return [n for n, e in self._zoo.items() if e.kind == kind]
+        if user_only:
+            return [n for n, e in self._user.items() if e.kind == kind]
+        return [n for n in self.names if self.kind(n) == kind]
 
-    def entry(self, name: str) -> Entry:
+    def entry(self, name: str, *, zoo: bool = False) -> Entry:
         """The definition called ``name`` and the file it came from."""
-        return self._entries[name]
+        entry = self._entry(name, zoo)
+        if entry is None:
+            raise KeyError(name)
+        return entry
 
     def is_zoo(self, name: str) -> bool:
-        return name in self._entries and self._entries[name].from_zoo
+        entry = self._entry(name)
+        return entry is not None and entry.from_zoo
 
     def user_source(self, names: Iterable[str]) -> str:
         """The user definitions that ``names`` need (themselves and everything they refer
@@ -117,15 +160,15 @@ class Program:
         needed, todo = set(), list(names)
         while todo:
             name = todo.pop()
-            entry = self._entries.get(name)
-            if name in needed or entry is None or entry.from_zoo:
+            entry = self._user.get(name)
+            if name in needed or entry is None:
                 continue
             needed.add(name)
-            todo.extend(_referenced_names(entry.definition))
-        return "\n".join(self._definition_text(n) for n in self._user_order if n in needed)
+            todo.extend(referenced_names(entry.definition))
+        return "\n".join(self._definition_text(n) for n in self._user if n in needed)
 
     def _definition_text(self, name: str) -> str:
-        entry = self._entries[name]
+        entry = self._user[name]
         span = entry.definition.span
         lines = self._sources[entry.file].splitlines()[span.line - 1: span.end_line]
         lines[-1] = lines[-1][: span.end_col - 1]
@@ -138,102 +181,152 @@ class Program:
         lines = self._sources[span.file].splitlines()
         return lines[span.line - 1] if 0 < span.line <= len(lines) else None
 
-    def structure(self, name: str, span: Span | None = None) -> Structure:
-        """The structure called ``name`` (an error naming the alternatives otherwise)."""
-        self._expect(name, "structure", span)
-        if name not in self._structures:
-            entry = self._entries[name]
-            self._enter(name, entry.definition.span)
-            try:
-                self._structures[name] = self._build_structure(entry.definition)
-            finally:
-                self._busy.pop()
-        return self._structures[name]
+    def structure(self, name: str, span: Span | None = None, *, zoo: bool = False) -> Structure:
+        """The structure called ``name`` (an error naming the alternatives otherwise);
+        ``zoo=True`` asks for the zoo's own definition even when the user shadows it."""
+        entry = self._expect(name, "structure", span, zoo)
+        return self._build(entry, lambda d: self._build_structure(d, entry.from_zoo))
 
-    def objective(self, name: str, span: Span | None = None) -> Objective:
+    def objective(self, name: str, span: Span | None = None, *, zoo: bool = False) -> Objective:
         """The objective called ``name``; a structure name gives the paper's loss."""
-        if self.kind(name) == "structure":
-            s = self.structure(name, span)
+        if self.kind(name, zoo=zoo) == "structure":
+            s = self.structure(name, span, zoo=zoo)
             return Objective(name, (Term(1.0, "logistic", s),), s.doc, s.span)
-        self._expect(name, "objective", span)
-        if name not in self._objectives:
-            entry = self._entries[name]
-            self._enter(name, entry.definition.span)
-            try:
-                d = entry.definition
-                terms = self._terms(as_sum(d.expr))
-                self._objectives[name] = Objective(name, terms, d.doc, d.span)
-            finally:
-                self._busy.pop()
-        return self._objectives[name]
+        entry = self._expect(name, "objective", span, zoo)
+        return self._build(entry, lambda d: Objective(
+            name, self._terms(as_sum(d.expr), entry.from_zoo), d.doc, d.span))
 
     def inline_objective(self, text: str, file: str = "<objective>") -> Objective:
         """An objective written inline, e.g. ``"0.8*sigmoid + 0.2*bco_pair"``."""
-        self._sources.setdefault(file, text)
         node = parse_objective(text, file)
-        return Objective(text.strip(), self._terms(as_sum(node)))
+        self._sources.setdefault(file, text)
+        return Objective(text.strip(), self._terms(as_sum(node), False))
 
-    def formula(self, name: str, span: Span | None = None) -> sympy.Basic:
-        self._expect(name, "formula", span)
-        if name not in self._formulas:
-            d = self._entries[name].definition
-            self._enter(name, d.span)
-            try:
-                self._formulas[name] = self._formula(d.formula)
-            finally:
-                self._busy.pop()
-        return self._formulas[name]
+    def formula(self, name: str, span: Span | None = None, *, zoo: bool = False) -> sympy.Basic:
+        entry = self._expect(name, "formula", span, zoo)
+        return self._build(entry, lambda d: self._formula(d.formula, entry.from_zoo))
 
     def check_all(self) -> None:
         """Resolve every user definition, raising the first error found."""
-        for name in self._user_order:
-            getattr(self, self.kind(name))(name)
+        for name, entry in self._user.items():
+            getattr(self, entry.kind)(name)
+
+    def diagnose(self, name: str, *, zoo: bool = False) -> list[Diagnostic]:
+        """What :func:`logicpo.logic.diagnostics.diagnose` finds wrong or suspicious in the
+        structure or objective ``name`` (nothing for a formula), with source lines."""
+        from logicpo.logic.diagnostics import diagnose
+
+        kind = self.kind(name, zoo=zoo)
+        if kind not in ("structure", "objective"):
+            return []
+        item = getattr(self, kind)(name, zoo=zoo)
+        return [replace(d, source_line=self.source_line(d.span)) for d in diagnose(item)]
 
     # ------------------------------------------------------------ building
     def _fail(self, cls, message: str, span: Span | None, hint: str | None = None):
         return cls(message, span, source_line=self.source_line(span), hint=hint)
 
-    def _expect(self, name: str, kind: str, span: Span | None) -> None:
-        actual = self.kind(name)
-        if actual == kind:
-            return
-        if actual is None:
-            known = [n for n in self._entries if self.kind(n) == kind]
+    def _expect(self, name: str, kind: str, span: Span | None, zoo: bool) -> Entry:
+        entry = self._entry(name, zoo)
+        if entry is not None and entry.kind == kind:
+            return entry
+        if entry is None:
+            known = [n for n in self.names if self.kind(n) == kind]
             raise self._fail(NameResolutionError, f"unknown {kind} '{name}'", span,
-                             did_you_mean(name, known or self._entries))
+                             did_you_mean(name, known or self.names))
+        actual = entry.kind
         article = "an" if actual[0] in "aeiou" else "a"
         raise self._fail(DefinitionError, f"'{name}' is {article} {actual}, not a {kind}", span,
                          _kind_hint(name, actual, kind))
 
-    def _enter(self, name: str, span: Span | None) -> None:
-        if name in self._busy:
-            cycle = " -> ".join([*self._busy[self._busy.index(name):], name])
-            raise self._fail(DefinitionError, f"definition cycle: {cycle}", span)
-        self._busy.append(name)
+    def _build(self, entry: Entry, make):
+        key = (entry.kind, *entry.key)
+        if key not in self._built:
+            if entry.key in self._busy:
+                names = [n for _, n in self._busy[self._busy.index(entry.key):]]
+                cycle = " -> ".join([*names, entry.definition.name])
+                raise self._fail(DefinitionError, f"definition cycle: {cycle}",
+                                 entry.definition.span)
+            self._measure(entry)  # before any recursion: nothing too deep or too big is built
+            self._busy.append(entry.key)
+            try:
+                self._built[key] = make(entry.definition)
+            finally:
+                self._busy.pop()
+        return self._built[key]
 
-    def _formula(self, node: ast.Formula) -> sympy.Basic:
-        return formulas.from_ast(node, lambda n: self.formula(n.id, n.span))
+    # ------------------------------------------------------------ size and depth
+    def _measure(self, entry: Entry) -> tuple[int, int]:
+        """Depth and size of a definition written out (see :mod:`logicpo.syntax.limits`).
 
-    def _formula_text(self, node: ast.Formula) -> str:
+        Definitions are measured bottom-up with an explicit stack, so a chain of any length
+        is measured without recursion, and the first one over a limit is the one reported.
+        """
+        stack: list[tuple[Entry, bool]] = [(entry, False)]
+        active: set[tuple[bool, str]] = set()
+        while stack:
+            e, expanded = stack.pop()
+            if e.key in self._measured:
+                continue
+            if expanded:
+                self._measured[e.key] = self._measure_one(e)
+                active.discard(e.key)
+                continue
+            if e.key in active:  # a cycle: reported when it is resolved
+                continue
+            active.add(e.key)
+            stack.append((e, True))
+            for name in referenced_names(e.definition):
+                r = self._entry(name, e.from_zoo)
+                if r is not None and r.key not in self._measured and r.key not in active:
+                    stack.append((r, False))
+        return self._measured.get(entry.key, (0, 0))
+
+    def _measure_one(self, e: Entry) -> tuple[int, int]:
+        d = e.definition
+        deepest, size = 0, 0
+        stack = [(d, ast.levels(d))]
+        while stack:
+            node, depth = stack.pop()
+            size += ast.levels(node)
+            if isinstance(node, ast.REFERENCES):
+                r = self._entry(node.id, e.from_zoo)
+                r_depth, r_size = self._measured.get(r.key, (0, 0)) if r else (0, 0)
+                depth, size = depth + r_depth, size + r_size
+            if depth > MAX_DEPTH:
+                raise too_deep(f"'{d.name}'", node.span, self.source_line(node.span))
+            deepest = max(deepest, depth)
+            stack.extend((c, depth + ast.levels(c)) for c in ast.children(node))
+        if size > MAX_SIZE:
+            raise self._fail(
+                DefinitionError, f"'{d.name}' is too large: written out, with the named "
+                f"definitions it uses expanded, it has {size:,} parts (at most {MAX_SIZE:,})",
+                d.span, "a definition that uses a name twice doubles in size; use each "
+                        "named formula or objective fewer times")
+        return deepest, size
+
+    def _formula(self, node: ast.Formula, zoo: bool) -> sympy.Basic:
+        return formulas.from_ast(node, lambda n: self.formula(n.id, n.span, zoo=zoo))
+
+    def _formula_text(self, node: ast.Formula, zoo: bool) -> str:
         inline = {}
 
-        def collect(n):
-            if isinstance(n, ast.Name) and self.kind(n.id) == "formula" and n.id not in inline:
-                inline[n.id] = self._entries[n.id].definition.formula
-                collect(inline[n.id])
-            for child in getattr(n, "args", ()) or ():
-                collect(child)
-            for attr in ("arg", "premise", "conclusion", "left", "right"):
-                if hasattr(n, attr):
-                    collect(getattr(n, attr))
+        def collect(n, scope):
+            if isinstance(n, ast.Name) and n.id not in inline:
+                entry = self._entry(n.id, scope)
+                if entry is not None and entry.kind == "formula":
+                    inline[n.id] = entry.definition.formula
+                    collect(inline[n.id], entry.from_zoo)
+            for child in ast.children(n):
+                collect(child, scope)
 
-        collect(node)
+        collect(node, zoo)
         return format_formula(node, inline)
 
-    def _build_structure(self, d: ast.StructureDef) -> Structure:
+    def _build_structure(self, d: ast.StructureDef, zoo: bool) -> Structure:
         body = d.body
         if not isinstance(body, ast.StructureBody):
-            return self._structure_expr(body).renamed(d.name, doc=d.doc, span=d.span)
+            return self._structure_expr(body, zoo).renamed(d.name, doc=d.doc, span=d.span)
         fields: dict[str, ast.Field] = {}
         for f in body.fields:
             if f.key in fields:
@@ -251,8 +344,8 @@ class Program:
                 raise self._fail(DefinitionError,
                                  f"structure '{d.name}' gives its regions but no '{missing[0]}'",
                                  body.span, "a structure given by regions needs both ok and bad")
-            ok = self._formula(fields["ok"].formula)
-            bad = self._formula(fields["bad"].formula)
+            ok = self._formula(fields["ok"].formula, zoo)
+            bad = self._formula(fields["bad"].formula, zoo)
             return Structure.from_regions(d.name, ok, bad, doc=d.doc, span=d.span)
         if "core" not in keys:
             raise self._fail(DefinitionError, f"structure '{d.name}' has no core", body.span,
@@ -260,27 +353,32 @@ class Program:
         given = {k: fields[k].formula for k in keys}
         defaults = {"cond": ast.Const(True), "add": ast.Const(False)}
         nodes = [given.get(k, defaults.get(k)) for k in PCA_KEYS]
-        core, cond, add = (self._formula(n) for n in nodes)
-        texts = tuple(self._formula_text(n) for n in nodes)
+        core, cond, add = (self._formula(n, zoo) for n in nodes)
+        texts = tuple(self._formula_text(n, zoo) for n in nodes)
         return Structure.from_pca(d.name, core, cond, add, texts=texts, doc=d.doc, span=d.span)
 
-    def _structure_expr(self, node: ast.StructureExpr) -> Structure:
+    def _structure_expr(self, node: ast.StructureExpr, zoo: bool) -> Structure:
         if isinstance(node, ast.StructureName):
-            return self.structure(node.id, node.span)
-        inner = self._structure_expr(node.arg)
+            return self.structure(node.id, node.span, zoo=zoo)
+        inner = self._structure_expr(node.arg, zoo)
         try:
             return ref(inner) if node.op == "ref" else flip(inner)
         except LogicpoError as exc:
             raise self._fail(type(exc), exc.message, node.span, exc.hint) from None
 
-    def _terms(self, node: ast.Sum) -> tuple[Term, ...]:
+    def _terms(self, node: ast.Sum, zoo: bool) -> tuple[Term, ...]:
         terms: list[Term] = []
         for wt in node.terms:
             op = wt.operand
             if isinstance(op, ast.Bare):
-                kind = self.kind(op.id)
+                kind = self.kind(op.id, zoo=zoo)
                 if kind == "objective" or kind == "structure":
-                    for t in self.objective(op.id, op.span).terms:
+                    inner = self.objective(op.id, op.span, zoo=zoo).terms
+                    if len(terms) + len(inner) > MAX_SIZE:
+                        raise self._fail(DefinitionError, f"the objective has more than "
+                                         f"{MAX_SIZE:,} terms once '{op.id}' is written out",
+                                         op.span)
+                    for t in inner:
                         terms.append(Term(wt.weight * t.weight, t.family, t.structure, t.params))
                     continue
                 if op.id in FAMILIES:
@@ -291,7 +389,7 @@ class Program:
                 raise self._fail(NameResolutionError,
                                  f"unknown objective or structure '{op.id}'", op.span,
                                  did_you_mean(op.id, candidates))
-            target = self._structure_expr(op.target)
+            target = self._structure_expr(op.target, zoo)
             try:
                 params = check_term(op.family, [(p.key, p.value, p.span) for p in op.params],
                                     op.span)
@@ -299,21 +397,6 @@ class Program:
                 raise self._fail(type(exc), exc.message, exc.span, exc.hint) from None
             terms.append(Term(wt.weight, op.family, target, params))
         return tuple(terms)
-
-
-def _referenced_names(node) -> Iterator[str]:
-    """Every name a definition's syntax tree refers to (formulas, structures, objectives);
-    iterative, so that a deeply nested formula needs no deep Python stack."""
-    todo = [node]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.Name, ast.StructureName, ast.Bare)):
-            yield node.id
-        if isinstance(node, tuple):
-            todo.extend(node)
-        elif dataclasses.is_dataclass(node):
-            todo.extend(getattr(node, f.name) for f in dataclasses.fields(node)
-                        if f.name != "span")
 
 
 def _kind_hint(name: str, actual: str, wanted: str) -> str | None:
@@ -336,14 +419,15 @@ def zoo_source() -> tuple[str, str]:
 class _Loader:
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}
-        self.entries: dict[str, Entry] = {}
-        self.user_order: list[str] = []
+        self.zoo_entries: dict[str, Entry] = {}
+        self.user_entries: dict[str, Entry] = {}
+        self.diagnostics: list[Diagnostic] = []
         self.loaded: set[str] = set()
 
     def add_text(self, text: str, file: str, *, from_zoo: bool, stack: tuple[str, ...] = (),
-                 base: Path | None = None) -> None:
-        self.sources[file] = text
-        program = parse_program(text, file)
+                 base: Path | None = None, parsed: ast.Program | None = None) -> None:
+        program = parsed or parse_program(text, file)
+        self.sources[file] = text  # quoted in later errors: only text that parsed as .lpo
         for imp in program.imports:
             self.add_import(imp, file, from_zoo=from_zoo, stack=(*stack, file), base=base)
         for d in program.definitions:
@@ -359,28 +443,39 @@ class _Loader:
             self.loaded.add(key)
             self.add_text(res.read_text(encoding="utf-8"), key, from_zoo=True, stack=stack)
             return
-        path = ((base or Path(".")) / imp.path).resolve()
-        self.add_file(path, span=imp.span, stack=stack)
+        self.add_file((base or Path(".")) / imp.path, span=imp.span, stack=stack)
 
     def add_file(self, path: Path, *, span: Span | None = None, stack: tuple[str, ...] = ()) -> None:
-        key = str(path.resolve())
+        key = os.path.realpath(path)  # never raises, even on a symbolic link loop
         shown = _display_path(path)
-        if any(str(Path(s).resolve()) == key for s in stack if not s.startswith("<")):
+        if any(os.path.realpath(s) == key for s in stack if not s.startswith("<")):
             chain = " -> ".join([*(_display_path(Path(s)) for s in stack), shown])
-            raise ImportFailure(f"import cycle: {chain}", span,
-                                source_line=self._line(span))
+            raise ImportFailure(f"import cycle: {chain}", span, source_line=self._line(span))
         if key in self.loaded:
             return
-        if not path.is_file():
-            what = "imported file" if span else "file"
-            raise ImportFailure(f"{what} not found: {shown}", span, source_line=self._line(span))
+        what = "imported file" if span else "file"
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ImportFailure(f"cannot read {shown}: {exc}", span,
+            text = files.read_text(path, what, limit=MAX_SOURCE_CHARS)
+        except files.InputError as exc:
+            if span is None:
+                raise
+            raise ImportFailure(exc.message.replace(str(path), shown), span,
                                 source_line=self._line(span)) from None
         self.loaded.add(key)
-        self.add_text(text, shown, from_zoo=False, stack=stack, base=path.parent)
+        try:
+            parsed = parse_program(text, shown)
+        except ParseError as exc:
+            if span is None:  # the user's own file: its line is quoted as usual
+                raise
+            # An import may name any file (imports are trusted paths); a file that is not
+            # .lpo text is never quoted, so a hostile import cannot echo a secret.
+            at = f" at line {exc.span.line}, column {exc.span.col}" if exc.span else ""
+            raise ImportFailure(
+                f"imported file {shown} is not valid .lpo text (syntax error{at})", span,
+                source_line=self._line(span),
+                hint=f"its text is not shown here; run 'logicpo check {shown}' to see the "
+                     "error") from None
+        self.add_text(text, shown, from_zoo=False, stack=stack, base=path.parent, parsed=parsed)
 
     def _line(self, span: Span | None) -> str | None:
         if span is None or span.file not in self.sources:
@@ -389,25 +484,37 @@ class _Loader:
         return lines[span.line - 1] if 0 < span.line <= len(lines) else None
 
     def define(self, d: ast.Definition, file: str, from_zoo: bool) -> None:
-        previous = self.entries.get(d.name)
-        if previous is not None and previous.from_zoo == from_zoo:
+        scope = self.zoo_entries if from_zoo else self.user_entries
+        previous = scope.get(d.name)
+        if previous is not None:
             first = previous.definition.span
             raise DefinitionError(f"'{d.name}' is defined twice", d.span,
                                   source_line=self._line(d.span),
                                   hint=f"first defined at {first}" if first else None)
-        if previous is not None and not from_zoo:
-            del self.entries[d.name]  # the user's definition shadows the zoo's
-        self.entries[d.name] = Entry(d, file, from_zoo)
-        if not from_zoo:
-            self.user_order.append(d.name)
+        entry = Entry(d, file, from_zoo)
+        scope[d.name] = entry
+        shadowed = None if from_zoo else self.zoo_entries.get(d.name)
+        if shadowed is not None:
+            users = sorted((n for n, e in self.zoo_entries.items()
+                            if d.name in referenced_names(e.definition)),
+                           key=lambda n: self.zoo_entries[n].kind != "structure")
+            used = (f" (its {', '.join(users[:3])}{', ...' if len(users) > 3 else ''} "
+                    f"{'uses' if len(users) == 1 else 'use'} it)") if users else ""
+            self.diagnostics.append(Diagnostic(
+                "warning", f"'{d.name}' shadows the zoo's {shadowed.kind} '{d.name}': your own "
+                f"references to '{d.name}' mean yours, the zoo's definitions keep meaning the "
+                f"zoo's{used}", d.span, self._line(d.span), code="shadow",
+                hint=f"rename yours (e.g. '{d.name}_mine') if you did not mean to replace it"))
 
     def program(self) -> Program:
-        return Program(dict(self.sources), dict(self.entries), list(self.user_order))
+        return Program(dict(self.sources), dict(self.zoo_entries), dict(self.user_entries),
+                       list(self.diagnostics))
 
 
 def _display_path(path: Path) -> str:
+    real = Path(os.path.realpath(path))
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        return str(real.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
@@ -417,7 +524,7 @@ def _zoo_loader_state():
     loader = _Loader()
     file, text = zoo_source()
     loader.add_text(text, file, from_zoo=True)
-    return loader.sources, loader.entries
+    return loader.sources, loader.zoo_entries
 
 
 def _fresh_loader(zoo: bool) -> _Loader:
@@ -425,7 +532,7 @@ def _fresh_loader(zoo: bool) -> _Loader:
     if zoo:
         sources, entries = _zoo_loader_state()
         loader.sources.update(sources)
-        loader.entries.update(entries)
+        loader.zoo_entries.update(entries)
     return loader
 
 

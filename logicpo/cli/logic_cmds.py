@@ -8,8 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from logicpo.cli.common import console, emit_json, file_option, json_option
-from logicpo.errors import DegenerateStructureError, LogicpoError, UsageError
+from logicpo.cli.common import console, emit_json, err_console, file_option, json_option
+from logicpo.errors import LogicpoError, UsageError
 
 
 def register(group: click.Group) -> None:
@@ -21,44 +21,62 @@ def register(group: click.Group) -> None:
 
 
 def check_file(path: Path) -> dict:
-    """Load one file on top of the zoo and resolve every definition in it."""
+    """Load one file on top of the zoo, resolve every definition in it and diagnose it:
+    an error raises, warnings are listed under ``"warnings"``."""
+    return _check_file(path)[0]
+
+
+def _check_file(path: Path):
+    from logicpo.logic.diagnostics import as_error
     from logicpo.program import load
 
     program = load([path])
     program.check_all()
-    definitions = []
+    definitions, warnings = [], list(program.diagnostics)
     for name in program.user_names:
         kind = program.kind(name)
         entry = program.entry(name)
         span = entry.definition.span
         item = {"name": name, "kind": kind, "file": entry.file,
                 "line": span.line if span else None}
+        found = program.diagnose(name)
+        for d in found:
+            if d.severity == "error":
+                raise as_error(d)
+        warnings += found
         if kind == "structure":
-            s = program.structure(name)
-            if s.degeneracy is not None:
-                raise DegenerateStructureError(
-                    f"structure '{name}' is degenerate: {s.degeneracy.value}", s.span,
-                    source_line=program.source_line(s.span),
-                    hint="a loss needs at least one world in ok and one in bad, "
-                         "and ok different from bad")
-            item["atoms"] = list(s.atoms)
+            item["atoms"] = list(program.structure(name).atoms)
         definitions.append(item)
-    return {"file": str(path), "ok": True, "definitions": definitions}
+    result = {"file": str(path), "ok": True, "definitions": definitions,
+              "warnings": [w.to_json() for w in warnings]}
+    return result, warnings
+
+
+def print_diagnostics(found) -> None:
+    """Diagnostics go to standard error, so that ``--json`` output stays one JSON document."""
+    for d in found:
+        label = "[bold red]error:[/]" if d.severity == "error" else "[bold yellow]warning:[/]"
+        err_console.print(f"{label} {escape(d.render())}", soft_wrap=True)
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @json_option
 def check(files: tuple[Path, ...], as_json: bool) -> None:
-    """Parse and check .lpo FILES: syntax, names, imports, degenerate structures.
+    """Parse and check .lpo FILES: syntax, names, imports, and losses that cannot train.
 
-    Errors are printed as file:line:col with the source line and a caret;
-    the exit code is 1 when any file has an error.
+    Errors (exit code 1): syntax, unknown names, import problems, degenerate structures,
+    losses that do not depend on the policy. Warnings: a loss that prefers the loser,
+    weights of 0 or below, robust at label smoothing 0, a name that shadows the zoo's.
+    Both are printed as file:line:col with the source line and a caret.
     """
     results, failed = [], False
     for path in files:
         try:
-            results.append(check_file(path))
+            result, warnings = _check_file(path)
+            results.append(result)
+            if not as_json:
+                print_diagnostics(warnings)
         except LogicpoError as exc:
             failed = True
             results.append({"file": str(path), "ok": False, "error": exc.to_json()})
@@ -73,7 +91,10 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
                 for d in r["definitions"]:
                     kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
                 parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items())
-                console.print(f"[green]ok[/] {escape(r['file'])}: {parts or 'no definitions'}")
+                n_warn = len(r["warnings"])
+                warned = f" ({n_warn} warning{'s' if n_warn != 1 else ''})" if n_warn else ""
+                console.print(f"[green]ok[/] {escape(r['file'])}: "
+                              f"{parts or 'no definitions'}{warned}")
     if failed:
         raise SystemExit(1)
 
@@ -140,6 +161,8 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
     from logicpo.logic.closed_form import closed_form
 
     program, (short,) = program_for([name], files)
+    found = [*program.diagnostics, *program.diagnose(short)]
+    print_diagnostics(found)  # an error too: show still shows what the definition says
     if program.kind(short) == "objective":
         obj = program.objective(short)
         if as_json:
@@ -148,7 +171,8 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
                        "terms": [{"weight": t.weight, "family": t.family,
                                   "params": dict(t.params),
                                   "structure": structure_json(t.structure)}
-                                 for t in obj.terms]})
+                                 for t in obj.terms],
+                       "diagnostics": [d.to_json() for d in found]})
             return
         console.print(f"[bold]{escape(obj.name)}[/] (objective)"
                       + (f" — {escape(obj.doc)}" if obj.doc else ""))
@@ -164,7 +188,7 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
         return
     s = program.structure(short)
     if as_json:
-        emit_json(structure_json(s))
+        emit_json({**structure_json(s), "diagnostics": [d.to_json() for d in found]})
         return
     cf = closed_form(s)
     ok, bad = s.regions()
@@ -196,9 +220,9 @@ def _relation_hint(program, s) -> None:
     from logicpo.reasoning.order import compare as compare_structures
 
     landmark = "CPO" if s.single_model else "DPO"
-    if s.name == landmark or program.kind(landmark) != "structure":
+    if s.name == landmark or program.kind(landmark, zoo=True) != "structure":
         return
-    c = compare_structures(s, program.structure(landmark), engine="bitmask")
+    c = compare_structures(s, program.structure(landmark, zoo=True), engine="bitmask")
     console.print(f"vs {landmark}: {escape(c.summary())}")
 
 
@@ -280,15 +304,17 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     from logicpo.reasoning.lattice import Lattice
 
     program, shorts = program_for(names, files)
+    print_diagnostics(program.diagnostics)
     shorts = list(dict.fromkeys(shorts))  # a name given twice is one node
-    if use_zoo:
-        shorts += [n for n in program.names_of("structure", zoo_only=True) if n not in shorts]
-    if not shorts and files:
-        shorts = program.names_of("structure", user_only=True)
-    if not shorts:
+    structures = [program.structure(n) for n in shorts]
+    if use_zoo:  # the zoo's own definitions, even where a --file shadows a name
+        structures += [program.structure(n, zoo=True)
+                       for n in program.names_of("structure", zoo_only=True) if n not in shorts]
+    if not structures and files:
+        structures = [program.structure(n) for n in program.names_of("structure", user_only=True)]
+    if not structures:
         raise UsageError("name some structures, or use --zoo or --file "
                          "(e.g. logicpo lattice CPO cCPO ORPO, logicpo lattice --zoo)")
-    structures = [program.structure(n) for n in shorts]
     if single_model:
         structures = [s for s in structures if s.single_model]
     if reference_only:
@@ -309,8 +335,9 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
         emit_json(out)
         return
     levels = lat.levels()
-    table = Table(title=f"Loss lattice: {len(lat.nodes)} nodes, {len(lat.edges)} Hasse edges "
-                        "(A -> B: A |= B)", title_justify="left")
+    table = Table(title=f"Loss lattice: {_count(len(lat.nodes), 'node')}, "
+                        f"{_count(len(lat.edges), 'Hasse edge')} (A -> B: A |= B)",
+                  title_justify="left")
     for c in ("level", "node", "core", "entails (directly)"):
         table.add_column(c)
     for node in sorted(lat.nodes, key=lambda n: (levels[n], n)):
@@ -324,3 +351,8 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
                   + "   (* = from the literature)")
     for w in written:
         console.print(f"picture written to {escape(w)}")
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 node``, ``2 nodes``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -4,8 +4,14 @@ The structure ``S`` is the semantics of a term; the family ``f`` and its
 parameters are optimisation details. This module only describes and checks
 objectives; :mod:`logicpo.numbers` turns them into PyTorch modules.
 
+Each family lists the parameters it takes and its defaults; that table is the one place
+where a default is decided, and every default passes the same check as a written value
+(``exo`` needs a label smoothing above 0, so its default is TRL's typical 1e-3).
+
 >>> FAMILIES["logistic"].params
 ('beta', 'gamma', 'label_smoothing', 'normalize')
+>>> FAMILIES["exo"].default("label_smoothing"), FAMILIES["logistic"].default("label_smoothing")
+(0.001, 0.0)
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 from logicpo.errors import DefinitionError, NameResolutionError, Span, did_you_mean
 from logicpo.logic.structure import Structure
 
+#: The neutral value of each parameter (what a family that does not override it uses).
 PARAM_DEFAULTS: dict[str, float | str | None] = {
     "beta": 1.0,
     "gamma": 0.0,
@@ -34,6 +41,11 @@ class Family:
     formula: str
     params: tuple[str, ...]
     used_by: str
+    defaults: tuple[tuple[str, float], ...] = ()  # where this family differs from neutral
+
+    def default(self, key: str):
+        """The value of ``key`` when a term leaves it open."""
+        return dict(self.defaults).get(key, PARAM_DEFAULTS[key])
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -44,7 +56,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("robust", "(-(1-eps)*log sigmoid(s) + eps*log sigmoid(-s)) / (1 - 2*eps)",
            ("beta", "gamma", "label_smoothing", "normalize"), "robust DPO"),
     Family("exo", "sigmoid(s)*(log sigmoid(s) - log(1-eps)) + sigmoid(-s)*(log sigmoid(-s) - log eps)",
-           ("beta", "gamma", "label_smoothing", "normalize"), "EXO"),
+           ("beta", "gamma", "label_smoothing", "normalize"), "EXO",
+           defaults=(("label_smoothing", 1e-3),)),
     Family("sigmoid", "sigmoid(-s)", ("beta", "gamma", "normalize"), "APO"),
     Family("discopop", "(1-m)*(-log sigmoid(s)) + m*exp(-s), m = sigmoid(s/tau)",
            ("beta", "gamma", "tau", "normalize"), "DiscoPOP"),
@@ -61,8 +74,8 @@ class Term:
     params: tuple[tuple[str, float | str], ...] = ()
 
     def param(self, key: str):
-        """A parameter as given, else its default."""
-        return dict(self.params).get(key, PARAM_DEFAULTS[key])
+        """A parameter as given, else its family's default."""
+        return dict(self.params).get(key, FAMILIES[self.family].default(key))
 
     def text(self) -> str:
         args = [self.structure.name] + [f"{k}={_fmt_value(v)}" for k, v in self.params]
@@ -118,7 +131,8 @@ def _fmt_value(v) -> str:
 
 def check_term(family: str, params: list[tuple[str, object, Span | None]],
                span: Span | None) -> tuple[tuple[str, float | str], ...]:
-    """Validate a family name and its parameters; returns the normalised params."""
+    """Validate a family name and its parameters; returns the normalised params (only
+    those given: a default is filled in by :meth:`Family.default`)."""
     if family not in FAMILIES:
         raise NameResolutionError(
             f"unknown loss family '{family}' (known: {', '.join(FAMILIES)})", span,
@@ -151,5 +165,20 @@ def _check_value(family: str, key: str, value, span: Span | None):
         if not 0 <= value < 0.5:
             raise DefinitionError(f"label_smoothing must be in [0, 0.5), got {value:g}", span)
         if family == "exo" and value == 0:
-            raise DefinitionError("exo needs label_smoothing > 0 (1e-3 is typical)", span)
+            raise DefinitionError("exo needs label_smoothing > 0 (its default is 1e-3, "
+                                  "TRL's typical value)", span)
     return value
+
+
+def resolved_params(family: str, given: dict) -> dict:
+    """Every parameter of ``family``: the ``given`` ones checked, the others its defaults
+    (checked the same way, so no default can be a value the check would refuse).
+
+    >>> resolved_params("exo", {"beta": 0.1})
+    {'beta': 0.1, 'gamma': 0.0, 'label_smoothing': 0.001, 'normalize': None}
+    """
+    fam = FAMILIES[family]
+    values = {k: given.get(k, fam.default(k)) for k in fam.params}
+    checked = dict(check_term(family, [(k, v, None) for k, v in values.items()
+                                       if v is not None], None))
+    return {k: checked.get(k) for k in fam.params}

@@ -12,10 +12,13 @@ The rules, in order (documented for users in docs/api.md):
 3. A ``beta`` left open takes the ``beta`` argument, else a default: TRL's 0.1
    for objectives (the zoo's TRL names, inline expressions, your objectives) and
    the paper's 1 for a bare structure name (``loss("DPO")`` is the paper's loss).
-4. ``normalize`` left open is ``none``, except on an NLL term (the structure CE
+4. Any other parameter left open takes its family's default, from the one family table
+   (:data:`logicpo.logic.objective.FAMILIES`; ``exo``'s label smoothing is 1e-3, since
+   0 would divide by zero), checked like a written value.
+5. ``normalize`` left open is ``none``, except on an NLL term (the structure CE
    under ``logistic`` with beta 1, i.e. ``sft``): it is length-normalised
    whenever lengths are passed, like TRL's token-mean NLL (mode ``auto``).
-5. A runtime parameter no term takes is an error naming the valid ones.
+6. A runtime parameter no term takes is an error naming the valid ones.
 
 >>> from logicpo.program import zoo
 >>> terms, params = resolve(zoo().objective("cpo_full"), {"beta": 0.5}, paper=False)
@@ -30,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from logicpo.errors import LogicpoError, NameResolutionError, did_you_mean
-from logicpo.logic.objective import FAMILIES, PARAM_DEFAULTS, Objective, Term, check_term
+from logicpo.logic.objective import FAMILIES, PARAM_DEFAULTS, Objective, Term, resolved_params
 from logicpo.logic.structure import Structure
 
 TRL_BETA = 0.1
@@ -119,8 +122,8 @@ def _resolve_term(t: Term, given: dict, open_beta: float, name: str) -> Resolved
         if key in allowed and not (key == "beta" and "beta" in values):
             values[key] = value
     values.setdefault("beta", open_beta)
-    try:
-        checked = dict(check_term(t.family, [(k, v, None) for k, v in values.items()], None))
+    try:  # the family table decides every default left open (logic/objective.py)
+        checked = resolved_params(t.family, values)
     except LogicpoError as exc:
         raise type(exc)(f"{name}: {t.family}({t.structure.name}): {exc.message}",
                         hint=exc.hint) from None
@@ -128,7 +131,9 @@ def _resolve_term(t: Term, given: dict, open_beta: float, name: str) -> Resolved
     if normalize is None:
         nll = is_nll(t.structure) and t.family == "logistic" and checked["beta"] == 1.0
         normalize = "auto" if nll else "none"
+    neutral = {k: PARAM_DEFAULTS[k] for k in ("gamma", "label_smoothing", "tau")}
+    neutral.update({k: v for k, v in checked.items() if k in neutral})
     return ResolvedTerm(
         weight=t.weight, family=t.family, structure=t.structure, beta=checked["beta"],
-        gamma=checked.get("gamma", 0.0), label_smoothing=checked.get("label_smoothing", 0.0),
-        tau=checked.get("tau", PARAM_DEFAULTS["tau"]), normalize=normalize)
+        gamma=neutral["gamma"], label_smoothing=neutral["label_smoothing"],
+        tau=neutral["tau"], normalize=normalize)

@@ -204,3 +204,44 @@ class Program:
     def line(self, number: int) -> str:
         lines = self.source.splitlines()
         return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+# ---------------------------------------------------------------- walking
+
+#: Nodes that use a named definition: a formula name, a structure name, a bare objective term.
+REFERENCES = (Name, StructureName, Bare)
+_NESTING = (Atom, Const, Name, Not, And, Or, Xor, Implies, Iff, StructureName, StructureOp, Bare)
+
+
+def children(node) -> tuple:
+    """The child nodes of any AST node (parameters and strings are not nodes)."""
+    if isinstance(node, (And, Or, Xor)):
+        return node.args
+    if isinstance(node, Not):
+        return (node.arg,)
+    if isinstance(node, Implies):
+        return (node.premise, node.conclusion)
+    if isinstance(node, Iff):
+        return (node.left, node.right)
+    if isinstance(node, (Field, FormulaDef)):
+        return (node.formula,)
+    if isinstance(node, StructureBody):
+        return node.fields
+    if isinstance(node, StructureDef):
+        return (node.body,)
+    if isinstance(node, StructureOp):
+        return (node.arg,)
+    if isinstance(node, Apply):
+        return (node.target,)
+    if isinstance(node, WeightedTerm):
+        return (node.operand,)
+    if isinstance(node, Sum):
+        return node.terms
+    if isinstance(node, ObjectiveDef):
+        return (node.expr,)
+    return ()
+
+
+def levels(node) -> int:
+    """How many levels of nesting ``node`` adds (see :mod:`logicpo.syntax.limits`)."""
+    return 1 if isinstance(node, _NESTING) else 0

@@ -25,6 +25,7 @@ from lark import Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from logicpo.errors import NameResolutionError, ParseError, Span, did_you_mean
+from logicpo.syntax.limits import MAX_DEPTH, first_too_deep, too_deep
 from logicpo.syntax.parser import lark_parser, span_of, token_span, transform
 
 # The whitelist: names a loss may use, and what they stand for.
@@ -39,7 +40,6 @@ FUNCTIONS: dict[str, int] = {  # name -> number of arguments
     "relu": 1, "max": 2,
 }
 MAX_LENGTH = 2000
-MAX_DEPTH = 60
 
 
 @dataclass(frozen=True)
@@ -102,19 +102,11 @@ def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_of) from None
     node = transform(_ToLoss(file), tree, line_of)
-    if _depth(node) > MAX_DEPTH:
-        raise ParseError(f"the expression is nested more than {MAX_DEPTH} deep",
-                         Span(file, 1, 1), source_line=line_of(1))
+    deep = first_too_deep(node, children)
+    if deep is not None:
+        span = deep.span or Span(file, 1, 1)
+        raise too_deep("the expression", span, source_line=line_of(span.line))
     return node
-
-
-def _depth(node: LossNode) -> int:
-    deepest, stack = 0, [(node, 1)]
-    while stack:
-        n, d = stack.pop()
-        deepest = max(deepest, d)
-        stack.extend((c, d + 1) for c in children(n))
-    return deepest
 
 
 def children(node: LossNode) -> tuple[LossNode, ...]:

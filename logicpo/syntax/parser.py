@@ -17,7 +17,7 @@ import functools
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -28,6 +28,7 @@ from lark.exceptions import (
 
 from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, did_you_mean
 from logicpo.syntax import ast
+from logicpo.syntax.limits import MAX_SOURCE_CHARS, first_too_deep, too_deep, too_long
 
 MODELS = ("M", "Ref")
 RESPONSES = ("yw", "yl")
@@ -35,6 +36,9 @@ RESPONSES = ("yw", "yl")
 CONNECTIVES = {"And": "and", "Or": "or", "Not": "not", "Implies": "implies",
                "XOR": "xor", "Xor": "xor", "Iff": "iff", "Equivalent": "iff"}
 STRUCTURE_OPERATORS = ("ref", "flip")
+#: Words of the language, which cannot name a definition.
+KEYWORDS = ("import", "formula", "structure", "objective", "true", "false",
+            "and", "or", "xor", "not")
 
 _FRIENDLY = {
     "NAME": "a name",
@@ -47,7 +51,6 @@ _FRIENDLY = {
     "NOT": "'~'",
     "XOR": "'xor'",
     "$END": "end of input",
-    "_SEP": "';'",
 }
 # Sets of terminals that together mean one thing to a reader.
 _GROUPS = (({"NAME", "LPAR", "NOT"}, "a formula"),)
@@ -91,6 +94,8 @@ def parse_formula(text: str, file: str = "<formula>") -> ast.Formula:
 
 
 def _parse(text: str, file: str, start: str):
+    if len(text) > MAX_SOURCE_CHARS:
+        raise too_long(len(text), file)
     lines = text.splitlines()
 
     def line_of(n: int) -> str:
@@ -100,7 +105,15 @@ def _parse(text: str, file: str, start: str):
         tree = lark_parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_of) from None
-    return transform(_ToAst(file), tree, line_of)
+    result = transform(_ToAst(file), tree, line_of)
+    roots = [*result[1]] if start == "program" else [result]
+    for root in roots:  # later layers recurse: nothing deeper than the limit gets past here
+        deep = first_too_deep(root, ast.children, counts=ast.levels)
+        if deep is not None:
+            what = "the formula" if start == "formula_expr" else (
+                "the objective" if start == "objective_expr" else f"'{root.name}'")
+            raise too_deep(what, deep.span, line_of(deep.span.line) if deep.span else None)
+    return result
 
 
 def transform(transformer, tree, line_of):
@@ -157,7 +170,13 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         hint = None
         if token.type == "NAME" and str(token) in ("ok", "bad", "core", "cond", "add"):
             hint = f"'{token}' is a field name: write '{token}: <formula>' inside a structure body"
-        return ParseError(f"unexpected '{token}', expected {expected}", span,
+        for arrow in ("=>", "<=>"):
+            if text.startswith(arrow, token.start_pos):
+                return ParseError(f"unexpected '{arrow}'", Span(
+                    file, token.line, token.column, token.line, token.column + len(arrow)),
+                    source_line=line_of(token.line),
+                    hint="the DSL writes implication as '->' (and if-and-only-if as '<->')")
+        return ParseError(f"unexpected '{_short(str(token))}', expected {expected}", span,
                           source_line=line_of(token.line), hint=hint)
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
@@ -169,6 +188,11 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         return ParseError(message, span, source_line=line_of(exc.line),
                           hint="connectives are ~ & xor | -> <->; comments start with #")
     return ParseError(str(exc))
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A token as quoted in a message: at most ``limit`` characters of it."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def span_of(file: str, meta) -> Span | None:
@@ -187,7 +211,7 @@ def _unquote(token: Token | None) -> str | None:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     """lark tree -> AST. Semantic checks that need only the local text happen here."""
 
     def __init__(self, file: str) -> None:
@@ -205,15 +229,25 @@ class _ToAst(Transformer):
 
     def formula_def(self, meta, children):
         name, doc, formula = children
-        return ast.FormulaDef(str(name), _unquote(doc), formula, span_of(self.file, meta))
+        return ast.FormulaDef(self._new_name(name), _unquote(doc), formula,
+                              span_of(self.file, meta))
 
     def structure_def(self, meta, children):
         name, doc, body = children
-        return ast.StructureDef(str(name), _unquote(doc), body, span_of(self.file, meta))
+        return ast.StructureDef(self._new_name(name), _unquote(doc), body,
+                                span_of(self.file, meta))
 
     def objective_def(self, meta, children):
         name, doc, expr = children
-        return ast.ObjectiveDef(str(name), _unquote(doc), expr, span_of(self.file, meta))
+        return ast.ObjectiveDef(self._new_name(name), _unquote(doc), expr,
+                                span_of(self.file, meta))
+
+    def _new_name(self, token: Token) -> str:
+        if str(token) in KEYWORDS:
+            raise ParseError(f"'{token}' is a keyword of the language and cannot name a "
+                             "definition", token_span(self.file, token),
+                             hint=f"choose another name, e.g. '{token}_'")
+        return str(token)
 
     def objective_expr(self, meta, children):
         return children[0]
@@ -254,13 +288,13 @@ class _ToAst(Transformer):
         return ast.Not(children[-1], span_of(self.file, meta))
 
     def and_(self, meta, children):
-        return ast.And(self._flat(ast.And, children[0], children[2]), span_of(self.file, meta))
+        return ast.And(self._flat(ast.And, children), span_of(self.file, meta))
 
     def or_(self, meta, children):
-        return ast.Or(self._flat(ast.Or, children[0], children[2]), span_of(self.file, meta))
+        return ast.Or(self._flat(ast.Or, children), span_of(self.file, meta))
 
     def xor(self, meta, children):
-        return ast.Xor(self._flat(ast.Xor, children[0], children[2]), span_of(self.file, meta))
+        return ast.Xor(self._flat(ast.Xor, children), span_of(self.file, meta))
 
     def implies(self, meta, children):
         return ast.Implies(children[0], children[1], span_of(self.file, meta))
@@ -269,9 +303,11 @@ class _ToAst(Transformer):
         return ast.Iff(children[0], children[1], span_of(self.file, meta))
 
     @staticmethod
-    def _flat(cls, left, right):
-        # a & b & c is one And with three arguments, as the paper writes it.
-        return (*(left.args if isinstance(left, cls) else (left,)), right)
+    def _flat(cls, children):
+        # a & b & c is one And with three arguments, as the paper writes it, and so is
+        # (a & b) & c; children alternate operand, operator token, operand, ...
+        first, rest = children[0], children[2::2]
+        return (*(first.args if isinstance(first, cls) else (first,)), *rest)
 
     def call(self, meta, children):
         head, *args = children
@@ -315,17 +351,15 @@ class _ToAst(Transformer):
         return args[0] if len(args) == 1 else cls(tuple(args), span)
 
     # ------------------------------------------------------------ objectives
-    def plus(self, meta, children):
-        return self._sum(children[0], children[2], 1.0, meta)
-
-    def minus(self, meta, children):
-        return self._sum(children[0], children[2], -1.0, meta)
-
-    def _sum(self, left, right, sign, meta):
-        left_terms = left.terms if isinstance(left, ast.Sum) else (self._weighted(left),)
-        right_term = self._weighted(right)
-        right_term = ast.WeightedTerm(sign * right_term.weight, right_term.operand, right_term.span)
-        return ast.Sum((*left_terms, right_term), span_of(self.file, meta))
+    def sum(self, meta, children):
+        # children alternate term, sign token, term, ...: read in one pass
+        terms = [self._weighted(children[0])]
+        for sign, node in zip(children[1::2], children[2::2], strict=True):
+            term = self._weighted(node)
+            if sign.type == "MINUS":
+                term = ast.WeightedTerm(-term.weight, term.operand, term.span)
+            terms.append(term)
+        return ast.Sum(tuple(terms), span_of(self.file, meta))
 
     def _weighted(self, node):
         if isinstance(node, ast.WeightedTerm):

@@ -200,6 +200,7 @@ def data_digest(path: str | Path) -> str:
 def resolve_loss(spec: str, params: dict):
     """``(record, loss module)`` for a loss spec: the record holds what rebuilds it."""
     from logicpo.api import split_spec
+    from logicpo.logic.diagnostics import require_trainable
     from logicpo.numbers.api import compile_spec, instantiate
     from logicpo.program import load, zoo
 
@@ -207,6 +208,7 @@ def resolve_loss(spec: str, params: dict):
     short, path = split_spec(spec)
     program = load([path]) if path is not None else zoo()
     compiled = compile_spec(spec, params, program=program)
+    require_trainable(compiled.objective)  # a loss without a gradient is refused up front
     record = {"version": _version(), "loss_spec": spec, "loss_source": compiled.source,
               "loss_program": program.user_source([short]) if path is not None else "",
               "loss_code_sha256": _sha(compiled.generated.code)}
