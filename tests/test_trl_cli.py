@@ -156,3 +156,27 @@ def test_accelerate_launch_on_two_processes_equals_one_process_accumulating(tmp_
         assert sorted(a) == sorted(b)
         for key, value in b.items():
             assert a[key] == pytest.approx(value, rel=1e-3, abs=1e-5), key
+
+
+def test_trl_run_never_replaces_a_run_and_refuses_a_loss_without_gradient(tmp_path,
+                                                                          model_and_data):
+    """Before: `--trainer trl` wrote into an existing run directory without asking, and
+    trained a loss that does not depend on the policy."""
+    model, data = model_and_data
+    common = ["--trainer", "trl", "--model", str(model), "--data", str(data), "--steps", "1",
+              "--batch-size", "2", "--eval-every", "1", "--val-fraction", "0.2"]
+    out = tmp_path / "run"
+    assert _train(*common, "--loss", "sigmoid", "--out", str(out)).exit_code == 0
+    before = (out / "metrics.jsonl").read_bytes()
+    again = _train(*common, "--loss", "CPO", "--out", str(out))
+    assert again.exit_code == 2 and "already holds a run" in again.output
+    assert (out / "metrics.jsonl").read_bytes() == before          # nothing was touched
+    assert json.loads((out / "config.json").read_text())["loss_spec"] == "sigmoid"
+    replaced = _train(*common, "--loss", "CPO", "--out", str(out), "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "config.json").read_text())["loss_spec"] == "CPO"
+    (tmp_path / "refonly.lpo").write_text("structure refonly { core: Ref(yl) -> Ref(yw) }\n")
+    refused = _train(*common, "--loss", f"{tmp_path / 'refonly.lpo'}:refonly",
+                     "--out", str(tmp_path / "none"))
+    assert refused.exit_code == 1 and "cannot train" in refused.output
+    assert not (tmp_path / "none").exists()

@@ -20,6 +20,7 @@ trainer does), ``ckpt_every``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -30,6 +31,7 @@ import torch
 
 from logicpo.errors import UsageError
 from logicpo.files import write_atomic
+from logicpo.training import run_dir
 from logicpo.training.config import TrainConfig
 from logicpo.training.data import load_preferences, split_examples
 from logicpo.training.loop import (
@@ -101,11 +103,15 @@ def train_with_trl(cfg: TrainConfig, on_event=None) -> TrainResult:
     emit = on_event or (lambda kind, record: None)
     cfg.validate()
     check_config(cfg)
+    cfg = run_dir.absolute_paths(cfg)
+    # the run directory's rules are the built-in trainer's: never replace a run silently
+    run_dir.check_out(cfg.out, resume=False, overwrite=cfg.overwrite, resumable=False)
     from logicpo.integrations.trl import LogicpoDPOTrainer, loss_module
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    loss = loss_module(_compiled_loss(cfg))
+    run_record, compiled = run_dir.resolve_loss(cfg.loss, cfg.loss_params)  # refuses no-gradient
+    loss = loss_module(compiled)
     train_set, val_set = split_examples(load_preferences(cfg.data), cfg.val_fraction)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     per_device, rest = divmod(cfg.batch_size, world * cfg.grad_accum)
@@ -142,13 +148,24 @@ def train_with_trl(cfg: TrainConfig, on_event=None) -> TrainResult:
         trainer.remove_callback(noisy)
     out = Path(cfg.out)
     main = args.process_index == 0
-    if main:
-        write_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    with run_dir.RunLock(out) if main else contextlib.nullcontext():
+        if main:
+            run_dir.check_out(out, resume=False, overwrite=cfg.overwrite, resumable=False)
+            if cfg.overwrite:
+                run_dir.clear_run(out)
+            write_atomic(out / run_dir.CONFIG_NAME, json.dumps(
+                {"config": cfg.identity(), **run_record, "trainer": "trl"}, indent=2) + "\n")
+        return _run(cfg, trainer, recorder, loss, out, main, world, args, emit,
+                    len(train_set), len(val_set))
+
+
+def _run(cfg, trainer, recorder, loss, out, main, world, args, emit, n_train, n_val):
+    """Train under the run directory's lock and write the metrics and the summary."""
     metrics = recorder.metrics = _MetricsFile(out / METRICS_NAME, main, keep_until=None)
     emit("start", {"steps": cfg.steps, "sft_steps": 0, "start_step": 0, "world_size": world,
                    "device": str(args.device), "model": {"kind": "hf", "path": cfg.model},
                    "loss": cfg.loss, "uses_reference": loss.uses_reference,
-                   "train_pairs": len(train_set), "val_pairs": len(val_set), "trainer": "trl"})
+                   "train_pairs": n_train, "val_pairs": n_val, "trainer": "trl"})
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0
@@ -165,12 +182,6 @@ def train_with_trl(cfg: TrainConfig, on_event=None) -> TrainResult:
         write_atomic(out / SUMMARY_NAME, json.dumps(result.to_json(), indent=2) + "\n")
     emit("done", result.to_json())
     return result
-
-
-def _compiled_loss(cfg: TrainConfig):
-    import logicpo
-
-    return logicpo.loss(cfg.loss, **cfg.loss_params)
 
 
 def _dataset(examples):
