@@ -74,23 +74,17 @@ def prepare_output(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success it replaces ``path``.
-
-    The caller writes to the yielded handle; if the block raises, ``path`` is untouched and
-    the temporary file is removed.
-    """
+def _replacing(path: str | Path, suffix: str = ".tmp") -> Iterator[tuple[Path, int, str]]:
+    """The one atomic-replace protocol: a temporary file beside ``path`` (yielded as the
+    target, an open descriptor and the temporary name) that replaces ``path`` with the
+    umask's permissions when the block succeeds, and is removed whatever happens."""
     path = prepare_output(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
-                                                        {"encoding": "utf-8"})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield path, fd, tmp
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except OSError as exc:
@@ -98,6 +92,20 @@ def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success it replaces ``path``.
+
+    The caller writes to the yielded handle; if the block raises, ``path`` is untouched and
+    the temporary file is removed.
+    """
+    with _replacing(path) as (_, fd, _tmp), os.fdopen(
+            fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
@@ -110,23 +118,10 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 def write_with(path: str | Path, writer: Callable[[str], None]) -> Path:
     """Atomically write ``path`` by calling ``writer(tmp_path)`` (for libraries that want a
     file name, such as matplotlib's ``savefig``); return ``path``."""
-    path = prepare_output(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
-                                   dir=path.parent)
+    with _replacing(path, Path(path).suffix or ".tmp") as (target, fd, tmp):
         os.close(fd)
-    except OSError as exc:
-        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
-    try:
         writer(tmp)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return target
 
 
 def check_input(path: str | Path, what: str = "file") -> Path:
