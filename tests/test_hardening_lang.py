@@ -60,6 +60,19 @@ def test_a_user_cpo_does_not_change_the_zoo_dpo_or_sigmoid(tmp_path):
     assert out["loss"] == pytest.approx(0.658760, abs=1e-6)
 
 
+def test_commands_that_compile_a_loss_print_the_shadow_warning(tmp_path):
+    """Before: eval, compile and export used the user's file without saying that it shadows
+    a zoo name; the warning goes to standard error, so --json output stays one document."""
+    path = write(tmp_path, "mine.lpo", SHADOW)
+    for args in (["eval", "sigmoid", *POINT, "-f", path, "--json"],
+                 ["compile", "mine", "-f", path]):
+        result = cli(*args)
+        assert "'CPO' shadows the zoo's structure 'CPO'" in result.stderr
+        assert "shadows" not in result.stdout
+    assert json.loads(cli("eval", "sigmoid", *POINT, "-f", path, "--json").stdout)["loss"] \
+        == pytest.approx(0.658760, abs=1e-6)
+
+
 def test_the_users_own_references_mean_the_users_definition_with_a_warning(tmp_path):
     program = load([write(tmp_path, "mine.lpo", SHADOW)])
     # the user's CPO is CE (ok = M(yw)); the zoo's stays TT TF / TT FT

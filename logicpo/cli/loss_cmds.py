@@ -62,9 +62,12 @@ def _params(beta, gamma, label_smoothing, tau, normalize, family) -> dict:
 
 
 def _compile(spec: str, files, params: dict):
+    from logicpo.cli.logic_cmds import print_diagnostics
     from logicpo.numbers.api import compile_spec
 
-    return compile_spec(spec, params, files)  # also reads "path/to/file.lpo:name"
+    compiled = compile_spec(spec, params, files)  # also reads "path/to/file.lpo:name"
+    print_diagnostics(compiled.diagnostics)  # e.g. a user name that shadows the zoo's
+    return compiled
 
 
 # ---------------------------------------------------------------- compile

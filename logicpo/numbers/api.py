@@ -17,6 +17,7 @@ a bare structure name. How they meet the values in the DSL: :mod:`logicpo.number
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import linecache
 import re
@@ -42,6 +43,8 @@ class Compiled:
     terms: tuple[ResolvedTerm, ...]
     params: dict
     generated: Generated
+    #: warnings of the program the spec was resolved in (a user name shadowing the zoo's)
+    diagnostics: tuple = ()
 
     @property
     def uses_reference(self) -> bool:
@@ -95,7 +98,8 @@ def compile_spec(spec: str, params: dict, files=(), *, program: Program | None =
         objective = program.objective(name)
     else:
         objective = program.inline_objective(name)
-    return compile_objective(spec, objective, params, paper=kind == "structure")
+    compiled = compile_objective(spec, objective, params, paper=kind == "structure")
+    return dataclasses.replace(compiled, diagnostics=tuple(program.diagnostics))
 
 
 def compile_objective(spec: str, objective: Objective, params: dict, *,
