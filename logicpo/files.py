@@ -55,17 +55,25 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def file_in_the_way(directory: str | Path) -> Path | None:
+    """The nearest existing path among ``directory`` and its parents, if it is not a
+    directory (so ``directory`` cannot be created); ``None`` when nothing is in the way."""
+    directory = Path(directory)
+    for p in (directory, *directory.parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
 def prepare_output(path: str | Path) -> Path:
     """Check that ``path`` can be a file and create its parent directory; return it."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"cannot write '{path}': it is a directory")
     parent = path.parent
-    for p in (parent, *parent.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise OutputError(f"cannot write '{path}': '{p}' is a file, not a directory")
-            break
+    blocker = file_in_the_way(parent)
+    if blocker is not None:
+        raise OutputError(f"cannot write '{path}': '{blocker}' is a file, not a directory")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

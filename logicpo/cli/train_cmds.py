@@ -137,7 +137,9 @@ def _build_config(ctx: click.Context, kw: dict):
 
 
 def _is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    from logicpo.training.distributed import is_main_process  # torch: only when training
+
+    return is_main_process()
 
 
 def _setup_logging(verbose: bool) -> None:

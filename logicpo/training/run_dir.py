@@ -38,7 +38,7 @@ import os
 from pathlib import Path
 
 from logicpo.errors import LogicpoError, UsageError
-from logicpo.files import OutputError, check_input, prepare_output, read_text
+from logicpo.files import OutputError, check_input, file_in_the_way, prepare_output, read_text
 from logicpo.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from logicpo.training.config import TrainConfig
 
@@ -71,13 +71,11 @@ def check_out(out: str | Path, *, resume: bool, overwrite: bool,
     Writes nothing."""
     out = Path(out)
     TrainConfig.check_out_mode(resume, overwrite)
-    for p in (out, *out.parents):
-        if p.exists():
-            if not p.is_dir():
-                which = "--out" if p == out else f"'{p}', a parent of --out,"
-                raise OutputError(f"cannot use '{out}' as a run directory: {which} is a file, "
-                                  "not a directory")
-            break
+    blocker = file_in_the_way(out)
+    if blocker is not None:
+        which = "--out" if blocker == out else f"'{blocker}', a parent of --out,"
+        raise OutputError(f"cannot use '{out}' as a run directory: {which} is a file, "
+                          "not a directory")
     if resume:
         return
     found = existing_files(out, extra)
