@@ -226,3 +226,22 @@ def test_truth_table_of_cpo_by_hand(zoo):
 
 def test_display_order_is_all_true_first():
     assert [world_bits(k, 2) for k in display_order(2)] == ["11", "10", "01", "00"]
+
+
+def test_identify_names_zoo_structures_up_to_ref_and_flip():
+    """DPO is ref(CPO) by the paper's definition; swapping DPO's regions by hand
+    (ok <-> bad) gives a structure that must be named flip(DPO) and flip(ref(CPO))."""
+    from logicpo.logic.identify import matches
+    from logicpo.logic.structure import Structure
+    from logicpo.program import zoo
+
+    z = zoo()
+    known = [z.structure(n) for n in z.names_of("structure")]
+    dpo = z.structure("DPO")
+    swapped = Structure.from_masks("mine", dpo.atoms, dpo.bad_mask, dpo.ok_mask)
+    exprs = [m.expression for m in matches(swapped, known)]
+    assert "flip(DPO)" in exprs and "flip(ref(CPO))" in exprs
+    assert all(m.prefers_loser for m in matches(swapped, known))
+    direct = [m.expression for m in matches(dpo, known)]
+    assert direct[0] == "DPO" and "ref(CPO)" in direct
+    assert not any(m.prefers_loser for m in matches(dpo, known))

@@ -58,11 +58,7 @@ def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
     expr = " ".join(expr)
     result = run(expr, file="<expr>", check_points=points)
     if as_json:
-        from logicpo.cli.logic_cmds import structure_json
-
-        out = structure_json(result.structure)
-        out.update({k: v for k, v in result.to_json().items() if k not in out})
-        emit_json(out)
+        emit_json(result.to_json())
         return
     s = result.structure
     name = s.name if result.same_as else "a structure not in the zoo"

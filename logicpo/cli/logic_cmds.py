@@ -102,31 +102,6 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
 # ---------------------------------------------------------------- show
 
 
-def structure_json(s, program=None) -> dict:
-    """The stable JSON contract of ``show --json`` for a structure."""
-    from logicpo.logic.closed_form import closed_form
-
-    ok, bad = s.regions()
-    cf = closed_form(s)
-    return {
-        "name": s.name,
-        "kind": "structure",
-        "atoms": list(s.atoms),
-        "ok": ok,
-        "bad": bad,
-        "core": s.core_text,
-        "cond": s.cond_text,
-        "add": s.add_text,
-        "closed_form": cf.text,
-        "rho": cf.rho_text,
-        "latex": cf.latex,
-        "degenerate": s.degeneracy.name.lower() if s.degeneracy else None,
-        "degenerate_reason": s.degeneracy.value if s.degeneracy else None,
-        "citation": s.doc,
-        "truth_table": s.truth_table(),
-    }
-
-
 def _world_list(bits: list[str]) -> str:
     return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
 
@@ -170,7 +145,7 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
                        "citation": obj.doc,
                        "terms": [{"weight": t.weight, "family": t.family,
                                   "params": dict(t.params),
-                                  "structure": structure_json(t.structure)}
+                                  "structure": t.structure.to_json()}
                                  for t in obj.terms],
                        "diagnostics": [d.to_json() for d in found]})
             return
@@ -188,7 +163,7 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
         return
     s = program.structure(short)
     if as_json:
-        emit_json({**structure_json(s), "diagnostics": [d.to_json() for d in found]})
+        emit_json({**s.to_json(), "diagnostics": [d.to_json() for d in found]})
         return
     cf = closed_form(s)
     ok, bad = s.regions()

@@ -44,6 +44,7 @@ from logicpo.logic.closed_form import pr as PR
 from logicpo.logic.closed_form import rc as RC
 from logicpo.logic.closed_form import rr as RR
 from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
+from logicpo.logic.identify import same_regions
 from logicpo.logic.structure import Structure
 from logicpo.logic.truth import World
 from logicpo.syntax import loss_expr as lx
@@ -95,14 +96,8 @@ class Decompiled:
 
     def to_json(self) -> dict:
         """The ``show --json`` contract plus ``f``, its parameters and the round trip."""
-        s = self.structure
-        ok, bad = s.regions()
-        cf = closed_form(s)
         return {
-            "name": s.name, "kind": "structure", "atoms": list(s.atoms), "ok": ok, "bad": bad,
-            "core": s.core_text, "cond": s.cond_text, "add": s.add_text,
-            "closed_form": cf.text, "rho": cf.rho_text,
-            "degenerate": s.degeneracy.name.lower() if s.degeneracy else None,
+            **self.structure.to_json(),
             "expression": self.expression, "f": self.family,
             "params": {k: _json_value(v) for k, v in self.params.items()},
             "weight": _json_value(self.weight), "same_as": list(self.same_as),
@@ -797,10 +792,10 @@ def _decompile(expr, node, span, known, check_points, seed) -> Decompiled:
         WEIGHT["Ref(yw)"], WEIGHT["Ref(yl)"]} else ATOMS_SINGLE
     ok, bad = _regions(t, b, atoms, span)
     known = known if known is not None else _zoo_structures()
-    same = tuple(k.name for k in known if k.atoms == atoms
-                 and (k.ok_mask, k.bad_mask) == (ok, bad))
-    structure = Structure.from_masks(same[0] if same else "decompiled", atoms, ok, bad,
-                                     origin="decompile")
+    structure = Structure.from_masks("decompiled", atoms, ok, bad, origin="decompile")
+    same = same_regions(structure, known)
+    if same:
+        structure = structure.renamed(same[0])
     params = {"beta": sympy.sympify(beta), "gamma": sympy.sympify(gamma),
               **{k: sympy.sympify(v) for k, v in params.items()}}
     weight = sympy.sympify(weight)

@@ -154,6 +154,32 @@ class Structure:
             return Degeneracy.CONSTANT
         return None
 
+    def to_json(self, *, full: bool = True) -> dict:
+        """The one JSON shape of a structure (``show``, ``decompile``, ``neighbors``, ...).
+
+        ``full=False`` leaves out the closed form and the truth table, which cost SymPy work.
+
+        >>> s = Structure.from_masks("ORPO", ("M(yw)", "M(yl)"), 0b0010, 0b0100)
+        >>> s.to_json(full=False)["ok"], s.to_json()["closed_form"]
+        (['10'], '-log sigmoid((pc - log1mexp(pc)) - (pr - log1mexp(pr)))')
+        """
+        ok, bad = self.regions()
+        out = {
+            "name": self.name, "kind": "structure", "atoms": list(self.atoms),
+            "ok": ok, "bad": bad,
+            "core": self.core_text, "cond": self.cond_text, "add": self.add_text,
+            "degenerate": self.degeneracy.name.lower() if self.degeneracy else None,
+            "degenerate_reason": self.degeneracy.value if self.degeneracy else None,
+            "citation": self.doc,
+        }
+        if full:
+            from logicpo.logic.closed_form import closed_form  # same layer; needs this module
+
+            cf = closed_form(self)
+            out.update({"closed_form": cf.text, "rho": cf.rho_text, "latex": cf.latex,
+                        "truth_table": self.truth_table()})
+        return out
+
     def truth_table(self) -> list[dict]:
         """One row per world, all-true first: atom values, P, P_C, P_A, ok, bad, counted as."""
         n = len(self.atoms)

@@ -177,6 +177,10 @@ class Neighbour:
         return f"structure {s.name} {{ {'  '.join(fields)} }}"
 
 
+#: The keys of :meth:`Structure.to_json` that a neighbour's JSON carries.
+_MEMBER_KEYS = ("name", "ok", "bad", "core", "cond", "add")
+
+
 @dataclass(frozen=True)
 class NeighbourGroup:
     """Neighbours that compute one and the same loss function."""
@@ -189,20 +193,18 @@ class NeighbourGroup:
         return self.members[0].degeneracy
 
     def to_json(self) -> dict:
-        first = self.members[0].structure
-        ok, bad = first.regions()
+        first = self.members[0].structure.to_json(full=False)
         return {
             "closed_form": self.closed_form,
             "degenerate": self.degeneracy.name.lower() if self.degeneracy else None,
             "same_loss_as_origin": self.members[0].same_loss_as_origin,
             "members": [{
                 "edit": m.edit, "world": m.world.bits, "before": m.before, "after": m.after,
-                "relation": m.relation, "name": m.structure.name, "same_as": list(m.same_as),
-                "ok": m.structure.regions()[0], "bad": m.structure.regions()[1],
-                "core": m.structure.core_text, "cond": m.structure.cond_text,
-                "add": m.structure.add_text, "definition": m.definition,
+                "relation": m.relation, "same_as": list(m.same_as),
+                **{k: v for k, v in m.structure.to_json(full=False).items() if k in _MEMBER_KEYS},
+                "definition": m.definition,
             } for m in self.members],
-            "ok": ok, "bad": bad,
+            "ok": first["ok"], "bad": first["bad"],
         }
 
 
