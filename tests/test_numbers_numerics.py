@@ -176,21 +176,66 @@ def test_finite_losses_and_gradients_from_minus_1e4_to_0(name):
             assert torch.isfinite(g).all(), (name, dtype)
 
 
-def test_log1mexp_is_accurate_on_both_branches():
-    x = torch.tensor([-1e-20, -1e-8, -0.5, -0.7, -5.0, -50.0, -800.0], dtype=torch.float64)
-    mpmath = pytest.importorskip("mpmath")
-    mpmath.mp.dps = 60  # the reference in 60 digits
-    expected = torch.tensor([float(mpmath.log(1 - mpmath.exp(mpmath.mpf(v)))) for v in x.tolist()],
-                            dtype=torch.float64)
-    torch.testing.assert_close(log1mexp(x), expected, rtol=1e-14, atol=0)
+def _exact_log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 - e^x) at each (rounded) input, in 60 digits (mpmath ships with SymPy)."""
+    import mpmath
+
+    mpmath.mp.dps = 60
+    return torch.tensor([float(mpmath.log(1 - mpmath.exp(mpmath.mpf(v))))
+                         for v in x.double().tolist()], dtype=torch.float64)
 
 
-def test_log1mexp_at_zero_is_finite_with_zero_gradient():
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_log1mexp_is_accurate_in_log_space(dtype):
+    """The documented contract: error at most eps * max(1, |log(1 - e^x)|) from -1e-20 to -1e4
+    (relative near 0 where the value is large, absolute in the tail where it is ~ -e^x)."""
+    x = (-torch.logspace(-20, 4, 300, dtype=torch.float64)).to(dtype)
+    exact = _exact_log1mexp(x)
+    error = (log1mexp(x).double() - exact).abs()
+    bound = torch.finfo(dtype).eps * exact.abs().clamp(min=1.0)
+    assert (error <= bound).all(), (x[error > bound], error[error > bound])
+
+
+def test_log1mexp_gradient_by_hand():
+    """d/dx log(1 - e^x) = -e^x / (1 - e^x): at x = -ln 2 it is -1, at x = -1 it is
+    -1/(e - 1) = -0.581976706869..."""
+    x = torch.tensor([-math.log(2.0), -1.0], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(log1mexp(x).sum(), x)
+    assert g.tolist() == pytest.approx([-1.0, -1 / (math.e - 1)], rel=1e-14)
+
+
+def test_log1mexp_gradcheck_float64():
+    """The hand-derived backward against finite differences, from -0.01 to -30."""
+    x = -torch.logspace(-2, 1.5, 40, dtype=torch.float64)
+    assert torch.autograd.gradcheck(log1mexp, (x.requires_grad_(),), atol=1e-7, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_log1mexp_finite_from_minus_1e4_to_0(dtype):
+    """Value finite for every log-prob below 0; gradient finite everywhere, 0 included."""
+    x = torch.tensor(GRID, dtype=dtype)
+    x = torch.cat([x, -torch.logspace(-30, 4, 200).to(dtype)]).requires_grad_()
+    y = log1mexp(x)
+    assert y.dtype == dtype
+    assert torch.isfinite(y[x < 0]).all()
+    y[x < 0].sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_log1mexp_at_zero_is_minus_inf_with_a_finite_gradient():
+    """log(1 - e^0) = log 0 = -inf; the gradient there is 1 - 1/tiny (finite), so a zero
+    upstream gradient stays exactly zero instead of becoming 0 * inf = NaN."""
     x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     y = log1mexp(x)
-    assert torch.isfinite(y).all() and (y < -700).all()
-    (g,) = torch.autograd.grad(y.sum(), x)
-    assert torch.equal(g, torch.zeros(2, dtype=torch.float64))
+    assert torch.equal(y, torch.full((2,), -math.inf, dtype=torch.float64))
+    (g,) = torch.autograd.grad(y, x, torch.tensor([1.0, 0.0], dtype=torch.float64))
+    tiny = torch.finfo(torch.float64).tiny
+    assert g[0].item() == 1 - 1 / tiny and g[1].item() == 0.0
+
+
+def test_log1mexp_of_a_positive_number_is_nan():
+    """A log-prob above 0 is a caller's bug: NaN, not a silently clamped number."""
+    assert torch.isnan(log1mexp(torch.tensor([0.5]))).all()
 
 
 def test_large_sequence_log_probs_make_orpo_behave_like_cpo():

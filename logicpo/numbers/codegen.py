@@ -139,14 +139,21 @@ def _num(x: float) -> str:
 
 
 class _Writer:
-    """Turns sums into code, naming every shared node once."""
+    """Turns sums into code, naming every shared node once.
+
+    A per-token log-prob that only appears linearly at the top of a log-ratio is not
+    given a variable of its own: the top-level sum divides once per side,
+    ``(pc - rc) / nc - (pr - rr) / nr``, two divisions instead of four (IPO,
+    length-normalised DPO).
+    """
 
     def __init__(self, sums: list[Sum]) -> None:
         self.names: dict = {}
         self.lines: list[str] = []
-        self.used_vars: set[int] = set()
+        self.nested_vars: set[int] = set()   # atoms read inside log1mexp / logaddexp nodes
+        self.top_vars: set[int] = set()      # atoms read linearly at the top of a sum
         for s in sums:
-            self._collect_vars(s)
+            self._collect_vars(s, nested=False)
         counter = 0
         for node in nodes_in_order(sums):
             if isinstance(node, Log1mexp) and len(node.arg.terms) == 1 \
@@ -163,23 +170,46 @@ class _Writer:
             self.lines.append(f"{name} = {expr}  # (B,)")
             self.names[node] = name
 
-    def _collect_vars(self, s: Sum) -> None:
+    def _collect_vars(self, s: Sum, nested: bool) -> None:
         for n, _ in s.terms:
             if isinstance(n, Var):
-                self.used_vars.add(n.atom)
+                (self.nested_vars if nested else self.top_vars).add(n.atom)
             elif isinstance(n, Log1mexp):
-                self._collect_vars(n.arg)
+                self._collect_vars(n.arg, True)
             else:
-                self._collect_vars(n.a)
-                self._collect_vars(n.b)
+                self._collect_vars(n.a, True)
+                self._collect_vars(n.b, True)
+
+    def _divided_late(self, atom: int) -> bool:
+        """A per-token log-prob (normalize=length) that is divided in the sum, not named."""
+        return 4 <= atom < 8 and atom not in self.nested_vars
 
     def code(self, s: Sum) -> str:
+        """``s`` as an expression over the named variables and nodes."""
         return render(s.terms, lambda n: NAMES[n.atom] if isinstance(n, Var) else self.names[n])
+
+    def top(self, s: Sum) -> str:
+        """``s`` at the top of a log-ratio: per-token terms grouped by their token count."""
+        late = [(n, c) for n, c in s.terms if isinstance(n, Var) and self._divided_late(n.atom)]
+        if not late:
+            return self.code(s)
+        rest = [(n, c) for n, c in s.terms if (n, c) not in late]
+        pairs: list = []
+        for length in ("nc", "nr"):
+            group = [(n, c) for n, c in late if _LENGTHS[BASE_NAMES[n.atom % 4]] == length]
+            if not group:
+                continue
+            sign = -1 if all(c < 0 for _, c in group) else 1
+            inner = render([(n, sign * c) for n, c in group], lambda n: BASE_NAMES[n.atom % 4])
+            pairs.append((f"{_paren(inner)} / {length}", sign))
+        pairs += [(self.names[n] if not isinstance(n, Var) else NAMES[n.atom], c)
+                  for n, c in rest]
+        return render(pairs, str)
 
     def normalisation_lines(self) -> list[str]:
         out = []
-        for atom in sorted(self.used_vars):
-            if atom < 4:
+        for atom in sorted(self.nested_vars | self.top_vars):
+            if atom < 4 or self._divided_late(atom):
                 continue
             base = BASE_NAMES[atom % 4]
             n = _LENGTHS[base]
@@ -271,11 +301,11 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     single = len(terms) == 1 and terms[0].weight == 1.0
     for k, (t, (rho, log_ok)) in enumerate(zip(terms, ratios, strict=True), 1):
         if rho is None:
-            code = f"-{_paren(writer.code(log_ok))}"
+            code = f"-{_paren(writer.top(log_ok))}"
             text = f"-{_paren(_rho_text(log_ok))}"
             body.append(f"# {t.text()}: -log WMC(ok) = {text}")
         else:
-            lines, code, text = _outer(t, writer.code(rho), writer.code(ZERO - rho), k)
+            lines, code, text = _outer(t, writer.top(rho), writer.top(ZERO - rho), k)
             body.append(f"# {t.text()}: rho = {_rho_text(rho)}")
             body.extend(lines)
         if not single:

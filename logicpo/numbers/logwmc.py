@@ -8,10 +8,13 @@ truth table, without any algebra system:
 * a literal every world agrees on is a factor: ``logp`` or ``log1mexp(logp)``;
 * a region that is a product of regions over disjoint atoms is a sum of their logs;
 * what remains is irreducible. It is written either through its complement,
-  ``log WMC(R) = log1mexp(log WMC(not R))`` (unCPO's ``log(1 - e^pr + e^(pr+pc))``
-  becomes ``log1mexp(pr + log1mexp(pc))``), or by Shannon expansion on one atom,
+  ``log WMC(R) = log1mexp(log WMC(not R))``, when the complement's count is a plain
+  sum of log-probs (``1 - e^s`` needs ``s`` to relative accuracy, which ``log1mexp``'s
+  tail does not give), or by Shannon expansion on one atom,
   ``logaddexp(logp + log WMC(R|a), log1mexp(logp) + log WMC(R|~a))``, whichever
-  is cheaper. Both are exact and stable in log space; only a region that is
+  is cheaper (unCPO's ``log(1 - e^pr + e^(pr+pc))`` becomes
+  ``logaddexp(pc + pr, log1mexp(pr))``, one ``log1mexp`` instead of two nested ones).
+  Both are exact and stable in log space; only a region that is
   irreducible at every level ends up as a sum over its worlds.
 
 The result is a :class:`Sum` of nodes with integer coefficients, so the
@@ -22,7 +25,7 @@ semantic log-ratio ``rho = log WMC(ok) - log WMC(bad)`` cancels common factors
 >>> rho(cpo_ok, cpo_bad, 2).text(("pc", "pr"))
 'pc - pr'
 >>> log_wmc(Region((0, 1), 0b1011)).text(("pc", "pr"))   # unCPO's ok: TT TF FF
-'log1mexp(log1mexp(pc) + pr)'
+'logaddexp(pc + pr, log1mexp(pr))'
 """
 
 from __future__ import annotations
@@ -235,12 +238,29 @@ def log_wmc(region: Region, allow_complement: bool = True) -> Sum:
     # irreducible: through the complement, or Shannon expansion on one atom
     candidates = []
     if allow_complement:
-        candidates.append(Sum(((Log1mexp(log_wmc(region.complement(), False)), 1),)))
+        inner = log_wmc(region.complement(), False)
+        if not _has_log1mexp(inner):
+            candidates.append(Sum(((Log1mexp(inner), 1),)))
     for p, atom in enumerate(region.vars):
         high = literal(atom, 1) + log_wmc(region.restrict(p, 1))
         low = literal(atom, 0) + log_wmc(region.restrict(p, 0))
         candidates.append(Sum(((LogAddExp(high, low), 1),)))
     return min(candidates, key=lambda s: s.cost)
+
+
+def _has_log1mexp(s: Sum) -> bool:
+    """Does ``s`` read a ``log1mexp`` anywhere? The complement ``log1mexp(s)`` computes
+    ``1 - e^s``, which needs ``s`` to relative accuracy when it is near 0; ``log1mexp``
+    is exact to absolute rounding only (``module.log1mexp``), so its tail, ``~ -e^x``,
+    would round to 0 there: unCPO's ``log1mexp(pr + log1mexp(pc))`` is ``-inf`` at
+    ``pr = 0``, ``pc = -20`` in float32, where the loss is 20. A Shannon expansion adds
+    log-weights and never cancels, so it is taken instead."""
+    for node, _ in s.terms:
+        if isinstance(node, Log1mexp):
+            return True
+        if isinstance(node, LogAddExp) and (_has_log1mexp(node.a) or _has_log1mexp(node.b)):
+            return True
+    return False
 
 
 def rho(ok_mask: int, bad_mask: int, n_atoms: int) -> Sum:
