@@ -1,7 +1,10 @@
 """Benchmark of the built-in trainer on CPU (or CUDA with --device cuda).
 
 Reports, all measured in this run:
-- steps/s and tokens/s of ``logicpo.train`` (tiny model, sort task, no SFT, no evaluation);
+- steps/s and tokens/s of ``logicpo.train`` (tiny model, sort task, no SFT, no evaluation)
+  with 1 and 2 torch threads and with the default (``--threads 0``:
+  :func:`logicpo.training.config.default_threads`), the default's ratio to the fastest
+  of the three (goal: at most 1.05, i.e. the default is the fastest setting up to noise);
 - the cost of the compiled loss against a hand-written DPO, as ratios: alone on log-probs
   (forward + backward) and inside a full training step (model forward/backward included);
 - peak memory (resident set size on CPU, allocated memory on CUDA).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -23,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 import logicpo
-from logicpo.training.config import TrainConfig
+from logicpo.training.config import TrainConfig, default_threads
 from logicpo.training.logprobs import collate, encode_pairs, sequence_logprobs
 from logicpo.training.loop import train
 from logicpo.training.model import ByteTokenizer, build_model
@@ -90,15 +94,31 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--thread-rounds", type=int, default=3,
+                    help="interleaved runs per thread setting (median reported)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    with tempfile.TemporaryDirectory() as out:
-        cfg = TrainConfig(task="sort", loss="sigmoid", model="tiny", steps=args.steps,
-                          batch_size=16, sft_steps=0, eval_every=10**6, eval_generate=0,
-                          ckpt_every=10**6, out=out, threads=args.threads, device=args.device)
-        result = train(cfg)
+    def run(threads: int):
+        with tempfile.TemporaryDirectory() as out:
+            cfg = TrainConfig(task="sort", loss="sigmoid", model="tiny", steps=args.steps,
+                              batch_size=16, sft_steps=0, eval_every=10**6, eval_generate=0,
+                              ckpt_every=10**6, out=out, threads=threads, device=args.device)
+            return train(cfg)
+
+    chosen = default_threads()
+    settings = {"1": 1, "2": 2, f"default ({chosen})": 0}
+    speeds: dict[str, list[float]] = {k: [] for k in settings}
+    for _ in range(args.thread_rounds):  # interleaved, so load changes hit every setting
+        for key, threads in settings.items():
+            speeds[key].append(run(threads).steps_per_second)
+    threads_report = {k: round(statistics.median(v), 2) for k, v in speeds.items()}
+    default_key = f"default ({chosen})"
+    best = max(threads_report.values())
+    default_ratio = round(best / threads_report[default_key], 3)
+    torch.set_num_threads(args.threads)
+    result = run(args.threads)
     compiled = logicpo.loss("sigmoid")
     hand = HandDPO(0.1)
     alone_c, alone_h = (loss_alone(m, 64, 200) for m in (compiled, hand))
@@ -118,6 +138,9 @@ def main(argv=None) -> int:
         "train_step_ms": {"compiled": round(step_c * 1e3, 2), "hand_dpo": round(step_h * 1e3, 2),
                           "ratio": round(step_c / step_h, 3)},
         "peak_memory_mib": round(peak, 1), "peak_memory_kind": peak_kind,
+        "steps_per_second_by_threads": threads_report,
+        "default_threads": chosen, "fastest_over_default": default_ratio,
+        "load_average": os.getloadavg()[0],
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -130,6 +153,11 @@ def main(argv=None) -> int:
     print(f"training step: compiled {report['train_step_ms']['compiled']} ms, hand-written "
           f"{report['train_step_ms']['hand_dpo']} ms, ratio {report['train_step_ms']['ratio']}")
     print(f"peak memory ({peak_kind}): {report['peak_memory_mib']} MiB")
+    print(f"threads (median of {args.thread_rounds} interleaved runs of {args.steps} steps, "
+          f"load average {report['load_average']:.2f}): "
+          + ", ".join(f"{k}: {v} steps/s" for k, v in threads_report.items()))
+    print(f"fastest / default = {default_ratio} (goal: <= 1.05, the default is the fastest) "
+          f"{'ok' if default_ratio <= 1.05 else 'MISSED'}")
     return 0
 
 

@@ -53,7 +53,8 @@ _HELP = {
            "replaced (--overwrite).",
     "seed": "Random seed (same seed, same metrics on CPU).",
     "device": "auto (CUDA when there is one), cpu or cuda.",
-    "threads": "torch CPU threads (0: torch's default).",
+    "threads": "torch CPU threads (0: the physical cores not busy with other work, at "
+               "least 1; see docs/training.md).",
     "resume": "Continue the run in --out from its checkpoint, with the loss recorded there "
               "(only --steps, --device and --threads may change).",
     "overwrite": "Replace what a previous run left in --out: its checkpoint, metrics, config "

@@ -21,10 +21,12 @@ import dataclasses
 import hashlib
 import linecache
 import re
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from logicpo.errors import NameResolutionError, UsageError, did_you_mean
+from logicpo.errors import LogicpoError, NameResolutionError, UsageError, did_you_mean
 from logicpo.logic.objective import FAMILIES, Objective, Term
 from logicpo.numbers import module as runtime
 from logicpo.numbers.codegen import Generated, generate
@@ -60,16 +62,61 @@ class Compiled:
         return self.generated.dsl
 
 
-def loss(spec: str, **params) -> runtime.CompiledLoss:
+class TorchCompileError(LogicpoError):
+    """``compile=True`` was asked for but ``torch.compile`` is missing or failed on this loss;
+    logicpo does not fall back to the eager module on its own."""
+
+
+def loss(spec: str, *, compile: bool = False, **params) -> runtime.CompiledLoss:  # noqa: A002
     """The loss ``spec`` as an ``nn.Module`` returning ``LossOutput(losses, chosen_rewards,
-    rejected_rewards)``.
+    rejected_rewards)``. With ``compile=True`` the module goes through ``torch.compile``
+    (see :func:`torch_compile`).
 
     >>> import logicpo
     >>> m = logicpo.loss("simpo", beta=2.0)
     >>> m.uses_reference, m.needs_lengths, m.params["gamma"]
     (False, True, 0.5)
     """
-    return instantiate(compile_spec(spec, params))
+    module = instantiate(compile_spec(spec, params))
+    return torch_compile(module) if compile else module
+
+
+def torch_compile(module: runtime.CompiledLoss):
+    """``module`` through ``torch.compile`` (one graph, any batch size), compiled now.
+
+    The first call compiles, so it is made here on a two-example batch, forward and
+    backward: a missing ``torch.compile``, a missing C++ compiler (CPU) or a graph that does
+    not compile raise :class:`TorchCompileError` here, not at the first training step, and
+    never turn into the eager module without a word. The result has the module's attributes
+    (``spec``, ``uses_reference``, ...); other dtypes or devices compile on first use.
+
+    >>> torch_compile(object())
+    Traceback (most recent call last):
+    ...
+    logicpo.numbers.api.TorchCompileError: torch.compile needs a logicpo loss module, not object
+    """
+    import torch
+
+    if not isinstance(module, runtime.CompiledLoss):
+        raise TorchCompileError("torch.compile needs a logicpo loss module, "
+                                f"not {type(module).__name__}")
+    who = f"loss '{module.spec}'"
+    if not callable(getattr(torch, "compile", None)):
+        raise TorchCompileError(f"compile=True: torch {torch.__version__} has no torch.compile "
+                                f"(it needs torch 2.0 or later) for {who}",
+                                hint="drop compile=True to run the eager module")
+    try:
+        compiled = torch.compile(module, fullgraph=True, dynamic=True)
+        xs = [torch.full((2,), v, requires_grad=True) for v in (-1.0, -2.0, -1.5, -1.25)]
+        lengths = [torch.full((2,), 3.0), torch.full((2,), 5.0)]
+        compiled(*xs, *lengths).losses.sum().backward()
+    except Exception as exc:  # noqa: BLE001 - whatever torch raises, say so and stop
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TorchCompileError(
+            f"compile=True: torch.compile failed on {who}: {type(exc).__name__}: {first}",
+            hint="drop compile=True to run the eager module (on CPU, torch.compile "
+                 "needs a working C++ compiler)") from exc
+    return compiled
 
 
 def compile_spec(spec: str, params: dict, files=(), *, program: Program | None = None
@@ -131,9 +178,17 @@ def _from_code(text: str, class_name: str) -> runtime.CompiledLoss:
     filename = f"<logicpo loss {class_name} {digest}>"
     # keep the text so tracebacks and inspect.getsource(cls.compute) show the generated code
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-    namespace = dict(vars(runtime))
-    namespace["__name__"] = "logicpo.numbers.generated"
-    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    # a module of its own, registered, so that tools which import a class's module by name
+    # (torch.compile's dynamo) find the generated class and the runtime next to it
+    name = f"logicpo.numbers.generated_{class_name}_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        module = types.ModuleType(name, f"Generated loss class {class_name}.")
+        namespace = module.__dict__
+        namespace.update({k: v for k, v in vars(runtime).items() if not k.startswith("__")})
+        exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+        sys.modules[name] = module
+    namespace = module.__dict__
     cls = namespace[class_name]
     # the class exists only in memory: pickle (torch.save, deepcopy) rebuilds it from its code
     cls.__reduce__ = lambda self: (_from_code, (text, class_name))

@@ -154,19 +154,26 @@ class _Writer:
         self.top_vars: set[int] = set()      # atoms read linearly at the top of a sum
         for s in sums:
             self._collect_vars(s, nested=False)
+        nodes = nodes_in_order(sums)
+        # negated atoms first, all in one log1mexp call: one autograd node, not one per atom
+        literals = [n for n in nodes if _is_literal(n)]
+        for node in literals:
+            self.names[node] = "l1m_" + NAMES[node.arg.terms[0][0].atom]
+        if literals:
+            targets = ", ".join(self.names[n] for n in literals)
+            args = ", ".join(self.code(n.arg) for n in literals)
+            each = " each" if len(literals) > 1 else ""
+            self.lines.append(f"{targets} = log1mexp({args})  # (B,){each}")
         counter = 0
-        for node in nodes_in_order(sums):
-            if isinstance(node, Log1mexp) and len(node.arg.terms) == 1 \
-                    and isinstance(node.arg.terms[0][0], Var) and node.arg.terms[0][1] == 1:
-                name = "l1m_" + NAMES[node.arg.terms[0][0].atom]
+        for node in nodes:
+            if node in self.names:
+                continue
+            counter += 1
+            name = f"t{counter}"
+            if isinstance(node, Log1mexp):
                 expr = f"log1mexp({self.code(node.arg)})"
             else:
-                counter += 1
-                name = f"t{counter}"
-                if isinstance(node, Log1mexp):
-                    expr = f"log1mexp({self.code(node.arg)})"
-                else:
-                    expr = f"torch.logaddexp({self.code(node.a)}, {self.code(node.b)})"
+                expr = f"torch.logaddexp({self.code(node.a)}, {self.code(node.b)})"
             self.lines.append(f"{name} = {expr}  # (B,)")
             self.names[node] = name
 
@@ -218,6 +225,12 @@ class _Writer:
             else:
                 out.append(f"{NAMES[atom]} = {base} if {n} is None else {base} / {n}  # (B,)")
         return out
+
+
+def _is_literal(node) -> bool:
+    """Is ``node`` ``log1mexp(x)`` of one atom's log-prob ``x``?"""
+    return (isinstance(node, Log1mexp) and len(node.arg.terms) == 1
+            and isinstance(node.arg.terms[0][0], Var) and node.arg.terms[0][1] == 1)
 
 
 def _atomic(expr: str) -> bool:

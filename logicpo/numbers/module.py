@@ -39,25 +39,29 @@ class LossOutput(NamedTuple):
 
 
 class _Log1mexp(torch.autograd.Function):
-    """``log(1 - e^x)`` with a hand-derived backward (see :func:`log1mexp`)."""
+    """``log(1 - e^x)`` of each input, with a hand-derived backward (see :func:`log1mexp`).
+    Several inputs share one call, so a loss pays autograd's Python overhead once."""
 
     @staticmethod
-    def forward(ctx, x):
-        one_minus = torch.expm1(x).neg_()  # 1 - e^x, to rounding (expm1 keeps it near x = 0)
-        ctx.save_for_backward(one_minus)
-        return torch.log(one_minus)
+    def forward(ctx, *xs):
+        one_minus = [torch.expm1(x).neg_() for x in xs]  # 1 - e^x, to rounding near x = 0
+        ctx.save_for_backward(*one_minus)
+        return tuple(torch.log(m) for m in one_minus)
 
     @staticmethod
-    def backward(ctx, grad):
-        (one_minus,) = ctx.saved_tensors
+    def backward(ctx, *grads):
         # d/dx log(1 - e^x) = -e^x / (1 - e^x) = 1 - 1/(1 - e^x); at x = 0 the clamp gives
         # 1 - 1/tiny, finite, so that a zero upstream gradient stays zero (never 0 * inf)
-        tiny = torch.finfo(one_minus.dtype).tiny
-        return torch.addcdiv(grad, grad, one_minus.clamp(min=tiny), value=-1.0)
+        out = []
+        for grad, one_minus in zip(grads, ctx.saved_tensors, strict=True):
+            tiny = torch.finfo(one_minus.dtype).tiny
+            out.append(torch.addcdiv(grad, grad, one_minus.clamp(min=tiny), value=-1.0))
+        return tuple(out)
 
 
-def log1mexp(x: torch.Tensor) -> torch.Tensor:
-    """``log(1 - exp(x))`` for ``x <= 0``: the log-weight of a negated atom.
+def log1mexp(x: torch.Tensor, *more: torch.Tensor):
+    """``log(1 - exp(x))`` for ``x <= 0``: the log-weight of a negated atom. Given several
+    tensors, returns a tuple (one autograd node for all of them).
 
     One branch-free evaluation, ``log(-expm1(x))``: ``expm1`` computes ``1 - e^x``
     to rounding, including near ``x = 0`` where ``1 - exp(x)`` would cancel, so the
@@ -78,8 +82,11 @@ def log1mexp(x: torch.Tensor) -> torch.Tensor:
 
     >>> log1mexp(torch.tensor([-1e-20, -0.5, 0.0], dtype=torch.float64))
     tensor([-46.0517,  -0.9328,    -inf], dtype=torch.float64)
+    >>> [y.item() for y in log1mexp(torch.tensor(-0.5), torch.tensor(-5.0))]
+    [-0.9327521324157715, -0.006760749965906143]
     """
-    return _Log1mexp.apply(x)
+    out = _Log1mexp.apply(x, *more)
+    return out if more else out[0]
 
 
 def _shape(t) -> str:
@@ -146,7 +153,11 @@ class CompiledLoss(nn.Module):
             if self.uses_reference:
                 rc, rr = rc / nc, rr / nr
         if self.uses_reference:
+            if beta == 1.0:
+                return pc - rc, pr - rr  # (B,) each
             return (pc - rc).mul_(beta), (pr - rr).mul_(beta)  # (B,) each
+        if beta == 1.0:  # the detached log-probs themselves, as TRL logs them
+            return pc, pr  # (B,) each
         return pc * beta, pr * beta  # (B,) each
 
     def _fits(self, pc, pr, rc, rr, nc, nr) -> bool:

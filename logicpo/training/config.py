@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 
 from logicpo.errors import UsageError
@@ -19,6 +20,48 @@ from logicpo.errors import UsageError
 DEVICES = ("auto", "cpu", "cuda")
 REFERENCE_MODES = ("precompute", "online")
 SFT_ON = ("chosen", "both")
+
+
+def default_threads() -> int:
+    """The torch CPU threads of a run given ``--threads 0``: the physical cores this process
+    may use that other work is not already keeping busy, at least 1, at most what torch
+    would use.
+
+    Cores are the CPUs of the process's affinity mask divided by the hardware threads per
+    core; "busy" is the 1-minute load average minus about one for this process, rounded.
+    Spinning threads that compete for a core with other processes are what made torch's
+    default several times slower than one thread on a shared 2-core machine (issue 14):
+    there this gives 1, on an idle 8-core machine 8.
+
+    >>> 1 <= default_threads() <= (os.cpu_count() or 1)
+    True
+    """
+    import torch
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cpus = os.cpu_count() or 1
+    physical = max(1, cpus // _threads_per_core())
+    try:
+        others = max(0.0, os.getloadavg()[0] - 1.0)
+    except (AttributeError, OSError):  # no load average on this platform
+        others = 0.0
+    return max(1, min(physical - int(others + 0.5), torch.get_num_threads()))
+
+
+def _threads_per_core() -> int:
+    """Hardware threads per core (2 with SMT), from Linux's CPU topology; 1 if unknown."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list") as f:
+            text = f.read().strip()
+    except OSError:
+        return 1
+    count = 0
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        count += int(high) - int(low) + 1 if high else 1
+    return max(1, count)
 
 
 @dataclass
@@ -59,7 +102,7 @@ class TrainConfig:
     # machinery
     seed: int = 0
     device: str = "auto"
-    threads: int = 0               # torch CPU threads; 0 keeps torch's default
+    threads: int = 0               # torch CPU threads; 0: default_threads() for this machine
     resume: bool = False           # continue the run in ``out`` from its checkpoint
     overwrite: bool = False        # replace a previous run in ``out`` (never without this)
 

@@ -26,7 +26,7 @@ from logicpo.errors import LogicpoError, UsageError
 from logicpo.files import read_text, write_atomic
 from logicpo.training import distributed, run_dir
 from logicpo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from logicpo.training.config import TrainConfig
+from logicpo.training.config import TrainConfig, default_threads
 from logicpo.training.data import load_preferences, split_examples
 from logicpo.training.logprobs import collate, encode_pairs, greedy_generate, sequence_logprobs
 from logicpo.training.model import load_policy
@@ -109,8 +109,7 @@ def train(cfg: TrainConfig, on_event: Event | None = None) -> TrainResult:
 def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
            clock: _Clock) -> TrainResult:
     # -------- set-up: everything that can fail on the user's input fails before any write
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads or default_threads())
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT_NAME
     stored = _check_resume(cfg, out) if cfg.resume else None
