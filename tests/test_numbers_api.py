@@ -221,5 +221,5 @@ def test_compiled_losses_pickle_and_deepcopy(tmp_path):
 def test_generated_code_is_visible_to_inspect():
     import inspect
 
-    assert "F.softplus(-0.1 * (pc - rc - pr + rr))" in inspect.getsource(
+    assert "F.softplus(-0.1 * (lr_c - lr_r))" in inspect.getsource(
         type(logicpo.loss("sigmoid")).compute)

@@ -4,7 +4,8 @@ Each term's semantic log-ratio comes from :mod:`logicpo.numbers.logwmc`, already
 factorised into ``logp``, ``log1mexp`` and (rarely) ``logaddexp`` nodes; shared
 nodes are computed once. The outer function is written out for the term's
 parameters, which are literals in the code: ``beta = 1`` multiplies nothing, a
-zero margin subtracts nothing. A structure whose two regions split the worlds
+zero margin subtracts nothing. The log-ratios ``pc - rc`` and ``pr - rr`` are computed
+once and returned with the loss for the rewards (TRL's ``beta * (pc - rc)``). A structure whose two regions split the worlds
 (CE, CEUnl, unCPO, ...) under the paper's loss needs no log-ratio at all:
 ``-log sigmoid(rho) = -log WMC(ok)``.
 
@@ -13,8 +14,10 @@ zero margin subtracts nothing. A structure whose two regions split the worlds
 >>> terms, params = resolve(zoo().objective("sigmoid"), {}, paper=False)
 >>> print(generate("sigmoid", "", terms, params, "logistic(DPO, beta=0.1)").compute)
     def compute(self, pc, pr, rc, rr, nc, nr):
+        lr_c = pc - rc  # (B,) log-ratio, shared with the rewards
+        lr_r = pr - rr  # (B,) log-ratio, shared with the rewards
         # logistic(DPO, beta=0.1): rho = pc - rc - pr + rr
-        return F.softplus(-0.1 * (pc - rc - pr + rr))  # (B,)
+        return F.softplus(-0.1 * (lr_c - lr_r)), lr_c, lr_r  # (B,) each: loss, what the rewards scale
 """
 
 from __future__ import annotations
@@ -147,11 +150,14 @@ class _Writer:
     length-normalised DPO).
     """
 
-    def __init__(self, sums: list[Sum]) -> None:
+    def __init__(self, sums: list[Sum], kept: frozenset[int] = frozenset()) -> None:
         self.names: dict = {}
         self.lines: list[str] = []
         self.nested_vars: set[int] = set()   # atoms read inside log1mexp / logaddexp nodes
         self.top_vars: set[int] = set()      # atoms read linearly at the top of a sum
+        self.kept = kept                     # per-token atoms the rewards read: named
+        self.ratios: dict[str, tuple[dict, str]] = {}   # shared log-ratio: (pattern, code)
+        self.used_ratios: list[str] = []
         for s in sums:
             self._collect_vars(s, nested=False)
         nodes = nodes_in_order(sums)
@@ -189,18 +195,51 @@ class _Writer:
 
     def _divided_late(self, atom: int) -> bool:
         """A per-token log-prob (normalize=length) that is divided in the sum, not named."""
-        return 4 <= atom < 8 and atom not in self.nested_vars
+        return 4 <= atom < 8 and atom not in self.nested_vars and atom not in self.kept
+
+    def share_ratio(self, name: str, atoms: tuple[int, int]) -> None:
+        """Name the log-ratio ``atoms[0] - atoms[1]`` (``pc - rc``) wherever a top-level sum
+        has it (with any coefficient): the loss and the rewards then compute it once."""
+        a, b = atoms
+        if all(4 <= x < 8 and self._divided_late(x) for x in atoms):
+            n = _LENGTHS[BASE_NAMES[a % 4]]
+            code = f"({BASE_NAMES[a % 4]} - {BASE_NAMES[b % 4]}) / {n}"
+        else:
+            code = f"{NAMES[a]} - {NAMES[b]}"
+        self.ratios[name] = ({a: 1, b: -1}, code)
+
+    def _substitute(self, s: Sum) -> list:
+        """``s``'s terms with every shared log-ratio it contains replaced by its name."""
+        coef = {n.atom: c for n, c in s.terms if isinstance(n, Var)}
+        taken: set[int] = set()
+        extra = []
+        for name, (pattern, _) in self.ratios.items():
+            atoms = list(pattern)
+            if not all(a in coef and a not in taken for a in atoms):
+                continue
+            k = coef[atoms[0]] * pattern[atoms[0]]
+            if all(coef[a] == k * pattern[a] for a in atoms):
+                taken.update(atoms)
+                extra.append((name, k))
+                if name not in self.used_ratios:
+                    self.used_ratios.append(name)
+        rest = [(n, c) for n, c in s.terms if not (isinstance(n, Var) and n.atom in taken)]
+        return extra + rest
+
+    def ratio_lines(self) -> list[str]:
+        return [f"{name} = {self.ratios[name][1]}  # (B,) log-ratio, shared with the rewards"
+                for name in self.used_ratios]
 
     def code(self, s: Sum) -> str:
         """``s`` as an expression over the named variables and nodes."""
         return render(s.terms, lambda n: NAMES[n.atom] if isinstance(n, Var) else self.names[n])
 
     def top(self, s: Sum) -> str:
-        """``s`` at the top of a log-ratio: per-token terms grouped by their token count."""
-        late = [(n, c) for n, c in s.terms if isinstance(n, Var) and self._divided_late(n.atom)]
-        if not late:
-            return self.code(s)
-        rest = [(n, c) for n, c in s.terms if (n, c) not in late]
+        """``s`` at the top of a log-ratio: shared log-ratios by name, per-token terms
+        grouped by their token count."""
+        terms = self._substitute(s)
+        late = [(n, c) for n, c in terms if isinstance(n, Var) and self._divided_late(n.atom)]
+        rest = [(n, c) for n, c in terms if (n, c) not in late]
         pairs: list = []
         for length in ("nc", "nr"):
             group = [(n, c) for n, c in late if _LENGTHS[BASE_NAMES[n.atom % 4]] == length]
@@ -209,13 +248,13 @@ class _Writer:
             sign = -1 if all(c < 0 for _, c in group) else 1
             inner = render([(n, sign * c) for n, c in group], lambda n: BASE_NAMES[n.atom % 4])
             pairs.append((f"{_paren(inner)} / {length}", sign))
-        pairs += [(self.names[n] if not isinstance(n, Var) else NAMES[n.atom], c)
-                  for n, c in rest]
+        pairs += [(n if isinstance(n, str) else NAMES[n.atom] if isinstance(n, Var)
+                   else self.names[n], c) for n, c in rest]
         return render(pairs, str)
 
     def normalisation_lines(self) -> list[str]:
         out = []
-        for atom in sorted(self.nested_vars | self.top_vars):
+        for atom in sorted(self.nested_vars | self.top_vars | self.kept):
             if atom < 4 or self._divided_late(atom):
                 continue
             base = BASE_NAMES[atom % 4]
@@ -308,8 +347,15 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     """The code of a ``CompiledLoss`` subclass computing ``sum(weight * term)``;
     ``dsl`` is the objective's DSL source, shown in the docstring."""
     ratios = [_log_ratio(t) for t in terms]
-    writer = _Writer([rho if rho is not None else log_ok for rho, log_ok in ratios])
-    body: list[str] = writer.normalisation_lines() + list(writer.lines)
+    uses_reference = any(t.structure.uses_reference for t in terms)
+    needs_lengths = any(t.normalize == "length" for t in terms)
+    offset = 4 if needs_lengths else 0  # the rewards read per-token log-probs if any term does
+    kept = frozenset() if uses_reference or not needs_lengths else frozenset({4, 5})
+    writer = _Writer([rho if rho is not None else log_ok for rho, log_ok in ratios], kept)
+    if uses_reference:
+        writer.share_ratio("lr_c", (offset + 0, offset + 2))
+        writer.share_ratio("lr_r", (offset + 1, offset + 3))
+    body: list[str] = []
     forms: list[TermForm] = []
     single = len(terms) == 1 and terms[0].weight == 1.0
     for k, (t, (rho, log_ok)) in enumerate(zip(terms, ratios, strict=True), 1):
@@ -326,12 +372,14 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
         forms.append(TermForm(t, rho, log_ok, code, text))
     total = forms[0].code if single else render(
         [(k, t.weight) for k, t in enumerate(terms, 1)], lambda k: f"loss{k}")
-    body.append(f"return {total}  # (B,)")
+    chosen, rejected = (_reward_base(writer, side, uses_reference, needs_lengths)
+                        for side in (0, 1))
+    body.append(f"return {total}, {chosen}, {rejected}  "
+                "# (B,) each: loss, what the rewards scale")
+    body = (writer.normalisation_lines() + writer.ratio_lines() + list(writer.lines) + body)
     compute = "    def compute(self, pc, pr, rc, rr, nc, nr):\n" + "\n".join(
         "        " + line for line in body)
     name = class_name(spec)
-    uses_reference = any(t.structure.uses_reference for t in terms)
-    needs_lengths = any(t.normalize == "length" for t in terms)
     code = "\n".join([
         f"class {name}(CompiledLoss):",
         _indent(docstring(spec, doc, forms, dsl), 4),
@@ -347,6 +395,24 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
         "",
     ])
     return Generated(name, code, compute, dsl, tuple(forms))
+
+
+def _reward_base(writer: _Writer, side: int, uses_reference: bool, needs_lengths: bool
+                 ) -> str:
+    """What the rewards of ``side`` (0 chosen, 1 rejected) scale by beta, as TRL logs them:
+    the log-ratio policy - reference (reference losses) or the policy log-prob, per token
+    when the loss is length-normalised (as TRL's CPOTrainer logs SimPO's rewards). A name the
+    loss already computed when there is one; else computed here, on detached tensors."""
+    p, r, n = BASE_NAMES[side], BASE_NAMES[side + 2], ("nc", "nr")[side]
+    if uses_reference:
+        name = ("lr_c", "lr_r")[side]
+        if name in writer.used_ratios:
+            return name
+        diff = f"{p}.detach() - {r}.detach()"
+        return f"({diff}) / {n}" if needs_lengths else diff
+    if needs_lengths:
+        return NAMES[4 + side]  # kept: named by normalisation_lines
+    return p
 
 
 def _indent(text: str, n: int) -> str:

@@ -97,7 +97,8 @@ class CompiledLoss(nn.Module):
     """Base class of generated losses: checks the inputs, computes, adds the rewards.
 
     Subclasses set the class attributes below and write ``compute``, which
-    returns the per-example losses from the log-probs (all of one shape).
+    returns the per-example losses from the log-probs (all of one shape) and the two
+    quantities the rewards scale by ``beta`` (see ``_rewards``).
     """
 
     spec: str = ""
@@ -111,7 +112,7 @@ class CompiledLoss(nn.Module):
         super().__init__()
         self.params = dict(type(self).params)
 
-    def compute(self, pc, pr, rc, rr, nc, nr) -> torch.Tensor:  # pragma: no cover
+    def compute(self, pc, pr, rc, rr, nc, nr) -> tuple:  # pragma: no cover
         raise NotImplementedError
 
     def forward(
@@ -134,31 +135,23 @@ class CompiledLoss(nn.Module):
             pc, pr = pc.float(), pr.float()
             rc = rc.float() if rc is not None else None
             rr = rr.float() if rr is not None else None
-        losses = self.compute(pc, pr, rc, rr, nc, nr)  # (B,)
-        chosen, rejected = self._rewards(pc.detach(), pr.detach(), rc, rr, nc, nr)
+        losses, chosen, rejected = self.compute(pc, pr, rc, rr, nc, nr)  # (B,) each
+        chosen, rejected = self._rewards(chosen.detach(), rejected.detach())
         if low:
             dtype = policy_chosen_logps.dtype
             losses, chosen, rejected = losses.to(dtype), chosen.to(dtype), rejected.to(dtype)
         return LossOutput(losses, chosen, rejected)
 
-    def _rewards(self, pc, pr, rc, rr, nc, nr) -> tuple[torch.Tensor, torch.Tensor]:
-        """``beta`` times the log-ratios (reference losses) or the log-probs (reference-free),
-        on the log-probs the loss reads: per-token means when it is length-normalised, as
-        TRL's CPOTrainer logs SimPO's rewards. Inputs are detached: autograd records nothing."""
+    def _rewards(self, chosen, rejected) -> tuple[torch.Tensor, torch.Tensor]:
+        """``beta`` times what ``compute`` returned for them: the log-ratios (reference
+        losses) or the log-probs (reference-free), on the log-probs the loss reads: per-token
+        means when it is length-normalised, as TRL's CPOTrainer logs SimPO's rewards. The
+        generated code shares them with the loss when it computes them anyway; they come
+        here detached, so autograd records nothing."""
         beta = self.beta
-        if self.uses_reference:
-            rc, rr = rc.detach(), rr.detach()
-        if self.needs_lengths:
-            pc, pr = pc / nc, pr / nr  # (B,) per-token log-probs, as the loss divides them
-            if self.uses_reference:
-                rc, rr = rc / nc, rr / nr
-        if self.uses_reference:
-            if beta == 1.0:
-                return pc - rc, pr - rr  # (B,) each
-            return (pc - rc).mul_(beta), (pr - rr).mul_(beta)  # (B,) each
-        if beta == 1.0:  # the detached log-probs themselves, as TRL logs them
-            return pc, pr  # (B,) each
-        return pc * beta, pr * beta  # (B,) each
+        if beta == 1.0:
+            return chosen, rejected  # (B,) each
+        return chosen * beta, rejected * beta  # (B,) each
 
     def _fits(self, pc, pr, rc, rr, nc, nr) -> bool:
         """The common case, checked cheaply; ``_explain`` finds what is wrong otherwise."""
