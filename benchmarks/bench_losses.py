@@ -199,8 +199,10 @@ def _uses_our_log1mexp():
     def ccpo(pc, pr, rc, rr, nc, nr):
         return -F.logsigmoid(pc - pr - log1mexp(pc)), pc.detach(), pr.detach()
 
-    def uncpo(pc, pr, rc, rr, nc, nr):  # the nested form the generator used to write
-        return -log1mexp(pr + log1mexp(pc)), pc.detach(), pr.detach()
+    def uncpo(pc, pr, rc, rr, nc, nr):
+        # the stable form; the nested -log1mexp(pr + log1mexp(pc)) the generator used to
+        # write is inf at pr = 0 (tests/test_numbers_forms.py)
+        return -torch.logaddexp(pc + pr, log1mexp(pr)), pc.detach(), pr.detach()
 
     return [("DPO", h_DPO), ("CPO", h_CPO), ("ORPO", orpo), ("cCPO", ccpo), ("unCPO", uncpo)]
 
