@@ -2,8 +2,8 @@
 
 Commands live in one module per area, each exposing ``register(group)``:
 ``logic_cmds`` (check, show, compare, lattice), ``loss_cmds`` (compile, eval, plot,
-export), ``landscape_cmds`` (decompile, neighbors, census) and ``train_cmds``
-(data, train, sweep, plot-run). Library errors become a message and exit code 1
+export), ``landscape_cmds`` (decompile, neighbors, census), ``train_cmds``
+(data, train, plot-run) and ``experiment_cmds`` (sweep, search). Library errors become a message and exit code 1
 (bad usage: 2), never a traceback.
 """
 
@@ -14,7 +14,7 @@ import sys
 import click
 
 from logicpo import __version__
-from logicpo.cli import landscape_cmds, logic_cmds, loss_cmds, train_cmds
+from logicpo.cli import experiment_cmds, landscape_cmds, logic_cmds, loss_cmds, train_cmds
 from logicpo.cli.common import LogicpoGroup
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     """
 
 
-for _area in (logic_cmds, loss_cmds, landscape_cmds, train_cmds):
+for _area in (logic_cmds, loss_cmds, landscape_cmds, train_cmds, experiment_cmds):
     _area.register(main)
 
 
