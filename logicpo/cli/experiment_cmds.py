@@ -1,4 +1,4 @@
-"""CLI commands of the experiments area: ``sweep`` (and ``search``).
+"""CLI commands of the experiments area: ``sweep`` and ``search``.
 
 torch is imported inside the commands, never at registration. Tables and pictures are
 drawn here from the reports the library returns.
@@ -174,3 +174,96 @@ def register(group: click.Group) -> None:
         if not _is_main_process():
             return
         emit_json(out) if as_json else print_sweep(out)
+
+    _register_search(group)
+
+
+def leaderboard_table(board: dict, limit: int = 20):
+    """The candidates that were run, best first (rung 1 before rung 0)."""
+    ran = [r for r in board["candidates"] if r["rung"] is not None]
+    rows = [[str(i), escape(r["name"]), r["relation"] or "-", str(r["rung"]),
+             _num(r.get("task_reward")), _iv(r["difference"], signed=True), r["verdict"]]
+            for i, r in enumerate(ran[:limit], 1)]
+    not_run = len(board["candidates"]) - len(ran)
+    return make_table(
+        f"search from {board['start']} on {board['task'] or board['data']}: "
+        f"{board['runs_used']} runs ({board['budget']} budget); {len(ran)} candidates run"
+        + (f", {not_run} not run" if not_run else ""),
+        ["#", "candidate (start_world_state)", "vs start", "rung", "task reward",
+         "Δ vs start (95% t)", "verdict"], rows)
+
+
+def print_search(board: dict) -> None:
+    console.print(leaderboard_table(board))
+    start = board["start_task_reward"]
+    console.print(f"start {board['start']}: task reward {_num(start)} (rung 1, mean over "
+                  f"seeds {', '.join(map(str, board['seeds']))})")
+    for note in board["notes"]:
+        console.print(f"note: {escape(note)}")
+    console.print(f"[bold]{escape(board['conclusion'])}[/]")
+    # plain lines, so that they can be pasted into a .lpo file as they are
+    console.print("# The candidates in the DSL, best first (paste into a .lpo file):")
+    for r in board["candidates"]:
+        if r["rung"] is not None:
+            console.print(escape(r["definition"]), soft_wrap=True)
+    console.print(f"picture: {board.get('plot', '-')}  leaderboard: "
+                  f"{Path(board['out']) / 'search.json'}")
+
+
+def _draw_search(board: dict) -> None:
+    from logicpo.files import write_atomic
+    from logicpo.plots.search import draw_search
+
+    out = Path(board["out"])
+    board["plot"] = str(draw_search(board, out / "search.png"))
+    write_atomic(out / "search.json", json.dumps(board, indent=2) + "\n")
+
+
+def _register_search(group: click.Group) -> None:
+    @group.command("search")
+    @click.option("--start", default="DPO", show_default=True, metavar="SPEC",
+                  help="The start loss: a structure (DPO, CPO, FILE.lpo:NAME; trained as "
+                       "logistic(S, beta=0.1)) or an objective of one term (sigmoid, simpo).")
+    @click.option("--beta", type=float, default=None,
+                  help="The beta of every candidate (default: the start's; 0.1 for a "
+                       "structure).")
+    @click.option("--budget", default="40", show_default=True, metavar="N|Mm",
+                  help="Training runs to spend (40), or wall-clock minutes (30m).")
+    @click.option("--seeds", default="3", show_default=True, metavar="K|S,S,...",
+                  help="Seeds of the rung-1 runs (the first also seeds rung 0).")
+    @click.option("--short-steps", type=click.IntRange(min=1), default=None,
+                  help="Steps of the rung-0 runs (default: --steps / 4).")
+    @click.option("--eta", type=click.IntRange(min=2), default=3, show_default=True,
+                  help="Successive halving keeps the best 1/eta of rung 0 for rung 1.")
+    @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+                  help="Rounds: the start's neighbours, then the neighbours of each "
+                       "round's best.")
+    @parallel_options
+    @functools.partial(train_options, exclude=("resume", "loss"))
+    @json_option
+    @click.pass_context
+    def search_cmd(ctx, start, beta, budget, seeds, short_steps, eta, rounds, jobs, backend,
+                   address, as_json, no_progress, verbose, **kw):
+        """Look for a loss one or a few world-edits from START that trains better.
+
+        \b
+        logicpo search --task sort --budget 40 --out runs/search-dpo
+        logicpo search --task sort --start CPO --budget 30m --jobs 2 --out runs/search-cpo
+        Every candidate is f(N, params) for a neighbour N of the start's structure, with
+        the start's f and parameters. Rung 0 trains each once, short; the best 1/eta get
+        every seed at full length, compared with the start paired by seed (95% Student-t
+        interval of the differences). Writes OUT/search.json (leaderboard, DSL of every
+        candidate), OUT/search.png, OUT/losses/*.lpo and OUT/runs/. Rerunning the same
+        command continues the search.
+        """
+        from logicpo.experiments.search import Budget, search
+        from logicpo.experiments.sweep import parse_seeds
+
+        cfg = _build_config(ctx, kw)
+        _setup_logging(verbose)
+        with _Progress(not (no_progress or as_json)) as progress:
+            board = search(cfg, start=start, beta=beta, budget=Budget.parse(budget),
+                           seeds=parse_seeds(seeds), short_steps=short_steps, eta=eta,
+                           rounds=rounds, workers=jobs, backend=backend, address=address,
+                           on_event=progress, on_progress=_draw_search)
+        emit_json(board) if as_json else print_search(board)
