@@ -285,6 +285,9 @@ class Search:
             self.start = start
             origin = start
             for round_ in range(1, self.rounds + 1):
+                if round_ > 1 and self._left() < 2 + len(self.seeds):
+                    self.notes.append(f"the budget ran out after round {round_ - 1}")
+                    break
                 fresh = self._neighbours_of(origin, round_)
                 best = self._round(fresh, round_)
                 self._publish()

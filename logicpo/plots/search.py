@@ -67,8 +67,9 @@ def draw_search(board: dict, out: str | Path) -> Path:
     for r in rows:
         x, y = pos[r["name"]]
         d = r["difference"]
-        if d is None:
-            ax.scatter([x], [y], s=40, color="0.85", edgecolors="0.6", zorder=2)
+        if d is None:  # not run: a dot, no label
+            ax.scatter([x], [y], s=18, color="0.85", edgecolors="0.6", zorder=2)
+            continue
         else:
             ring = {"better": "green", "worse": "red"}.get(r["verdict"], "0.3")
             ax.scatter([x], [y], s=230 if r["rung"] == 1 else 90, color=cmap(norm(d["mean"])),
@@ -82,9 +83,9 @@ def draw_search(board: dict, out: str | Path) -> Path:
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=ax, shrink=0.7,
                  label="task reward minus the start's (rung 1: mean paired over seeds)")
-    ax.set_title(f"search from {board['start']} on {board.get('task') or board.get('data')}: "
-                 "big = rung 1 (all seeds), small = rung 0 (one short run), grey = not run, "
-                 "ring = 95% interval excludes 0", fontsize=8)
+    ax.set_title(f"search from {board['start']} on {board.get('task') or board.get('data')}\n"
+                 "big: rung 1 (all seeds), small: rung 0 (one short run), grey: not run; "
+                 "green/red ring: 95% interval excludes 0", fontsize=9)
     ax.set_aspect("equal")
     ax.axis("off")
     fig.tight_layout()
