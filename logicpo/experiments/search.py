@@ -165,7 +165,7 @@ class Search:
         self.order: list[str] = []
         self.runs_used = 0
         self.t0 = time.perf_counter()
-        self.run_seconds: list[float] = []
+        self.seconds: dict[int, list[float]] = {0: [], 1: []}  # of runs trained here
         self.notes: list[str] = []
 
     # ------------------------------------------------------------ candidates
@@ -226,29 +226,32 @@ class Search:
                                     overwrite=False),
                    {"loss": c.name, "seed": seed, "rung": rung})
 
-    def _left(self) -> float:
-        """Runs the budget still allows (an estimate, for a budget in minutes)."""
+    def _fits(self, rung0: int, rung1: int) -> bool:
+        """Whether ``rung0`` short and ``rung1`` full runs more fit in the budget (for a
+        budget in minutes: at the mean seconds of the runs trained so far, a full run
+        estimated from a short one by its steps until one has been timed)."""
         if self.budget.runs is not None:
-            return self.budget.runs - self.runs_used
-        left = self.budget.minutes * 60 - (time.perf_counter() - self.t0)
-        if left <= 0:
-            return 0
-        per_run = (sum(self.run_seconds) / len(self.run_seconds)) if self.run_seconds else 30.0
-        return left / max(per_run, 1e-3)
+            return self.runs_used + rung0 + rung1 <= self.budget.runs
+        t0 = _mean(self.seconds[0]) or 30.0
+        t1 = _mean(self.seconds[1]) or t0 * (self.cfg.sft_steps + self.cfg.steps) / (
+            self.cfg.sft_steps + self.short_steps)
+        need = (rung0 * t0 + rung1 * t1) / self.workers
+        return time.perf_counter() - self.t0 + need <= self.budget.minutes * 60
 
     def _train(self, jobs: list[Job]) -> dict[str, dict]:
         jobs = [j for j in jobs if j.key not in self.done]
         if not jobs:
             return {}
+        from logicpo.experiments.runner import state
+
+        fresh = {j.key for j in jobs if state(j.cfg) == "new"}
 
         def finished(job: Job, summary: dict) -> None:
             self.done[job.key] = summary
             self.manifest["runs"][job.key] = {**job.meta, "out": job.cfg.out}
             manifest_file.write(self.out, self.manifest)
-            if "seconds" in summary and summary.get("resumed_from") is None:
-                steps = max(1, summary["steps"])
-                self.run_seconds.append(summary["seconds"] * self.cfg.steps / steps
-                                        if job.meta["rung"] == 1 else summary["seconds"])
+            if summary.get("resumed_from") is None and job.key in fresh:
+                self.seconds[job.meta["rung"]].append(summary["seconds"])
 
         self.runs_used += len(jobs)
         return run_all(jobs, workers=self.workers, backend=self.backend,
@@ -285,7 +288,7 @@ class Search:
             self.start = start
             origin = start
             for round_ in range(1, self.rounds + 1):
-                if round_ > 1 and self._left() < 2 + len(self.seeds):
+                if round_ > 1 and not self._fits(1, len(self.seeds)):
                     self.notes.append(f"the budget ran out after round {round_ - 1}")
                     break
                 fresh = self._neighbours_of(origin, round_)
@@ -300,24 +303,24 @@ class Search:
         """Rung 0 then rung 1 over ``fresh``; the best rung-1 candidate (by mean paired
         difference to the start), or None when the budget ran out."""
         k_seeds = len(self.seeds)
-        start_runs = [self._job(self.start, 0, self.seeds[0])] + \
-            [self._job(self.start, 1, s) for s in self.seeds]
-        start_cost = sum(1 for j in start_runs if j.key not in self.done)
+        s0 = self.seeds[0]
+        # the start's short run first: it also times a short run for a budget in minutes
+        self._train([self._job(self.start, 0, s0)])
+        start1 = sum(1 for s in self.seeds if f"{self.start.name}/rung1/seed{s}"
+                     not in self.done)
         n = len(fresh)
         # the most candidates whose rung 0 and rung 1 both fit in what is left
-        while n > 0 and n + start_cost + math.ceil(n / self.eta) * k_seeds > self._left():
+        while n > 0 and not self._fits(n, start1 + math.ceil(n / self.eta) * k_seeds):
             n -= 1
         if n == 0:
-            self.notes.append(f"round {round_}: the budget left "
-                              f"({max(0, int(self._left()))} runs) is too small for a "
-                              "rung 0 and a rung 1; stopped")
+            self.notes.append(f"round {round_}: the budget left is too small for a rung 0 "
+                              "and a rung 1 of even one candidate; stopped")
             return None
         if n < len(fresh):
             self.notes.append(f"round {round_}: {n} of {len(fresh)} new candidates fit in "
                               "the budget (a seeded random subset)")
         chosen = fresh[:n]
-        s0 = self.seeds[0]
-        self._train([self._job(self.start, 0, s0)] + [self._job(c, 0, s0) for c in chosen])
+        self._train([self._job(c, 0, s0) for c in chosen])
         base = self._value(self.done[f"{self.start.name}/rung0/seed{s0}"])
         for c in chosen:
             c.rung0 = {s0: self._value(self.done[f"{c.name}/rung0/seed{s0}"])}
@@ -389,6 +392,10 @@ class Search:
         if self.on_progress is not None:
             self.on_progress(out)
         return out
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
 
 
 def search(cfg: TrainConfig, **kw) -> dict:
