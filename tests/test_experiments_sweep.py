@@ -195,3 +195,16 @@ def test_the_ray_backend_gives_the_same_runs_and_leaves_no_process_behind(tmp_pa
         time.sleep(0.2)
     assert _processes_mentioning(ray_tmp) == []
     subprocess.run(["rm", "-rf", ray_tmp], check=False)
+
+
+def test_the_sweep_plot_never_overlays_margins_of_different_reward_definitions(uninterrupted):
+    from logicpo.plots.runs import sweep_figure
+
+    fig = sweep_figure(uninterrupted["runs"], title="t")
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    dpo = panels["reward margin, reward = 0.1*(logp - ref logp), summed"]
+    cpo = panels["reward margin, reward = 1*logp, summed"]
+    assert [t.get_text() for t in dpo.get_legend().get_texts()] == ["sigmoid (2 seeds)"]
+    assert [t.get_text() for t in cpo.get_legend().get_texts()] == ["CPO (2 seeds)"]
+    # comparable quantities share a panel: both losses, two thin lines and a mean each
+    assert len(panels["task reward of greedy answers"].get_lines()) == 2 * (2 + 1)

@@ -101,6 +101,11 @@ def _label(run: str | Path) -> str:
 
 
 def plot_sweep(losses: list[dict], out: str | Path, title: str | None = None) -> Path:
+    """Draw :func:`sweep_figure` into a PNG at ``out``; return its path."""
+    return save_figure(sweep_figure(losses, title), out, dpi=None, tight=False)
+
+
+def sweep_figure(losses: list[dict], title: str | None = None):
     """A sweep's curves: per loss (one colour) a thin line per seed and a thick mean.
 
     ``losses``: ``{"label", "reward", "runs": [run directories, one per seed]}``. The task
@@ -148,7 +153,7 @@ def plot_sweep(losses: list[dict], out: str | Path, title: str | None = None) ->
     if title:
         fig.suptitle(title + " (thin: one seed, thick: mean)")
     fig.tight_layout()
-    return save_figure(fig, out, dpi=None, tight=False)
+    return fig
 
 
 def _mean_curve(curves: list[tuple[list, list]]) -> tuple[list, list]:
