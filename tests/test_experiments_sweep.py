@@ -208,3 +208,10 @@ def test_the_sweep_plot_never_overlays_margins_of_different_reward_definitions(u
     assert [t.get_text() for t in cpo.get_legend().get_texts()] == ["CPO (2 seeds)"]
     # comparable quantities share a panel: both losses, two thin lines and a mean each
     assert len(panels["task reward of greedy answers"].get_lines()) == 2 * (2 + 1)
+
+
+def test_seed_and_seeds_together_are_refused(tmp_path):
+    res = run("sweep", "--losses", "CPO", "--seeds", "2", "--seed", "3", *TINY_ARGS,
+              "--out", tmp_path / "s")
+    assert res.exit_code == 2 and "not both" in res.output
+    assert not (tmp_path / "s").exists()

@@ -162,6 +162,9 @@ def register(group: click.Group) -> None:
             return
         if losses is None:
             raise UsageError("give --losses A,B,... (or --report DIR)")
+        if seeds is not None and ctx.get_parameter_source("seed") == \
+                click.core.ParameterSource.COMMANDLINE:
+            raise UsageError("give --seed S (one run per loss) or --seeds (several), not both")
         cfg = _build_config(ctx, kw)
         pairs = [_labelled(part) for part in _split_losses(losses)]
         labels, specs = [label for label, _ in pairs], [spec for _, spec in pairs]
@@ -252,9 +255,10 @@ def _register_search(group: click.Group) -> None:
         Every candidate is f(N, params) for a neighbour N of the start's structure, with
         the start's f and parameters. Rung 0 trains each once, short; the best 1/eta get
         every seed at full length, compared with the start paired by seed (95% Student-t
-        interval of the differences). Writes OUT/search.json (leaderboard, DSL of every
-        candidate), OUT/search.png, OUT/losses/*.lpo and OUT/runs/. Rerunning the same
-        command continues the search.
+        interval of the differences). --seeds are the training seeds; --seed orders the
+        candidates (a seeded shuffle decides which fit a small budget). Writes
+        OUT/search.json (leaderboard, DSL of every candidate), OUT/search.png,
+        OUT/losses/*.lpo and OUT/runs/. Rerunning the same command continues the search.
         """
         from logicpo.experiments.search import Budget, search
         from logicpo.experiments.sweep import parse_seeds

@@ -42,8 +42,8 @@ from logicpo.training import run_dir
 from logicpo.training.config import TrainConfig
 
 SEARCH_FILES = ("search.json", "search.png", manifest_file.MANIFEST_NAME)
-_FREE = ("out", "seed", "loss", "loss_params", "threads", "device", "resume", "overwrite",
-         "steps")
+# (the seed stays: it orders the candidates of every round)
+_FREE = ("out", "loss", "loss_params", "threads", "device", "resume", "overwrite", "steps")
 
 
 @dataclass(frozen=True)
