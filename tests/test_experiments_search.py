@@ -120,3 +120,17 @@ def test_budget_parsing_refuses_nonsense():
     for bad in ("0", "1", "-3m", "soon", "infm"):
         with pytest.raises(logicpo.LogicpoError, match="budget"):
             Budget.parse(bad)
+
+
+def test_an_interrupted_search_continues_to_the_same_leaderboard(cpo_search, tmp_path):
+    cfg = TrainConfig(**TINY, out=str(tmp_path / "cut"))
+    seen = []
+
+    def ctrl_c(kind, rec):  # Ctrl-C inside the 9th run's training
+        seen.append(kind)
+        if seen.count("run") == 9 and kind == "step":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        search(cfg, **SEARCH, on_event=ctrl_c)
+    assert board_view(search(cfg, **SEARCH)) == board_view(cpo_search)
