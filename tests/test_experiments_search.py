@@ -42,6 +42,10 @@ def test_search_explores_two_rounds_within_its_budget(cpo_search):
     assert board["start"] == "logistic(CPO, beta=0.1)"
     assert all("logistic(" in r["definition"] and "beta=0.1" in r["definition"]
                for r in board["candidates"])
+    named = {r["name"]: r["same_loss_as"] for r in board["candidates"]}
+    # CPO with FF counted against it is sCE, with TT only for it cCPO (spec section 5)
+    assert named.get("CPO_FF_bad", ["sCE"]) == ["sCE"]
+    assert named.get("CPO_TT_ok", ["cCPO"]) == ["cCPO"]
     rung1 = [r for r in board["candidates"] if r["rung"] == 1]
     assert rung1 and all(r["difference"]["n"] == 2 for r in rung1)
 

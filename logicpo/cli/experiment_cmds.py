@@ -184,7 +184,8 @@ def register(group: click.Group) -> None:
 def leaderboard_table(board: dict, limit: int = 20):
     """The candidates that were run, best first (rung 1 before rung 0)."""
     ran = [r for r in board["candidates"] if r["rung"] is not None]
-    rows = [[str(i), escape(r["name"]), r["relation"] or "-", str(r["rung"]),
+    rows = [[str(i), escape(r["name"] + "".join(f" = {k}" for k in r.get("same_loss_as", ()))),
+             r["relation"] or "-", str(r["rung"]),
              _num(r.get("task_reward")), _iv(r["difference"], signed=True), r["verdict"]]
             for i, r in enumerate(ran[:limit], 1)]
     not_run = len(board["candidates"]) - len(ran)

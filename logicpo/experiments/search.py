@@ -110,6 +110,37 @@ class _Named:
         self.name = name
 
 
+def same_loss_as(structure) -> list[str]:
+    """The zoo structures (and reference versions of single-model ones) that compute the
+    same loss function as ``structure``: equal reduced pairs, not just equal regions.
+
+    >>> from logicpo.logic.structure import Structure
+    >>> atoms = ("M(yw)", "M(yl)")                        # worlds TT, FT, TF, FF: 8, 4, 2, 1
+    >>> same_loss_as(Structure.from_masks("x", atoms, 0b1010, 0b1101))  # CPO, FF -> bad
+    ['sCE']
+    >>> same_loss_as(Structure.from_masks("y", atoms, 0b1000, 0b1100))  # CPO, TF -> neither
+    []
+    """
+    from logicpo.logic.structure import ref
+    from logicpo.program import zoo
+    from logicpo.reasoning.landscape import loss_key
+
+    program = zoo()
+    n = len(structure.atoms)
+    key = loss_key(structure.ok_mask, structure.bad_mask, n)
+    out = []
+    for name in program.names_of("structure"):
+        known = program.structure(name)
+        options = [(name, known)]
+        if known.single_model and n == 4:
+            options.append((f"ref({name})", ref(known)))
+        for label, k in options:
+            if k.atoms == structure.atoms and k.degeneracy is None and \
+                    loss_key(k.ok_mask, k.bad_mask, n) == key and label not in out:
+                out.append(label)
+    return out
+
+
 def resolve_start(start: str, beta: float | None) -> tuple[object, str, tuple]:
     """``(structure, family, params)`` of the start loss: a structure (logistic, with
     ``beta``, default 0.1 as TRL's DPO and CPO), or an objective of one term of weight 1."""
@@ -347,7 +378,8 @@ class Search:
             if c is self.start:
                 continue
             row = {"name": c.name, "round": c.round, "parent": c.parent, "edit": c.edit,
-                   "relation": c.relation, "definition": c.definition, "spec": c.spec,
+                   "relation": c.relation, "same_loss_as": same_loss_as(c.structure),
+                   "definition": c.definition, "spec": c.spec,
                    "rung": None, "difference": None, "verdict": "not run"}
             if c.rung1 and self.start.rung1:
                 d = self._paired(c)
