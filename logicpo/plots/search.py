@@ -74,7 +74,8 @@ def draw_search(board: dict, out: str | Path) -> Path:
             ring = {"better": "green", "worse": "red"}.get(r["verdict"], "0.3")
             ax.scatter([x], [y], s=230 if r["rung"] == 1 else 90, color=cmap(norm(d["mean"])),
                        edgecolors=ring, linewidths=2.5 if ring != "0.3" else 0.6, zorder=3)
-        label = (r["edit"] or r["name"]).replace(": ", "\n")
+        label = (r["edit"] or r["name"]).replace(": ", "\n") + "".join(
+            f"\n= {k}" for k in r.get("same_loss_as", ()))
         ax.annotate(label, (x, y), fontsize=5.5, ha="center", va="top",
                     xytext=(0, -8), textcoords="offset points", color="0.25")
     ax.scatter([0], [0], s=400, marker="*", color="black", zorder=4)
