@@ -34,7 +34,7 @@ from logicpo.plots import save_figure  # noqa: E402
 
 def _layout(rows: list[dict]) -> dict[str, tuple[float, float]]:
     children: dict[str | None, list[dict]] = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r["name"]):  # by edit, not by rank: neighbours spread
         children.setdefault(r["parent"], []).append(r)
     roots = [p for p in children if p not in {r["name"] for r in rows}]
     pos: dict[str, tuple[float, float]] = {p: (0.0, 0.0) for p in roots}
@@ -47,7 +47,7 @@ def _layout(rows: list[dict]) -> dict[str, tuple[float, float]]:
             a = a0 + span * (i + 0.5) / len(kids)
             pos[r["name"]] = (px + radius * math.cos(a), py + radius * math.sin(a))
             if r["name"] in children:
-                todo.append((r["name"], a - math.pi / 3, 2 * math.pi / 3, radius * 0.45))
+                todo.append((r["name"], a - math.pi / 2, math.pi, radius * 0.6))
     return pos
 
 
