@@ -224,22 +224,18 @@ class Structure:
 
     def masks(self, atoms: tuple[str, ...] | None = None) -> tuple[int, int]:
         """``(ok_mask, bad_mask)`` over ``atoms`` (a superset of this structure's atoms)."""
-        if atoms is None or atoms is self.atoms or atoms == self.atoms:
-            return self._own_masks
-        lifted = self._lifted
-        found = lifted.get(atoms)
-        if found is None:
-            found = lifted[atoms] = (lift(self.ok_mask, self.atoms, atoms),
-                                     lift(self.bad_mask, self.atoms, atoms))
-        return found
+        try:
+            return self._masks_over[atoms]
+        except KeyError:
+            found = self._masks_over[atoms] = (lift(self.ok_mask, self.atoms, atoms),
+                                               lift(self.bad_mask, self.atoms, atoms))
+            return found
 
     @cached_property
-    def _own_masks(self) -> tuple[int, int]:
-        return self.ok_mask, self.bad_mask
-
-    @cached_property
-    def _lifted(self) -> dict[tuple[str, ...], tuple[int, int]]:
-        return {}
+    def _masks_over(self) -> dict[tuple[str, ...] | None, tuple[int, int]]:
+        """The masks over each atom order asked for so far (entailment asks often)."""
+        own = (self.ok_mask, self.bad_mask)
+        return {None: own, self.atoms: own}
 
     def regions(self) -> tuple[list[str], list[str]]:
         """``ok`` and ``bad`` as lists of world bitstrings, all-true world first."""
