@@ -188,3 +188,31 @@ def test_structures_compare_and_hash_by_their_regions_and_names():
     assert a.masks() == b.masks()
     assert {a: 1}[Structure.from_masks("a", ATOMS_SINGLE, 0b1010, 0b0101)] == 1
     assert len({s for s, _ in itertools.product([a, a.renamed("a")], range(2))}) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**16 - 1), st.lists(st.floats(0.01, 0.99), min_size=4, max_size=4))
+def test_wmc_is_the_expanded_product_sum_and_the_float64_world_sum(region, weights):
+    """closed_form.wmc builds the polynomial from integer Moebius coefficients; the slow
+    definition expands the sum of products of literal weights, and float64 enumeration of
+    the worlds gives its value."""
+    from logicpo.logic.closed_form import WEIGHT, wmc
+
+    slow = sympy.Integer(0)
+    for k in range(16):
+        if (region >> k) & 1:
+            term = sympy.Integer(1)
+            for i, a in enumerate(ATOMS_REF):
+                term *= WEIGHT[a] if (k >> i) & 1 else 1 - WEIGHT[a]
+            slow += term
+    fast = wmc(region, ATOMS_REF)
+    assert fast == sympy.expand(slow)
+    value = 0.0
+    for k in range(16):
+        if (region >> k) & 1:
+            p = 1.0
+            for i, w in enumerate(weights):
+                p *= w if (k >> i) & 1 else 1.0 - w
+            value += p
+    at = {WEIGHT[a]: w for a, w in zip(ATOMS_REF, weights, strict=True)}
+    assert abs(float(fast.subs(at)) - value) < 1e-12
