@@ -84,6 +84,7 @@ class Structure:
     span: Span | None = None
     origin: str = "pca"  # "pca", "regions", or the operator that derived it
     pca: Pca | None = field(default=None, compare=False, repr=False)
+    _masks_over: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -226,16 +227,14 @@ class Structure:
         """``(ok_mask, bad_mask)`` over ``atoms`` (a superset of this structure's atoms)."""
         try:
             return self._masks_over[atoms]
-        except KeyError:
-            found = self._masks_over[atoms] = (lift(self.ok_mask, self.atoms, atoms),
-                                               lift(self.bad_mask, self.atoms, atoms))
+        except KeyError:  # once per atom order: entailment and the lattice ask often
+            if atoms is None or atoms == self.atoms:
+                found = (self.ok_mask, self.bad_mask)
+            else:
+                found = (lift(self.ok_mask, self.atoms, atoms),
+                         lift(self.bad_mask, self.atoms, atoms))
+            self._masks_over[atoms] = found
             return found
-
-    @cached_property
-    def _masks_over(self) -> dict[tuple[str, ...] | None, tuple[int, int]]:
-        """The masks over each atom order asked for so far (entailment asks often)."""
-        own = (self.ok_mask, self.bad_mask)
-        return {None: own, self.atoms: own}
 
     def regions(self) -> tuple[list[str], list[str]]:
         """``ok`` and ``bad`` as lists of world bitstrings, all-true world first."""
