@@ -35,15 +35,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from goals import goal_line  # benchmarks/goals.py: the one goal-line format
+
 ROOT = Path(__file__).resolve().parents[1]
 ATOMS = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
-
-
-def goal_line(what: str, value: float, op: str, target: float, unit: str = "x") -> str:
-    """The one format of a goal line: ``what: value  goal op target  MET``."""
-    met = value >= target if op == ">=" else value <= target if op == "<=" else value < target
-    return (f"{what}: {value:.3g}{unit}  goal {op} {target:g}{unit}  "
-            f"{'MET' if met else 'NOT MET'}")
 
 
 def timed(fn, repeat: int = 5) -> float:

@@ -23,15 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from goals import goal_line  # benchmarks/goals.py: the one goal-line format
+
 ROOT = Path(__file__).resolve().parents[1]
 DPO = "-logsigmoid(beta*((pc - rc) - (pr - rr)))"
-
-
-def goal_line(what: str, value: float, op: str, target: float, unit: str = "x") -> str:
-    """The one format of a goal line (as in bench_reasoning.py)."""
-    met = value >= target if op == ">=" else value <= target if op == "<=" else value < target
-    return (f"{what}: {value:.3g}{unit}  goal {op} {target:g}{unit}  "
-            f"{'MET' if met else 'NOT MET'}")
 
 
 def run_once(args: list[str], env: dict) -> tuple[float, float]:
