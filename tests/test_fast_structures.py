@@ -216,3 +216,13 @@ def test_wmc_is_the_expanded_product_sum_and_the_float64_world_sum(region, weigh
             value += p
     at = {WEIGHT[a]: w for a, w in zip(ATOMS_REF, weights, strict=True)}
     assert abs(float(fast.subs(at)) - value) < 1e-12
+
+
+def test_a_written_ref_atom_makes_a_reference_structure_even_when_it_cancels():
+    """docs/dsl.md: the atoms are the ones written (SymPy would fold Ref(yw) | true away)."""
+    s = load_text("structure s { ok: M(yw) & (Ref(yw) | true)  bad: M(yl) }").structure("s")
+    assert s.atoms == ATOMS_REF and s.uses_reference
+    single = Structure.from_masks("t", ATOMS_SINGLE, 0b1010, 0b1100)
+    assert s.masks() == single.masks(ATOMS_REF)  # the regions ignore Ref
+    t = load_text("formula r = Ref(yl)\nstructure t { core: M(yw) | (r & ~r) }").structure("t")
+    assert t.atoms == ATOMS_REF  # through a named formula too
