@@ -151,17 +151,31 @@ def _formula_text(m: int) -> str:
     return to_dsl(formula_of(m, ATOMS))
 
 
-def lattice_files(folder: Path, n: int, seed: int = 2, per_file: int = 200) -> list[Path]:
-    """``n`` structures given by their regions, each region written as a smallest formula,
-    ``per_file`` to a file (a .lpo file holds at most 64 KiB)."""
-    regions = random_regions(n, "sparse", seed)
-    cache: dict[int, str] = {}
-    lines = []
-    for i, (ok, bad) in enumerate(regions):
-        for m in (ok, bad):
-            if m not in cache:
-                cache[m] = _formula_text(m)
-        lines.append(f"structure s{i} {{ ok: {cache[ok]}  bad: {cache[bad]} }}")
+def lattice_files(folder: Path, n: int, seed: int = 2, per_file: int = 200,
+                  short: bool = False) -> list[Path]:
+    """``n`` structures given by their regions, ``per_file`` to a file (a .lpo file holds at
+    most 64 KiB). Each region is a uniformly random set of worlds written as its smallest
+    formula (about 70 tokens), or with ``short`` a random formula of two or three
+    connectives, as people write them (about 12 tokens)."""
+    if short:
+        rng = random.Random(seed)
+
+        def small(depth: int = 2) -> str:
+            if depth == 0 or rng.random() < 0.3:
+                return ("~" if rng.random() < 0.3 else "") + rng.choice(ATOMS)
+            op = rng.choice([" & ", " | ", " -> ", " xor "])
+            return f"({small(depth - 1)}{op}{small(depth - 1)})"
+
+        lines = [f"structure s{i} {{ ok: {small()}  bad: {small()} }}" for i in range(n)]
+    else:
+        regions = random_regions(n, "sparse", seed)
+        cache: dict[int, str] = {}
+        lines = []
+        for i, (ok, bad) in enumerate(regions):
+            for m in (ok, bad):
+                if m not in cache:
+                    cache[m] = _formula_text(m)
+            lines.append(f"structure s{i} {{ ok: {cache[ok]}  bad: {cache[bad]} }}")
     paths = []
     for k in range(0, n, per_file):
         paths.append(folder / f"part{k // per_file}.lpo")
@@ -186,17 +200,23 @@ def _file_args(paths) -> list[str]:
 
 def bench_command(big: int, repeat: int) -> None:
     print(f"\n3. the whole command 'logicpo lattice --file F --json', {big:,} structures vs 10 "
-          f"(median of {repeat})")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "small").mkdir()
-        (Path(tmp) / "big").mkdir()
-        small = lattice_files(Path(tmp) / "small", 10)
-        large = lattice_files(Path(tmp) / "big", big)
-        t_small = _command_time(["lattice", *_file_args(small), "--json"], repeat)
-        t_big = _command_time(["lattice", *_file_args(large), "--json"], repeat)
-    print(f"  10 structures {t_small:.2f} s, {big:,} structures {t_big:.2f} s")
-    print("  " + goal_line(f"lattice --file --json, {big:,} / 10 structures",
-                           t_big / t_small, "<=", 3))
+          f"(median of {repeat} runs each)")
+    for short in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "small").mkdir()
+            (Path(tmp) / "big").mkdir()
+            small = lattice_files(Path(tmp) / "small", 10, short=short)
+            large = lattice_files(Path(tmp) / "big", big, short=short)
+            t_small = _command_time(["lattice", *_file_args(small), "--json"], repeat)
+            t_big = _command_time(["lattice", *_file_args(large), "--json"], repeat)
+        what = ("short hand-written-size formulas (not the issue's workload)" if short else
+                "uniformly random regions, smallest formulas")
+        print(f"  {what}: 10 structures {t_small:.2f} s, {big:,} structures {t_big:.2f} s")
+        if short:
+            print(f"    ratio {t_big / t_small:.2f}x (for scale: the command grows with the text)")
+        else:
+            print("  " + goal_line(f"lattice --file --json, {big:,} / 10 random structures",
+                                   t_big / t_small, "<=", 3))
 
 
 # ---------------------------------------------------------------- single queries
