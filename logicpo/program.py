@@ -328,6 +328,10 @@ class Program:
 
         return from_ast(node, lambda n: self.formula(n.id, n.span, zoo=zoo))
 
+    def _formulas(self, nodes: list[ast.Formula], zoo: bool) -> tuple:
+        """SymPy formulas of ``nodes`` (a structure's core, cond and add, when asked for)."""
+        return tuple(self._formula(n, zoo) for n in nodes)
+
     def _mask(self, node: ast.Formula, zoo: bool, atoms: tuple[str, ...]) -> int:
         """The truth table of a formula AST over ``atoms``, named formulas resolved."""
         def named(n: ast.Name) -> int:
@@ -408,7 +412,7 @@ class Program:
         texts = tuple(self._formula_text(n, zoo) for n in nodes)
         return Structure.from_pca_masks(
             d.name, atoms, core, cond, add, texts=texts, doc=d.doc, span=d.span,
-            formulas=lambda: tuple(self._formula(n, zoo) for n in nodes))
+            formulas=functools.partial(self._formulas, nodes, zoo))
 
     def _structure_expr(self, node: ast.StructureExpr, zoo: bool) -> Structure:
         if isinstance(node, ast.StructureName):

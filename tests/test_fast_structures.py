@@ -226,3 +226,19 @@ def test_a_written_ref_atom_makes_a_reference_structure_even_when_it_cancels():
     assert s.masks() == single.masks(ATOMS_REF)  # the regions ignore Ref
     t = load_text("formula r = Ref(yl)\nstructure t { core: M(yw) | (r & ~r) }").structure("t")
     assert t.atoms == ATOMS_REF  # through a named formula too
+
+
+def test_structures_pickle_with_and_without_their_formulas_computed():
+    """The lazy formulas travel with a structure (a process pool, a deep copy)."""
+    import copy
+    import pickle
+
+    z = zoo()
+    for name in ("DPO", "CPO", "ORPO"):
+        s = z.structure(name)
+        again = pickle.loads(pickle.dumps(s))
+        assert again == s and again.core_text == s.core_text
+        assert mask(again.core, again.atoms) == mask(s.core, s.atoms)
+        assert copy.deepcopy(s).masks() == s.masks()
+    r = Structure.from_masks("r", ATOMS_SINGLE, 0b1010, 0b0100)
+    assert pickle.loads(pickle.dumps(r)).core_text == "M(yl) -> M(yw)"

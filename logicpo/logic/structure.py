@@ -102,7 +102,8 @@ class Structure:
         texts = texts or (to_dsl(core), to_dsl(cond), to_dsl(add))
         formulas = (core, cond, add)
         return cls.from_pca_masks(name, atoms, *(mask(f, atoms) for f in formulas),
-                                  texts=texts, formulas=lambda: formulas, doc=doc, span=span)
+                                  texts=texts, formulas=functools.partial(tuple, formulas),
+                                  doc=doc, span=span)
 
     @classmethod
     def from_pca_masks(cls, name: str, atoms: tuple[str, ...], core: int, cond: int, add: int,
