@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
 _CHUNK = 8  # worlds per lookup table: 256 entries each
+_KEEP_BITS = 2**29  # keep every node's successor set when they fit in 64 MiB together
 
 
 class Lattice:
@@ -140,14 +141,24 @@ def hasse_diagram(masks: list[tuple[int, int]], worlds: int) -> list[list[int]]:
     oks = [masks[i][0] for i in order]
     bads = [masks[i][1] for i in order]
     succ = _Successors(oks, bads, worlds)
+    if n * n <= _KEEP_BITS:  # a cover's successors are asked for once per node it covers
+        kept: dict[int, int] = {}
+
+        def successors(k: int) -> int:
+            found = kept.get(k)
+            if found is None:
+                found = kept[k] = succ(k)
+            return found
+    else:
+        successors = succ
     covers: list[list[int]] = [[] for _ in range(n)]
     for i in range(n):
-        remaining = succ(i)
+        remaining = successors(i)
         while remaining:
             low = remaining & -remaining
             k = low.bit_length() - 1  # the earliest left is minimal: a cover of i
             covers[order[i]].append(order[k])
-            remaining &= ~(succ(k) | low)
+            remaining &= ~(successors(k) | low)
     return covers
 
 
@@ -159,8 +170,8 @@ class _Successors:
         self.oks, self.bads = oks, bads
         self.everyone = (1 << n) - 1
         # has_ok[w]: nodes whose ok holds world w; no_bad[w]: nodes whose bad misses it.
-        self.has_ok = [_bitset(oks, w) for w in range(worlds)]
-        self.no_bad = [self.everyone & ~_bitset(bads, w) for w in range(worlds)]
+        self.has_ok = _bitsets(oks, worlds)
+        self.no_bad = [self.everyone & ~b for b in _bitsets(bads, worlds)]
         self.chunks = [(lo, min(lo + _CHUNK, worlds)) for lo in range(0, worlds, _CHUNK)]
         self.ok_tables: list[dict[int, int]] = [{0: self.everyone} for _ in self.chunks]
         self.bad_tables: list[dict[int, int]] = [{0: self.everyone} for _ in self.chunks]
@@ -186,6 +197,15 @@ def _lookup(table: dict[int, int], value: int, sets: list[int], lo: int) -> int:
     return found
 
 
-def _bitset(masks: list[int], w: int) -> int:
-    """The nodes (bit i for node i) whose mask holds world ``w``."""
-    return int("".join("1" if (m >> w) & 1 else "0" for m in reversed(masks)) or "0", 2)
+def _bitsets(masks: list[int], worlds: int) -> list[int]:
+    """For each world ``w``, the nodes (bit i for node i) whose mask holds ``w``.
+
+    >>> [bin(b) for b in _bitsets([0b01, 0b11], 2)]
+    ['0b11', '0b10']
+    """
+    if not masks:
+        return [0] * worlds
+    # One row of bits per node, last node first; the columns are the worlds, last world first.
+    rows = [format(m, f"0{worlds}b") for m in reversed(masks)]
+    columns = ["".join(c) for c in zip(*rows, strict=True)]
+    return [int(columns[worlds - 1 - w], 2) for w in range(worlds)]
