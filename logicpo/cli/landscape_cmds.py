@@ -53,7 +53,7 @@ def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
     Every word that is not exactly one of the options below is part of EXPR, so an
     expression may start with "-"; after "--" everything is EXPR.
     """
-    from logicpo.logic.decompile import decompile as run
+    from logicpo.decompiler import decompile as run
 
     expr = " ".join(expr)
     result = run(expr, file="<expr>", check_points=points)
