@@ -161,9 +161,14 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
                           escape(closed_form(t.structure).text))
         console.print(table)
         return
+    from logicpo.display.reading import reading
+    from logicpo.display.standing import zoo_standing
+
     s = program.structure(short)
+    place = zoo_standing(program, short)
     if as_json:
-        emit_json({**s.to_json(), "diagnostics": [d.to_json() for d in found]})
+        emit_json({**s.to_json(), "standing": place.to_json(), "reading": reading(s),
+                   "diagnostics": [d.to_json() for d in found]})
         return
     cf = closed_form(s)
     ok, bad = s.regions()
@@ -188,6 +193,10 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
         console.print(f"[bold yellow]degenerate:[/] {s.degeneracy.value}")
     console.print(_truth_table(s))
     _relation_hint(program, s)
+    console.print("[bold cyan]standing[/] (among the zoo's structures)")
+    for sentence in place.sentences():
+        console.print(f"  {escape(sentence)}", soft_wrap=True)
+    console.print(f"[bold cyan]reading[/]\n  {escape(reading(s))}", soft_wrap=True)
 
 
 def _relation_hint(program, s) -> None:

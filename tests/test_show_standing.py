@@ -1,0 +1,121 @@
+"""`show` says where a structure stands among the zoo's, and reads it out in plain words.
+
+The expected standings are computed here by brute force from the spec's table of named
+structures (section 5), written out as sets of worlds: never from logicpo's own code.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import product
+
+from click.testing import CliRunner
+
+from logicpo.cli import main
+
+# Spec section 5, worlds over (M(yw), M(yl)) spelled as the paper does.
+SPEC = {
+    "CE": ("TT TF", "FT FF"), "CEUnl": ("TF", "TT FT FF"), "CPO": ("TT TF", "TT FT"),
+    "ORPO": ("TF", "FT"), "cCPO": ("TT TF", "FT"), "unCPO": ("TT TF FF", "FT"),
+    "cfUnl": ("TF FF", "FT"), "qfUnl": ("TF FF", "FT FF"), "fUnl": ("TF FF", "TT FT"),
+    "cUNL": ("TF", "TT FT"), "l20": ("TF FF", "TT FT FF"), "sCE": ("TT TF", "TT FT FF"),
+}
+REGIONS = {n: (frozenset(ok.split()), frozenset(bad.split())) for n, (ok, bad) in SPEC.items()}
+WORLDS = ["".join("T" if v else "F" for v in w) for w in product([True, False], repeat=2)]
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout  # warnings (a shadowed zoo name) go to standard error
+
+
+def brute_regions(ok_pred, bad_pred):
+    """The regions of two predicates on (yw valid, yl valid), enumerated world by world."""
+    ok = frozenset(w for w in WORLDS if ok_pred(w[0] == "T", w[1] == "T"))
+    bad = frozenset(w for w in WORLDS if bad_pred(w[0] == "T", w[1] == "T"))
+    return ok, bad
+
+
+def entails(a, b):
+    """Spec section 4: ok_a <= ok_b and bad_a >= bad_b."""
+    return a[0] <= b[0] and a[1] >= b[1]
+
+
+def nearest(mine):
+    above = [n for n, r in REGIONS.items() if r != mine and entails(r, mine)]
+    below = [n for n, r in REGIONS.items() if r != mine and entails(mine, r)]
+    near_above = [n for n in above
+                  if not any(o != n and entails(REGIONS[n], REGIONS[o]) for o in above)]
+    near_below = [n for n in below
+                  if not any(o != n and entails(REGIONS[o], REGIONS[n]) for o in below)]
+    return near_above, near_below
+
+
+def test_xone_has_the_regions_of_orpo(tmp_path):
+    """The issue's repro: xone, written as its own regions, is ORPO's structure."""
+    f = tmp_path / "mine.lpo"
+    f.write_text("structure xone { ok: M(yw) & ~M(yl)  bad: M(yl) & ~M(yw) }\n")
+    xone = brute_regions(lambda yw, yl: yw and not yl, lambda yw, yl: yl and not yw)
+    same = [n for n, r in REGIONS.items() if r == xone]
+    assert same == ["ORPO"]  # the brute-force oracle itself: only ORPO
+    text = run("show", f"{f}:xone")
+    assert "xone has the same regions as ORPO" in text
+    data = json.loads(run("show", f"{f}:xone", "--json"))
+    assert data["standing"]["same_regions"] == same
+    above, below = nearest(xone)
+    assert (above, below) == (["cUNL"], ["cCPO", "cfUnl"])  # by hand: TF/TT FT; TT TF/FT; ...
+    assert data["standing"]["nearest_stronger"] == above
+    assert data["standing"]["nearest_weaker"] == below
+    assert data["standing"]["prefers_loser"] is False
+
+
+def test_every_single_model_zoo_structure_against_brute_force():
+    """For each of the spec's twelve: no other has the same regions, and the nearest
+    stronger and weaker ones are those the world sets give."""
+    for name, mine in REGIONS.items():
+        data = json.loads(run("show", name, "--json"))["standing"]
+        assert data["same_regions"] == [n for n, r in REGIONS.items() if r == mine and n != name]
+        above, below = nearest(mine)
+        assert data["nearest_stronger"] == above, name
+        assert data["nearest_weaker"] == below, name
+
+
+def test_a_user_structure_shadowing_a_zoo_name_is_compared_with_the_zoos(tmp_path):
+    f = tmp_path / "mine.lpo"
+    f.write_text("structure CPO { core: M(yw) }\n")  # regions TT TF / FT FF: CE's
+    data = json.loads(run("show", f"{f}:CPO", "--json"))
+    assert data["standing"]["same_regions"] == ["CE"]
+
+
+def test_flipped_reference_version_is_named_and_prefers_the_loser(tmp_path):
+    """flip(ref(xone)): ok = M(yl) & ~M(yw) & Ref(yw), bad = M(yw) & ~M(yl) & Ref(yl),
+    which is refORPO with its regions swapped."""
+    f = tmp_path / "mine.lpo"
+    f.write_text("structure xone { ok: M(yw) & ~M(yl)  bad: M(yl) & ~M(yw) }\n"
+                 "structure back { ok: M(yl) & ~M(yw) & Ref(yw)"
+                 "  bad: M(yw) & ~M(yl) & Ref(yl) }\n")
+    data = json.loads(run("show", f"{f}:back", "--json"))
+    expressions = [m["expression"] for m in data["standing"]["matches"]]
+    assert "flip(ref(ORPO))" in expressions and "flip(refORPO)" in expressions
+    assert data["standing"]["same_regions"] == []
+    assert data["standing"]["prefers_loser"] is True
+    assert "prefers the loser" in run("show", f"{f}:back")
+
+
+def test_reading_names_each_kind_of_world(tmp_path):
+    """CPO by hand: TF for, FT against, TT on both sides, FF ignored."""
+    data = json.loads(run("show", "CPO", "--json"))
+    text = data["reading"]
+    assert "for the preference (✓) when the policy deems yw valid and yl not valid" in text
+    assert "against it (✗) when the policy deems yl valid and yw not valid" in text
+    assert "where the policy deems both yw and yl valid count on both sides" in text
+    assert "ignores the worlds where the policy deems neither yw nor yl valid" in text
+
+
+def test_reading_of_a_degenerate_structure_says_so(tmp_path):
+    f = tmp_path / "d.lpo"
+    f.write_text("structure z { ok: M(yw)  bad: false }\n")
+    result = CliRunner().invoke(main, ["show", f"{f}:z", "--json"], catch_exceptions=False)
+    data = json.loads(result.stdout)
+    assert data["reading"].startswith("z is degenerate: bad is empty")
