@@ -119,3 +119,57 @@ def test_reading_of_a_degenerate_structure_says_so(tmp_path):
     result = CliRunner().invoke(main, ["show", f"{f}:z", "--json"], catch_exceptions=False)
     data = json.loads(result.stdout)
     assert data["reading"].startswith("z is degenerate: bad is empty")
+
+
+# ---------------------------------------------------------------- lattice --zoo --file
+
+
+def lattice_json(*args):
+    return json.loads(run("lattice", *args, "--json"))
+
+
+def test_lattice_zoo_file_puts_the_users_structures_in_the_lattice(tmp_path):
+    """mine = TT TF / FT is cCPO's regions (spec table): one node, marked as the user's;
+    odd = TT / FF is no zoo structure's: a node of its own, also the user's."""
+    f = tmp_path / "mine.lpo"
+    f.write_text("structure mine { ok: M(yw)  bad: M(yl) & ~M(yw) }\n"
+                 "structure odd { ok: M(yw) & M(yl)  bad: ~M(yw) & ~M(yl) }\n")
+    mine = brute_regions(lambda yw, yl: yw, lambda yw, yl: yl and not yw)
+    assert [n for n, r in REGIONS.items() if r == mine] == ["cCPO"]
+    data = lattice_json("--zoo", "--single-model", "--file", str(f))
+    assert "cCPO=mine" in data["nodes"] and "odd" in data["nodes"]
+    assert len(data["nodes"]) == 13  # the spec's 12 distinct structures, plus odd
+    assert sorted(data["yours"]) == ["mine", "odd"]
+    assert sorted(data["user_nodes"]) == ["cCPO=mine", "odd"]
+    # odd (TT / FF) against the spec table: ok {TT} is inside every ok holding TT, but bad
+    # {FF} must contain their bad, which only bad sets within {FF} do: none of the twelve.
+    odd = (frozenset({"TT"}), frozenset({"FF"}))
+    assert not any(entails(r, odd) or entails(odd, r) for r in REGIONS.values())
+    assert not any("odd" in e for e in data["edges"])
+    assert "(yours)" in run("lattice", "--zoo", "--single-model", "--file", str(f))
+
+
+def test_lattice_a_shadowing_name_keeps_the_zoos_node(tmp_path):
+    """A user 'CPO' with CE's regions (TT TF / FT FF): the zoo's CPO stays a node with its
+    own regions, and the user's is named after its file and merged with CE."""
+    f = tmp_path / "mine.lpo"
+    f.write_text("structure CPO { core: M(yw) }\n")
+    data = lattice_json("--zoo", "--single-model", "--file", str(f))
+    assert "CPO" in data["nodes"] and "CE=mine.lpo:CPO" in data["nodes"]
+    assert data["yours"] == ["mine.lpo:CPO"]
+    # The zoo's CPO keeps its place: CPO -> cCPO (TT TF / TT FT entails TT TF / FT).
+    assert entails(REGIONS["CPO"], REGIONS["cCPO"])
+    assert ["CPO", "cCPO"] in data["edges"]
+
+
+def test_lattice_picture_frames_the_users_nodes(tmp_path):
+    f = tmp_path / "mine.lpo"
+    f.write_text("structure odd { ok: M(yw) & M(yl)  bad: ~M(yw) & ~M(yl) }\n")
+    with_user, without = tmp_path / "with.svg", tmp_path / "without.svg"
+    run("lattice", "--zoo", "--single-model", "--file", str(f), "--svg", str(with_user))
+    run("lattice", "--zoo", "--single-model", "--svg", str(without))
+    from logicpo.plots.lattice import YOURS_COLOUR
+
+    assert YOURS_COLOUR.lower() in with_user.read_text().lower()
+    assert "stroke-dasharray" in with_user.read_text()
+    assert YOURS_COLOUR.lower() not in without.read_text().lower()

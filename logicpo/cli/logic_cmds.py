@@ -290,21 +290,30 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     program, shorts = program_for(names, files)
     print_diagnostics(program.diagnostics)
     shorts = list(dict.fromkeys(shorts))  # a name given twice is one node
-    structures = [program.structure(n) for n in shorts]
-    if use_zoo:  # the zoo's own definitions, even where a --file shadows a name
-        structures += [program.structure(n, zoo=True)
-                       for n in program.names_of("structure", zoo_only=True) if n not in shorts]
-    if not structures and files:
-        structures = [program.structure(n) for n in program.names_of("structure", user_only=True)]
-    if not structures:
-        raise UsageError("name some structures, or use --zoo or --file "
-                         "(e.g. logicpo lattice CPO cCPO ORPO, logicpo lattice --zoo)")
+    if use_zoo and files:  # the user's own structures sit among the zoo's
+        shorts += [n for n in program.names_of("structure", user_only=True) if n not in shorts]
+    if not shorts and files:
+        shorts = program.names_of("structure", user_only=True)
+    structures, yours = [], set()
+    zoo_names = program.names_of("structure", zoo_only=True)
+    for n in shorts:
+        s = program.structure(n)
+        if not program.is_zoo(n):
+            if n in zoo_names:  # a shadowing name must not replace the zoo's node
+                s = s.renamed(f"{Path(program.entry(n).file).name}:{n}")
+            yours.add(s.name)
+        structures.append(s)
+    if use_zoo:  # the zoo's own definitions, even where a --file shadows a name; first, so
+        given = {s.name for s in structures}  # that a merged node reads cCPO=mine
+        structures = [program.structure(n, zoo=True) for n in zoo_names
+                      if n not in given] + structures
     if single_model:
         structures = [s for s in structures if s.single_model]
     if reference_only:
         structures = [s for s in structures if s.uses_reference]
     if not structures:
         raise UsageError("no structures left after --single-model/--reference")
+    yours = {s.name for s in structures if s.name in yours}  # those left after the filters
     lat = Lattice.build(structures)
     written = []
     for path in (png, svg):
@@ -312,10 +321,12 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
             from logicpo.plots import save_figure
             from logicpo.plots.lattice import draw_lattice
 
-            written.append(str(save_figure(draw_lattice(lat), path)))
+            written.append(str(save_figure(draw_lattice(lat, yours=yours), path)))
+    user_nodes = [n for n in lat.nodes if any(s.name in yours for s in lat.members[n])]
     if as_json:
         out = lat.to_json()
-        out.update(top=lat.top, bottom=lat.bottom, pictures=written)
+        out.update(top=lat.top, bottom=lat.bottom, yours=sorted(yours), user_nodes=user_nodes,
+                   pictures=written)
         emit_json(out)
         return
     levels = lat.levels()
@@ -328,11 +339,13 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
         rep = lat.representative(node)
         succ = ", ".join(sorted(lat.graph.successors(node))) or "-"
         mark = " *" if any(s.doc for s in lat.members[node]) else ""
+        mark += " (yours)" if node in user_nodes else ""
         table.add_row(str(levels[node]), escape(node + mark), escape(rep.core_text), escape(succ))
     console.print(table)
     console.print("most constrained: " + ", ".join(lat.top)
                   + "; least constrained: " + ", ".join(lat.bottom)
-                  + "   (* = from the literature)")
+                  + "   (* = from the literature"
+                  + ("; (yours) = a structure of your --file" if user_nodes else "") + ")")
     for w in written:
         console.print(f"picture written to {escape(w)}")
 
