@@ -173,3 +173,79 @@ def test_lattice_picture_frames_the_users_nodes(tmp_path):
     assert YOURS_COLOUR.lower() in with_user.read_text().lower()
     assert "stroke-dasharray" in with_user.read_text()
     assert YOURS_COLOUR.lower() not in without.read_text().lower()
+
+
+# ---------------------------------------------------------------- objectives by their structures
+
+# Regions as predicates on (M(yw), M(yl), Ref(yw), Ref(yl)), from the spec (sections 3, 5).
+PRED = {
+    "CPO": (lambda mw, ml, rw, rl: mw, lambda mw, ml, rw, rl: ml),
+    "CE": (lambda mw, ml, rw, rl: mw, lambda mw, ml, rw, rl: not mw),
+    "cCPO": (lambda mw, ml, rw, rl: mw, lambda mw, ml, rw, rl: ml and not mw),
+    "DPO": (lambda mw, ml, rw, rl: mw and rl, lambda mw, ml, rw, rl: ml and rw),
+}
+
+
+def worlds4(name):
+    ok, bad = PRED[name]
+    ws = list(product([True, False], repeat=4))
+    return frozenset(w for w in ws if ok(*w)), frozenset(w for w in ws if bad(*w))
+
+
+def relation(a, b):
+    ab, ba = entails(worlds4(a), worlds4(b)), entails(worlds4(b), worlds4(a))
+    return {(True, True): "equivalent", (True, False): "stronger",
+            (False, True): "weaker", (False, False): "incomparable"}[ab, ba]
+
+
+def test_compare_a_structure_with_a_trl_loss_name():
+    """simpo is logistic(CPO, gamma=0.5, normalize=length): compared through CPO."""
+    data = json.loads(run("compare", "DPO", "simpo", "--json"))
+    assert (data["a"], data["b"]) == ("DPO", "CPO")
+    assert data["relation"] == relation("DPO", "CPO") == "incomparable"
+    assert len(data["notes"]) == 1 and "simpo is an objective" in data["notes"][0]
+    assert "using its structure CPO" in data["notes"][0]
+
+
+def test_compare_two_losses_of_one_structure_does_not_claim_equal_losses():
+    """sigmoid (logistic) and hinge share DPO: the structures are equivalent, but the two
+    losses differ, so the summary must not say that they compute the same loss."""
+    data = json.loads(run("compare", "sigmoid", "hinge", "--json"))
+    assert data["relation"] == "equivalent"
+    assert "the structures DPO and DPO are equivalent" in data["summary"]
+    assert "they compute the same loss" not in data["summary"]
+    assert len(data["notes"]) == 2
+
+
+def test_compare_structures_alone_keeps_its_summary():
+    data = json.loads(run("compare", "CPO", "cCPO", "--json"))
+    assert data["relation"] == relation("CPO", "cCPO") == "stronger"
+    assert data["notes"] == [] and data["summary"].startswith("CPO is stronger than cCPO")
+
+
+def test_compare_a_multi_structure_objective_term_by_term():
+    """cpo_full = logistic(CPO) + sft, and sft is logistic(CE): two pairs against DPO."""
+    data = json.loads(run("compare", "cpo_full", "DPO", "--json"))
+    pairs = [(r["a"], r["b"], r["relation"]) for r in data["term_by_term"]]
+    assert pairs == [("CPO", "DPO", relation("CPO", "DPO")),
+                     ("CE", "DPO", relation("CE", "DPO"))]
+    text = run("compare", "cpo_full", "DPO")
+    assert "term by term (2 pairs of structures)" in text
+
+
+def test_lattice_of_loss_names_uses_their_structures():
+    data = lattice_json("sigmoid", "simpo", "cCPO")
+    assert sorted(data["nodes"]) == ["CPO", "DPO", "cCPO"]
+    names = ["DPO", "CPO", "cCPO"]
+    expected = sorted([a, b] for a in names for b in names
+                      if a != b and relation(a, b) == "stronger")
+    assert sorted(data["edges"]) == expected == [["CPO", "cCPO"]]
+    assert len(data["notes"]) == 2
+
+
+def test_neighbors_of_a_loss_name_and_of_a_multi_structure_objective():
+    data = json.loads(run("neighbors", "simpo", "--json"))
+    assert data["name"] == "CPO" and "simpo is an objective" in data["notes"][0]
+    result = CliRunner().invoke(main, ["neighbors", "cpo_full"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "cpo_full is an objective with 2 structures (CPO, CE)" in result.output

@@ -210,6 +210,39 @@ def _relation_hint(program, s) -> None:
     console.print(f"vs {landmark}: {escape(c.summary())}")
 
 
+# ---------------------------------------------------------------- objectives by their structures
+
+
+def loss_structures(program, short: str) -> tuple[list, str | None]:
+    """The structures behind NAME, for the commands that relate structures (compare,
+    lattice, neighbors), and a note saying what was used when NAME is an objective (a zoo
+    loss such as TRL's ``sigmoid`` or ``simpo``, or the user's): its terms' distinct
+    structures, in term order. The order between structures ignores f, beta, margins and
+    length normalisation (spec section 3), and the note says so."""
+    if program.kind(short) != "objective":
+        return [program.structure(short)], None
+    obj = program.objective(short)
+    found: dict[str, object] = {}
+    for term in obj.terms:
+        found.setdefault(term.structure.name, term.structure)
+    structures = list(found.values())
+    names = ", ".join(found)
+    if len(structures) == 1:
+        note = (f"{short} is an objective, {obj.text()}: using its structure {names} "
+                "(the order is between structures; its family and parameters are not "
+                "compared)")
+    else:
+        note = (f"{short} is an objective, {obj.text()}: using the structures of its "
+                f"{len(structures)} terms, {names}")
+    return structures, note
+
+
+def print_notes(notes) -> None:
+    for note in notes:
+        if note:
+            err_console.print(f"[bold cyan]note:[/] {escape(note)}", soft_wrap=True)
+
+
 # ---------------------------------------------------------------- compare
 
 
@@ -228,19 +261,74 @@ def compare(a: str, b: str, files: tuple[Path, ...], engine: str, timeout_ms: in
 
     "stronger" means A entails B: A is more constrained and its loss is at least
     B's on every input. Each direction that fails is explained by a witness world.
+    A or B may be an objective (a zoo loss such as sigmoid or simpo, or your own):
+    its structure is used, and for an objective with several structures each of its
+    terms' structures is related to the other side's, term by term.
     """
     from logicpo.api import program_for
     from logicpo.reasoning.order import compare as compare_structures
 
     program, (sa, sb) = program_for([a, b], files)
-    result = compare_structures(program.structure(sa), program.structure(sb),
-                                engine=engine, timeout_ms=timeout_ms)
+    (left, note_a), (right, note_b) = loss_structures(program, sa), loss_structures(program, sb)
+    notes = [n for n in (note_a, note_b) if n]
+    results = [compare_structures(x, y, engine=engine, timeout_ms=timeout_ms)
+               for x in left for y in right]
+    summaries = [structure_summary(r) if notes else r.summary() for r in results]
     if as_json:
-        emit_json(result.to_json())
+        out = [{**r.to_json(), "summary": s} for r, s in zip(results, summaries, strict=True)]
+        if len(results) == 1:
+            emit_json({**out[0], "notes": notes})
+        else:
+            emit_json({"a": sa, "b": sb, "notes": notes, "term_by_term": out})
         return
+    print_notes(notes)
+    if len(results) > 1:
+        console.print(f"[bold]{escape(sa)}[/] against [bold]{escape(sb)}[/], term by term "
+                      f"({_count(len(results), 'pair')} of structures):")
+    for result, summary in zip(results, summaries, strict=True):
+        _print_comparison(result, summary)
+
+
+#: The families whose loss decreases as rho grows, so that the order between structures
+#: orders their losses too (square, exo and discopop have a minimum; label smoothing above
+#: 0 makes logistic rise again for large rho).
+MONOTONE = "logistic without label smoothing, hinge, robust, sigmoid"
+
+
+def structure_summary(result) -> str:
+    """The relation of two structures taken from objectives, in words that claim no more
+    than the order gives: the losses of the objectives also depend on their families and
+    parameters, so the inequality is stated for one family and settings on both sides.
+
+    >>> from logicpo.program import zoo
+    >>> from logicpo.reasoning.order import compare
+    >>> z = zoo()
+    >>> print(structure_summary(compare(z.structure("DPO"), z.structure("DPO"))))
+    the structures DPO and DPO are equivalent: any one family with the same parameters computes the same loss from both.
+    """
+    from logicpo.reasoning.order import Relation
+
+    a, b = result.a.name, result.b.name
+    alike = (f"under any one family that decreases as rho grows ({MONOTONE}) with the same "
+             "parameters on both sides")
+    return {
+        Relation.EQUIVALENT: f"the structures {a} and {b} are equivalent: any one family with "
+                             "the same parameters computes the same loss from both.",
+        Relation.STRONGER: f"the structure {a} is stronger than {b}: {a} |= {b}, so {alike}, "
+                           f"the loss from {a} is at least the loss from {b} on every input.",
+        Relation.WEAKER: f"the structure {a} is weaker than {b}: {b} |= {a}, so {alike}, "
+                         f"the loss from {a} is at most the loss from {b} on every input.",
+        Relation.INCOMPARABLE: f"the structures {a} and {b} are incomparable: neither entails "
+                               "the other.",
+        Relation.UNKNOWN: result.summary(),
+    }[result.relation]
+
+
+def _print_comparison(result, summary: str) -> None:
+    sa, sb = result.a.name, result.b.name
     colour = {"equivalent": "green", "stronger": "cyan", "weaker": "cyan",
               "incomparable": "yellow", "unknown": "red"}[result.relation.value]
-    console.print(f"[bold {colour}]{result.relation.value}[/]: {escape(result.summary())}")
+    console.print(f"[bold {colour}]{result.relation.value}[/]: {escape(summary)}")
     for v, x, y in ((result.forward, sa, sb), (result.backward, sb, sa)):
         if v.is_unknown:
             console.print(f"  {x} |= {y}: unknown ({escape(v.reason or '')})")
@@ -281,7 +369,9 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     """The loss lattice of NAMES: which losses entail which (Hasse diagram).
 
     With --zoo, all structures of the built-in zoo; with only --file, all structures
-    defined in those files. Equivalent structures share a node named A=B.
+    defined in those files; with both, the file's structures among the zoo's, marked as
+    yours. A NAME may be an objective (sigmoid, simpo, your own): its terms' structures
+    are used. Equivalent structures share a node named A=B.
     An edge A -> B means A |= B: A is more constrained, loss(A) >= loss(B).
     """
     from logicpo.api import program_for
@@ -294,15 +384,18 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
         shorts += [n for n in program.names_of("structure", user_only=True) if n not in shorts]
     if not shorts and files:
         shorts = program.names_of("structure", user_only=True)
-    structures, yours = [], set()
+    structures, yours, notes = [], set(), []
     zoo_names = program.names_of("structure", zoo_only=True)
     for n in shorts:
-        s = program.structure(n)
-        if not program.is_zoo(n):
-            if n in zoo_names:  # a shadowing name must not replace the zoo's node
-                s = s.renamed(f"{Path(program.entry(n).file).name}:{n}")
-            yours.add(s.name)
-        structures.append(s)
+        found, note = loss_structures(program, n)
+        notes += [note] if note else []
+        for s in found:
+            if not program.is_zoo(n):
+                if s.name in zoo_names:  # a shadowing name must not replace the zoo's node
+                    s = s.renamed(f"{Path(program.entry(n).file).name}:{s.name}")
+                yours.add(s.name)
+            if s.name not in {x.name for x in structures}:
+                structures.append(s)
     if use_zoo:  # the zoo's own definitions, even where a --file shadows a name; first, so
         given = {s.name for s in structures}  # that a merged node reads cCPO=mine
         structures = [program.structure(n, zoo=True) for n in zoo_names
@@ -314,6 +407,7 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     if not structures:
         raise UsageError("no structures left after --single-model/--reference")
     yours = {s.name for s in structures if s.name in yours}  # those left after the filters
+    print_notes(notes)
     lat = Lattice.build(structures)
     written = []
     for path in (png, svg):
@@ -326,7 +420,7 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     if as_json:
         out = lat.to_json()
         out.update(top=lat.top, bottom=lat.bottom, yours=sorted(yours), user_nodes=user_nodes,
-                   pictures=written)
+                   notes=notes, pictures=written)
         emit_json(out)
         return
     levels = lat.levels()
