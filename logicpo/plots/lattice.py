@@ -217,9 +217,10 @@ def node_label(node: str) -> str:
     return f"{first}=\n{rest}" if sep and len(node) > 12 else node
 
 
-def draw_lattice(lat: Lattice, title: str | None = None, *, yours=frozenset()):
+def draw_lattice(lat: Lattice, title: str | None = None, *, yours=frozenset(),
+                 yours_label: str | None = None):
     """A matplotlib figure of the Hasse diagram; nodes holding a structure named in
-    ``yours`` (the user's) get a dashed frame and a legend entry."""
+    ``yours`` (the user's) get a dashed frame and a legend entry (``yours_label``)."""
     pos = layout(lat)
     cores: dict[str, Structure] = {}  # core key -> a structure with it, in node order
     for n in lat.nodes:
@@ -247,7 +248,7 @@ def draw_lattice(lat: Lattice, title: str | None = None, *, yours=frozenset()):
         handles.append(Line2D([0], [0], marker="s", color="w", markerfacecolor="white",
                               markeredgecolor=YOURS_COLOUR, markeredgewidth=1.6,
                               markersize=11, linestyle="none",
-                              label="yours (dashed frame): from your --file"))
+                              label=yours_label or "yours (dashed frame): from your --file"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
               frameon=False, title="colour = core formula P\n(the same in every picture)",
               title_fontsize=8, alignment="left")
