@@ -125,9 +125,14 @@ def _truth_table(s) -> Table:
 @click.argument("name")
 @file_option
 @click.option("--latex", is_flag=True, help="Also print the closed form as LaTeX.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one self-contained HTML page about NAME (no network needed): "
+                   "definition, regions, truth table, closed form, standing, lattice.")
 @json_option
-def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None:
-    """Show what a structure says: core, cond, add, regions, truth table, closed form.
+def show(name: str, files: tuple[Path, ...], latex: bool, html_path: Path | None,
+         as_json: bool) -> None:
+    """Show what a structure says: core, cond, add, regions, truth table, closed form,
+    where it stands among the zoo's structures, and a reading in plain words.
 
     NAME is a zoo name (DPO, CPO, ...), a name from --file, or path/to/file.lpo:NAME.
     For an objective, each of its terms is listed with its structure.
@@ -138,6 +143,12 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
     program, (short,) = program_for([name], files)
     found = [*program.diagnostics, *program.diagnose(short)]
     print_diagnostics(found)  # an error too: show still shows what the definition says
+    page = None
+    if html_path is not None:
+        from logicpo.display.card import write_card
+
+        page = str(write_card(program, short, html_path))
+        err_console.print(f"page written to {escape(page)}")
     if program.kind(short) == "objective":
         obj = program.objective(short)
         if as_json:
@@ -147,7 +158,7 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
                                   "params": dict(t.params),
                                   "structure": t.structure.to_json()}
                                  for t in obj.terms],
-                       "diagnostics": [d.to_json() for d in found]})
+                       "page": page, "diagnostics": [d.to_json() for d in found]})
             return
         console.print(f"[bold]{escape(obj.name)}[/] (objective)"
                       + (f" — {escape(obj.doc)}" if obj.doc else ""))
@@ -168,7 +179,7 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
     place = zoo_standing(program, short)
     if as_json:
         emit_json({**s.to_json(), "standing": place.to_json(), "reading": reading(s),
-                   "diagnostics": [d.to_json() for d in found]})
+                   "page": page, "diagnostics": [d.to_json() for d in found]})
         return
     cf = closed_form(s)
     ok, bad = s.regions()
