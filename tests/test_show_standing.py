@@ -249,3 +249,16 @@ def test_neighbors_of_a_loss_name_and_of_a_multi_structure_objective():
     result = CliRunner().invoke(main, ["neighbors", "cpo_full"], catch_exceptions=False)
     assert result.exit_code == 2
     assert "cpo_full is an objective with 2 structures (CPO, CE)" in result.output
+
+
+def test_show_objective_gives_each_terms_structure_its_standing(tmp_path):
+    f = tmp_path / "mine.lpo"
+    f.write_text(XONE_FILE + "objective mine = logistic(xone) + 0.5*sft\n")
+    data = json.loads(run("show", f"{f}:mine", "--json"))
+    # sft is logistic(CE): CE's regions are its own (spec table: no other has TT TF / FT FF).
+    assert [t["standing"]["same_regions"] for t in data["terms"]] == [["ORPO"], []]
+    assert [n for n, r in REGIONS.items() if r == REGIONS["CE"]] == ["CE"]
+    assert "standing of xone" in run("show", f"{f}:mine")
+
+
+XONE_FILE = "structure xone { ok: M(yw) & ~M(yl)  bad: M(yl) & ~M(yw) }\n"

@@ -150,13 +150,17 @@ def show(name: str, files: tuple[Path, ...], latex: bool, html_path: Path | None
         page = str(write_card(program, short, html_path))
         err_console.print(f"page written to {escape(page)}")
     if program.kind(short) == "objective":
+        from logicpo.display.html import zoo_place
+
         obj = program.objective(short)
+        places = {t.structure.name: zoo_place(t.structure) for t in obj.terms}
         if as_json:
             emit_json({"name": obj.name, "kind": "objective", "text": obj.text(),
                        "citation": obj.doc,
                        "terms": [{"weight": t.weight, "family": t.family,
                                   "params": dict(t.params),
-                                  "structure": t.structure.to_json()}
+                                  "structure": t.structure.to_json(),
+                                  "standing": places[t.structure.name].to_json()}
                                  for t in obj.terms],
                        "page": page, "diagnostics": [d.to_json() for d in found]})
             return
@@ -171,6 +175,9 @@ def show(name: str, files: tuple[Path, ...], latex: bool, html_path: Path | None
                           ", ".join(f"{k}={v}" for k, v in t.params) or "-",
                           escape(closed_form(t.structure).text))
         console.print(table)
+        for name, place in places.items():
+            console.print(f"[bold cyan]standing of {escape(name)}[/] (among the zoo's "
+                          f"structures): {escape(' '.join(place.sentences()))}", soft_wrap=True)
         return
     from logicpo.display.reading import reading
     from logicpo.display.standing import zoo_standing

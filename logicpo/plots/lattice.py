@@ -236,8 +236,10 @@ def draw_lattice(lat: Lattice, title: str | None = None, *, yours=frozenset(),
     for n, (x, y) in pos.items():
         literature = any(s.doc for s in lat.members[n])
         mine = any(s.name in yours for s in lat.members[n])
-        draw_node(ax, x, y, node_label(n), core_colour(lat.representative(n)),
-                  outline=literature, bold=literature, fontsize=9, yours=mine)
+        label = node_label(n)
+        longest = max(len(line) for line in label.splitlines())
+        draw_node(ax, x, y, label, core_colour(lat.representative(n)), outline=literature,
+                  bold=literature, fontsize=min(9, 96 / longest), yours=mine)
     handles = [Line2D([0], [0], marker="s", color="w", markerfacecolor=core_colour(rep),
                       markersize=11, label=f"core P: {core_label(rep)}")
                for rep in cores.values()]
