@@ -18,6 +18,7 @@ font download.
 from __future__ import annotations
 
 import io
+import re
 from html import escape
 
 from logicpo.display.reading import reading
@@ -161,8 +162,9 @@ def comparison_html(c) -> str:
     return "".join(parts)
 
 
-def figure_svg(fig) -> str:
-    """A matplotlib figure as an inline ``<svg>`` element, its text drawn as paths."""
+def figure_svg(fig, scale: float = 1.5) -> str:
+    """A matplotlib figure as an inline ``<svg>`` element, its text drawn as paths, shown
+    ``scale`` times its printed size (a page is read on a screen, not on paper)."""
     import matplotlib
 
     buf = io.StringIO()
@@ -171,7 +173,13 @@ def figure_svg(fig) -> str:
         fig.savefig(buf, format="svg", bbox_inches="tight",
                     metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    head, rest = text.split(">", 1)
+
+    def scaled(match: re.Match) -> str:
+        return f'{match[1]}="{float(match[2]) * scale:.2f}pt"'
+
+    return re.sub(r'(width|height)="([0-9.]+)pt"', scaled, head, count=2) + ">" + rest
 
 
 def lattice_svg(lat, *, yours=frozenset(), yours_label: str | None = None,
