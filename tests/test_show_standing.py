@@ -262,3 +262,14 @@ def test_show_objective_gives_each_terms_structure_its_standing(tmp_path):
 
 
 XONE_FILE = "structure xone { ok: M(yw) & ~M(yl)  bad: M(yl) & ~M(yw) }\n"
+
+
+def test_lattice_a_users_objective_over_a_zoo_structure_keeps_it_the_zoos(tmp_path):
+    """objective o = logistic(DPO) + logistic(ref(mine)): DPO stays the zoo's node (not
+    renamed, not marked), ref(mine) is the user's."""
+    f = tmp_path / "mine.lpo"
+    f.write_text("structure mine { ok: M(yw) & M(yl)  bad: ~M(yw) & ~M(yl) }\n"
+                 "objective o = logistic(DPO) + logistic(ref(mine))\n")
+    data = lattice_json("o", "--file", str(f))
+    assert sorted(data["nodes"]) == ["DPO", "ref(mine)"]
+    assert data["yours"] == ["ref(mine)"]

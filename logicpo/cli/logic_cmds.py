@@ -408,9 +408,12 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
         found, note = loss_structures(program, n)
         notes += [note] if note else []
         for s in found:
-            if not program.is_zoo(n):
+            # The user's: a structure of the user's files, or one an objective of theirs
+            # derives (ref(mine)); a zoo structure used by their objective stays the zoo's.
+            named = program.kind(s.name) == "structure"
+            if (not program.is_zoo(s.name)) if named else not program.is_zoo(n):
                 if s.name in zoo_names:  # a shadowing name must not replace the zoo's node
-                    s = s.renamed(f"{Path(program.entry(n).file).name}:{s.name}")
+                    s = s.renamed(f"{Path(program.entry(s.name).file).name}:{s.name}")
                 yours.add(s.name)
             if s.name not in {x.name for x in structures}:
                 structures.append(s)
