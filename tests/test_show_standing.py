@@ -273,3 +273,32 @@ def test_lattice_a_users_objective_over_a_zoo_structure_keeps_it_the_zoos(tmp_pa
     data = lattice_json("o", "--file", str(f))
     assert sorted(data["nodes"]) == ["DPO", "ref(mine)"]
     assert data["yours"] == ["ref(mine)"]
+
+
+def test_standing_of_every_single_model_structure_against_brute_force():
+    """All 256 (ok, bad) pairs over M(yw), M(yl): the same regions, flip matches and the
+    nearest stronger and weaker zoo structures, each against world-set arithmetic on the
+    spec's table."""
+    from logicpo.display.standing import standing
+    from logicpo.logic.structure import Structure
+    from logicpo.program import zoo
+
+    z = zoo()
+    known = [z.structure(n) for n in REGIONS]
+
+    def index(world: str) -> int:  # TF: M(yw) (bit 0) true, M(yl) (bit 1) false
+        return sum(1 << i for i, c in enumerate(world) if c == "T")
+
+    for ok_mask in range(16):
+        for bad_mask in range(16):
+            ok = frozenset(w for w in WORLDS if (ok_mask >> index(w)) & 1)
+            bad = frozenset(w for w in WORLDS if (bad_mask >> index(w)) & 1)
+            mine = (ok, bad)
+            got = standing(Structure.from_masks("x", ("M(yw)", "M(yl)"), ok_mask, bad_mask),
+                           known)
+            assert list(got.same_regions) == [n for n, r in REGIONS.items() if r == mine]
+            flips = [m.name for m in got.matches if m.relation == "flip"]
+            assert flips == [n for n, (o, b) in REGIONS.items() if (b, o) == mine]
+            above, below = nearest(mine)
+            # Zoo structures with identical regions share a node: none do in the spec table.
+            assert list(got.stronger) == above and list(got.weaker) == below
