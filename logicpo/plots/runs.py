@@ -18,12 +18,9 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from logicpo.errors import UsageError  # noqa: E402
-from logicpo.files import parse_json, read_text  # noqa: E402
-from logicpo.plots import save_figure  # noqa: E402
+from logicpo.errors import UsageError
+from logicpo.files import parse_json, read_text
+from logicpo.plots import save_figure, subplots
 
 
 def read_metrics(run: str | Path) -> list[dict]:
@@ -62,9 +59,9 @@ def plot_runs(runs: list[str | Path], out: str | Path, labels: list[str] | None 
         raise UsageError(f"{len(labels)} labels for {len(runs)} runs")
     data = [read_metrics(r) for r in runs]
     has_task = any("eval_task_reward" in rec for recs in data for rec in recs)
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6.2), dpi=90)
+    fig, axes = subplots(2, 2, figsize=(9, 6.2), dpi=90)
     (ax_loss, ax_margin), (ax_logp, ax_reward) = axes
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (recs, label) in enumerate(zip(data, labels, strict=True)):
         c = colors[i % len(colors)]
         ax_loss.plot(*_series(recs, "loss", 0.8), color=c, label=label)
