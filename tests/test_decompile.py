@@ -13,14 +13,14 @@ from conftest import SPEC_REGIONS, tf_to_bits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logicpo.errors import LogicpoError, NameResolutionError, ParseError
-from logicpo.logic.closed_form import closed_form
-from logicpo.logic.decompile import (
+from logicpo.decompiler import (
     NotExpressibleError,
     decompile,
     family_value,
     structure_rho,
 )
+from logicpo.errors import LogicpoError, NameResolutionError, ParseError
+from logicpo.logic.closed_form import closed_form
 from logicpo.logic.structure import Structure
 from logicpo.reasoning.landscape import loss_key
 from logicpo.syntax.loss_expr import parse_loss_expression

@@ -36,7 +36,7 @@ def said(result) -> str:
 @pytest.fixture()
 def received(monkeypatch):
     """The expressions the decompiler is handed (it stops there with a usage error)."""
-    import logicpo.logic.decompile as module
+    import logicpo.decompiler as module
     from logicpo.errors import UsageError
 
     seen: list[tuple[str, int]] = []
@@ -108,7 +108,7 @@ WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-()*+/ .0123456789", min_siz
 @given(first=WORD, rest=st.lists(WORD, max_size=3), as_json=st.booleans())
 def test_fuzz_decompile_command_line_reads_expressions(first, rest, as_json):
     """Random words, the first starting with '-': all of them reach the decompiler, in order."""
-    import logicpo.logic.decompile as module
+    import logicpo.decompiler as module
     from logicpo.errors import UsageError
 
     seen = []

@@ -308,6 +308,20 @@ class Structure:
             rows.append(row)
         return rows
 
+    # ------------------------------------------------------------ notebook display
+    def _repr_html_(self) -> str:
+        """Jupyter's view: fields, closed form, truth table, standing, reading
+        (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import structure_html
+
+        return structure_html(self)
+
+    def _repr_latex_(self) -> str:
+        """The closed form of the paper's loss, as LaTeX."""
+        from logicpo.display.html import structure_latex
+
+        return structure_latex(self)
+
 
 # ---------------------------------------------------------------- display of derived cores
 

@@ -123,6 +123,12 @@ class Lattice:
     def to_json(self) -> dict:
         return {"nodes": self.nodes, "edges": [list(e) for e in self.edges]}
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the Hasse diagram as inline SVG (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import lattice_html
+
+        return lattice_html(self)
+
 
 # ---------------------------------------------------------------- bit-parallel order
 

@@ -111,6 +111,12 @@ class Comparison:
                 "a_entails_b": self.forward.to_json(), "b_entails_a": self.backward.to_json(),
                 "witnesses": [w.to_json() for w in self.witnesses], "summary": self.summary()}
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the relation and the witness worlds (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import comparison_html
+
+        return comparison_html(self)
+
 
 def common_atoms(a: Structure, b: Structure) -> tuple[str, ...]:
     return a.atoms if a.atoms == b.atoms else ATOMS_REF
