@@ -125,3 +125,17 @@ def test_lattice_html_is_inline_svg_with_text_as_paths():
     html = logicpo.lattice(["CPO", "cCPO", "ORPO"])._repr_html_()
     assert "<svg" in html and "<?xml" not in html and "<!DOCTYPE" not in html
     assert "<path" in html and "<text" not in html  # glyphs drawn as paths: no font needed
+
+
+def test_decompile_result_html_has_the_reading_table_and_standing():
+    """DPO written with its log-ratios swapped, (pr - rr) - (pc - rc): by hand its ok is
+    DPO's bad and its bad DPO's ok, i.e. flip(DPO), which prefers the loser."""
+    from logicpo.decompiler import decompile
+
+    html = decompile("-logsigmoid(beta*((pr - rr) - (pc - rc)))")._repr_html_()
+    page = parse(html)
+    assert len(page.tables["truth-table"]) == 1 + 16  # header and the 16 worlds
+    fields = dict(r for r in page.tables["fields"] if len(r) == 2)
+    assert fields["f"] == "logistic" and fields["parameters"].startswith("beta=beta")
+    assert "equals flip(DPO)" in html and "prefers the loser" in html
+    assert "<math" in html

@@ -162,6 +162,23 @@ def comparison_html(c) -> str:
     return "".join(parts)
 
 
+def decompiled_html(result) -> str:
+    """A decompile result (:class:`logicpo.decompiler.Decompiled`) for a notebook: the
+    expression, what it was read as (f, parameters, weight), the round trip and notes, then
+    the structure's own view (truth table, closed form, standing, reading)."""
+    params = ", ".join(f"{k}={v}" for k, v in result.params.items())
+    rows = [("expression", result.expression), ("f", result.family),
+            ("parameters", params or "-"), ("weight", str(result.weight)),
+            ("rho as written", str(result.rho)),
+            ("same regions as", ", ".join(result.same_as) or "no zoo structure"),
+            ("round trip", f"{result.round_trip_points} random points, largest relative "
+                           f"difference {result.round_trip_error:.1e}"),
+            *(("note", n) for n in result.notes)]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return (f'<div class="logicpo decompiled"><style>{CSS}</style>'
+            f'<table class="fields">{body}</table>{structure_html(result.structure)}</div>')
+
+
 def figure_svg(fig, scale: float = 1.5) -> str:
     """A matplotlib figure as an inline ``<svg>`` element, its text drawn as paths, shown
     ``scale`` times its printed size (a page is read on a screen, not on paper)."""
