@@ -5,8 +5,8 @@
 #
 # TORCH selects the torch requirement. Users get the normal wheel; CI on
 # CPU-only machines sets TORCH=torch==2.13.0 (a CPU build on local disk).
-# The test environment includes the trl and torchtune extras (TRL, transformers, PEFT,
-# torchtune with its torchao pin), installed after
+# The test environment includes the trl, torchtune and ray extras (TRL, transformers, PEFT,
+# torchtune with its torchao pin, Ray for the sweep backend's test), installed after
 # torch so that pip keeps the torch chosen here.
 
 PYTHON ?= python3
@@ -23,7 +23,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev,trl,torchtune]"
+	$(BIN)/pip install --quiet -e ".[dev,trl,torchtune,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -2,9 +2,9 @@
 
 Commands live in one module per area, each exposing ``register(group)``:
 ``logic_cmds`` (check, show, compare, lattice), ``loss_cmds`` (compile, eval, plot,
-export), ``landscape_cmds`` (decompile, neighbors, census) and ``train_cmds``
-(data, train, sweep, plot-run). Library errors become a message and exit code 1
-(bad usage: 2), never a traceback.
+export), ``landscape_cmds`` (decompile, neighbors, census), ``train_cmds``
+(data, train, plot-run) and ``experiment_cmds`` (sweep, search). Library errors become a
+message and exit code 1 (bad usage: 2), never a traceback.
 
 A command's module is imported when the command runs (``check`` never loads the modules of
 the training commands); ``--help`` and an unknown name load them all.
@@ -20,7 +20,7 @@ import click
 from logicpo import __version__
 from logicpo.cli.common import LogicpoGroup
 
-AREAS = ("logic_cmds", "loss_cmds", "landscape_cmds", "train_cmds")
+AREAS = ("logic_cmds", "loss_cmds", "landscape_cmds", "train_cmds", "experiment_cmds")
 #: Which area registers each command (tests/test_fast_startup.py keeps this table true).
 COMMAND_AREAS = {
     "check": "logic_cmds", "show": "logic_cmds", "compare": "logic_cmds",
@@ -28,8 +28,8 @@ COMMAND_AREAS = {
     "compile": "loss_cmds", "eval": "loss_cmds", "plot": "loss_cmds", "export": "loss_cmds",
     "docs": "loss_cmds",
     "decompile": "landscape_cmds", "neighbors": "landscape_cmds", "census": "landscape_cmds",
-    "data": "train_cmds", "train": "train_cmds", "sweep": "train_cmds",
-    "plot-run": "train_cmds",
+    "data": "train_cmds", "train": "train_cmds", "plot-run": "train_cmds",
+    "sweep": "experiment_cmds", "search": "experiment_cmds",
 }
 
 

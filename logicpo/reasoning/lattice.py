@@ -128,6 +128,7 @@ class Lattice:
 
         return lattice_html(self)
 
+
 # ---------------------------------------------------------------- bit-parallel order
 
 
