@@ -21,7 +21,6 @@ from pathlib import Path
 from logicpo.display.html import (
     CSS,
     closed_form_html,
-    definition_line,
     lattice_svg,
     neighbourhood_lattice,
     standing_html,
@@ -30,6 +29,7 @@ from logicpo.display.html import (
 from logicpo.display.reading import reading
 from logicpo.display.standing import zoo_standing
 from logicpo.files import write_atomic
+from logicpo.logic.structure import definition_line
 
 
 def _structure_sections(program, name: str, s, heading: str = "h2") -> str:

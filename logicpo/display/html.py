@@ -56,22 +56,6 @@ def zoo_place(s: Structure) -> Standing:
                         if not (k.name == s.name and (k.atoms, k.ok_mask, k.bad_mask) == key)])
 
 
-def definition_line(s: Structure) -> str:
-    """``s`` as one line of the DSL, ready to paste into a ``.lpo`` file (``cond: true``
-    and ``add: false`` are the defaults and are left out).
-
-    >>> cpo = Structure.from_masks("mine", ("M(yw)", "M(yl)"), 0b1010, 0b0100)
-    >>> definition_line(cpo)
-    'structure mine { core: M(yl) -> M(yw)  cond: M(yw) | M(yl) }'
-    """
-    fields = [f"core: {s.core_text}"]
-    if s.cond_text != "true":
-        fields.append(f"cond: {s.cond_text}")
-    if s.add_text != "false":
-        fields.append(f"add: {s.add_text}")
-    return f"structure {s.name} {{ {'  '.join(fields)} }}"
-
-
 def _worlds(bits: list[str]) -> str:
     return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
 
