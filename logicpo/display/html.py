@@ -56,7 +56,8 @@ def zoo_place(s: Structure) -> Standing:
                         if not (k.name == s.name and (k.atoms, k.ok_mask, k.bad_mask) == key)])
 
 
-def _worlds(bits: list[str]) -> str:
+def world_list(bits: list[str]) -> str:
+    """World bitstrings as the paper writes them: ``['11', '10']`` -> ``TT TF``."""
     return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
 
 
@@ -93,7 +94,7 @@ def closed_form_html(s: Structure) -> str:
 def _fields_html(s: Structure) -> str:
     ok, bad = s.regions()
     rows = [("core P", s.core_text), ("cond P_C", s.cond_text), ("add P_A", s.add_text),
-            ("ok ✓", _worlds(ok)), ("bad ✗", _worlds(bad))]
+            ("ok ✓", world_list(ok)), ("bad ✗", world_list(bad))]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     return f'<table class="fields">{body}</table>'
 
