@@ -21,10 +21,11 @@ def test_importing_and_drawing_leaves_the_notebook_backend_alone():
     """A notebook sets its own backend; logicpo must neither switch it nor start pyplot.
     (The old plot modules called matplotlib.use("Agg") on import.)"""
     code = """
-import matplotlib, sys
+import importlib, matplotlib, pkgutil, sys
 matplotlib.use("svg")
-import logicpo.plots, logicpo.plots.lattice, logicpo.plots.landscape, logicpo.plots.runs
-import logicpo.plots.losses
+import logicpo.plots
+for module in pkgutil.iter_modules(logicpo.plots.__path__):  # every plot module, new ones too
+    importlib.import_module("logicpo.plots." + module.name)
 from logicpo.api import lattice
 from logicpo.plots.lattice import draw_lattice
 draw_lattice(lattice()).savefig(sys.argv[1], format="png")
