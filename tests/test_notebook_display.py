@@ -21,10 +21,14 @@ def test_importing_and_drawing_leaves_the_notebook_backend_alone():
     """A notebook sets its own backend; logicpo must neither switch it nor start pyplot.
     (The old plot modules called matplotlib.use("Agg") on import.)"""
     code = """
-import matplotlib, sys
+import importlib, pkgutil, sys
+import matplotlib
 matplotlib.use("svg")
-import logicpo.plots, logicpo.plots.lattice, logicpo.plots.landscape, logicpo.plots.runs
-import logicpo.plots.losses
+import logicpo.plots
+modules = [m.name for m in pkgutil.iter_modules(logicpo.plots.__path__)]
+assert {"lattice", "landscape", "runs", "losses"} <= set(modules), modules
+for m in modules:  # every plot module, today's and tomorrow's
+    importlib.import_module("logicpo.plots." + m)
 from logicpo.api import lattice
 from logicpo.plots.lattice import draw_lattice
 draw_lattice(lattice()).savefig(sys.argv[1], format="png")
@@ -125,3 +129,17 @@ def test_lattice_html_is_inline_svg_with_text_as_paths():
     html = logicpo.lattice(["CPO", "cCPO", "ORPO"])._repr_html_()
     assert "<svg" in html and "<?xml" not in html and "<!DOCTYPE" not in html
     assert "<path" in html and "<text" not in html  # glyphs drawn as paths: no font needed
+
+
+def test_decompile_result_html_has_the_reading_table_and_standing():
+    """DPO written with its log-ratios swapped, (pr - rr) - (pc - rc): by hand its ok is
+    DPO's bad and its bad DPO's ok, i.e. flip(DPO), which prefers the loser."""
+    from logicpo.decompiler import decompile
+
+    html = decompile("-logsigmoid(beta*((pr - rr) - (pc - rc)))")._repr_html_()
+    page = parse(html)
+    assert len(page.tables["truth-table"]) == 1 + 16  # header and the 16 worlds
+    fields = dict(r for r in page.tables["fields"] if len(r) == 2)
+    assert fields["f"] == "logistic" and fields["parameters"].startswith("beta=beta")
+    assert "equals flip(DPO)" in html and "prefers the loser" in html
+    assert "<math" in html

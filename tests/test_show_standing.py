@@ -302,3 +302,51 @@ def test_standing_of_every_single_model_structure_against_brute_force():
             above, below = nearest(mine)
             # Zoo structures with identical regions share a node: none do in the spec table.
             assert list(got.stronger) == above and list(got.weaker) == below
+
+
+def test_same_loss_with_other_regions_against_float64_world_weights():
+    """For all 256 single-model pairs: the zoo structures with other regions whose ratio
+    WMC(ok)/WMC(bad) is the same function, decided here by evaluating both ratios at random
+    weights in float64 (world by world), not by logicpo's canonical form. The docs' example
+    (TT / FT) has ratio w_pc w_pr / ((1 - w_pc) w_pr) = w_pc / (1 - w_pc): CE's."""
+    import random
+
+    from logicpo.display.standing import standing
+    from logicpo.logic.structure import Structure
+    from logicpo.program import zoo
+
+    z = zoo()
+    known = [z.structure(n) for n in REGIONS]
+    rng = random.Random(11)
+    points = [(rng.uniform(0.05, 0.95), rng.uniform(0.05, 0.95)) for _ in range(3)]
+
+    def wmc(region, wy, wl):
+        return sum((wy if w[0] == "T" else 1 - wy) * (wl if w[1] == "T" else 1 - wl)
+                   for w in region)
+
+    def ratios(ok, bad):
+        return [wmc(ok, *p) / wmc(bad, *p) if wmc(bad, *p) else None for p in points]
+
+    def index(world: str) -> int:
+        return sum(1 << i for i, c in enumerate(world) if c == "T")
+
+    seen_ce = False
+    for ok_mask in range(16):
+        for bad_mask in range(16):
+            ok = frozenset(w for w in WORLDS if (ok_mask >> index(w)) & 1)
+            bad = frozenset(w for w in WORLDS if (bad_mask >> index(w)) & 1)
+            mine = ratios(ok, bad)
+            expected = []
+            if ok and bad and ok != bad:
+                for n, (zo, zb) in REGIONS.items():
+                    theirs = ratios(zo, zb)
+                    if (zo, zb) != (ok, bad) and all(
+                            abs(a - b) <= 1e-9 * abs(b) for a, b in zip(mine, theirs, strict=True)):
+                        expected.append(n)
+            got = standing(Structure.from_masks("x", ("M(yw)", "M(yl)"), ok_mask, bad_mask),
+                           known)
+            assert list(got.same_loss) == expected, (sorted(ok), sorted(bad))
+            if (ok, bad) == (frozenset({"TT"}), frozenset({"FT"})):
+                assert expected == ["CE"]
+                seen_ce = True
+    assert seen_ce

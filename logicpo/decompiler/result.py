@@ -51,6 +51,13 @@ class Decompiled:
             "notes": list(self.notes),
         }
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: what the loss was read as, then the structure's truth table,
+        closed form and standing (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import decompiled_html
+
+        return decompiled_html(self)
+
 
 def _json_value(v):
     if isinstance(v, (int, float, str)) or v is None:

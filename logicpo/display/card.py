@@ -21,15 +21,16 @@ from pathlib import Path
 from logicpo.display.html import (
     CSS,
     closed_form_html,
-    definition_line,
     lattice_svg,
     neighbourhood_lattice,
     standing_html,
     truth_table_html,
+    world_list,
 )
 from logicpo.display.reading import reading
 from logicpo.display.standing import zoo_standing
 from logicpo.files import write_atomic
+from logicpo.logic.structure import definition_line
 
 
 def _structure_sections(program, name: str, s, heading: str = "h2") -> str:
@@ -39,9 +40,6 @@ def _structure_sections(program, name: str, s, heading: str = "h2") -> str:
 
         place = zoo_place(s)
     ok, bad = s.regions()
-
-    def worlds(bits):
-        return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
 
     lat, me = neighbourhood_lattice(s, place)
     svg = lattice_svg(lat, yours={me}, yours_label=f"{s.name} (dashed frame)",
@@ -59,8 +57,8 @@ def _structure_sections(program, name: str, s, heading: str = "h2") -> str:
         f'<p>To paste into a <code>.lpo</code> file:</p><pre id="dsl"><code>'
         f"{escape(definition_line(s))}</code></pre>"
         f"<{h}>Regions</{h}><table class=\"fields\">"
-        f"<tr><th>ok ✓ (for)</th><td>{worlds(ok)}</td></tr>"
-        f"<tr><th>bad ✗ (against)</th><td>{worlds(bad)}</td></tr></table>"
+        f"<tr><th>ok ✓ (for)</th><td>{world_list(ok)}</td></tr>"
+        f"<tr><th>bad ✗ (against)</th><td>{world_list(bad)}</td></tr></table>"
         f'<p class="reading">{escape(reading(s))}</p>'
         f"<{h}>Truth table</{h}>{truth_table_html(s)}"
         f"<{h}>Closed form</{h}><p>The paper's loss, -log σ(rho) with rho = log WMC(ok) - "

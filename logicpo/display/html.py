@@ -56,23 +56,8 @@ def zoo_place(s: Structure) -> Standing:
                         if not (k.name == s.name and (k.atoms, k.ok_mask, k.bad_mask) == key)])
 
 
-def definition_line(s: Structure) -> str:
-    """``s`` as one line of the DSL, ready to paste into a ``.lpo`` file (``cond: true``
-    and ``add: false`` are the defaults and are left out).
-
-    >>> cpo = Structure.from_masks("mine", ("M(yw)", "M(yl)"), 0b1010, 0b0100)
-    >>> definition_line(cpo)
-    'structure mine { core: M(yl) -> M(yw)  cond: M(yw) | M(yl) }'
-    """
-    fields = [f"core: {s.core_text}"]
-    if s.cond_text != "true":
-        fields.append(f"cond: {s.cond_text}")
-    if s.add_text != "false":
-        fields.append(f"add: {s.add_text}")
-    return f"structure {s.name} {{ {'  '.join(fields)} }}"
-
-
-def _worlds(bits: list[str]) -> str:
+def world_list(bits: list[str]) -> str:
+    """World bitstrings as the paper writes them: ``['11', '10']`` -> ``TT TF``."""
     return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
 
 
@@ -109,7 +94,7 @@ def closed_form_html(s: Structure) -> str:
 def _fields_html(s: Structure) -> str:
     ok, bad = s.regions()
     rows = [("core P", s.core_text), ("cond P_C", s.cond_text), ("add P_A", s.add_text),
-            ("ok ✓", _worlds(ok)), ("bad ✗", _worlds(bad))]
+            ("ok ✓", world_list(ok)), ("bad ✗", world_list(bad))]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     return f'<table class="fields">{body}</table>'
 
@@ -160,6 +145,23 @@ def comparison_html(c) -> str:
         parts += [f"<p>{escape(w.explain())}</p>" for w in c.witnesses]
     parts.append("</div>")
     return "".join(parts)
+
+
+def decompiled_html(result) -> str:
+    """A decompile result (:class:`logicpo.decompiler.Decompiled`) for a notebook: the
+    expression, what it was read as (f, parameters, weight), the round trip and notes, then
+    the structure's own view (truth table, closed form, standing, reading)."""
+    params = ", ".join(f"{k}={v}" for k, v in result.params.items())
+    rows = [("expression", result.expression), ("f", result.family),
+            ("parameters", params or "-"), ("weight", str(result.weight)),
+            ("rho as written", str(result.rho)),
+            ("same regions as", ", ".join(result.same_as) or "no zoo structure"),
+            ("round trip", f"{result.round_trip_points} random points, largest relative "
+                           f"difference {result.round_trip_error:.1e}"),
+            *(("note", n) for n in result.notes)]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return (f'<div class="logicpo decompiled"><style>{CSS}</style>'
+            f'<table class="fields">{body}</table>{structure_html(result.structure)}</div>')
 
 
 def figure_svg(fig, scale: float = 1.5) -> str:

@@ -40,6 +40,7 @@ class Standing:
     stronger: tuple[str, ...]
     weaker: tuple[str, ...]
     compared_with: int  # how many known structures over the same atoms were compared
+    same_loss: tuple[str, ...] = ()  # other regions, but the same ratio WMC(ok)/WMC(bad)
 
     @property
     def same_regions(self) -> tuple[str, ...]:
@@ -74,6 +75,9 @@ class Standing:
         if not self.matches:
             out.append(f"No other known structure has the regions of {name}, "
                        "even up to ref and flip.")
+        if self.same_loss:
+            out.append(f"{name} computes the same loss as {_join(self.same_loss)} with other "
+                       "regions: the ratio WMC(ok)/WMC(bad) cancels to the same function.")
         if self.stronger:
             out.append(f"Nearest stronger (they entail {name}, loss at least as high): "
                        f"{_join(self.stronger)}.")
@@ -90,6 +94,7 @@ class Standing:
                 "matches": [{"name": m.name, "relation": m.relation, "expression": m.expression}
                             for m in self.matches],
                 "prefers_loser": self.prefers_loser,
+                "same_loss": list(self.same_loss),
                 "nearest_stronger": list(self.stronger), "nearest_weaker": list(self.weaker),
                 "compared_with": self.compared_with,
                 "sentences": self.sentences()}
@@ -145,4 +150,20 @@ def standing(s: Structure, known: Iterable[Structure]) -> Standing:
         return tuple("=".join(nodes[m]) for m in sorted(ms, key=order.index))
 
     return Standing(s, found, names(nearest_above), names(nearest_below),
-                    sum(len(v) for v in nodes.values()))
+                    sum(len(v) for v in nodes.values()), _same_loss(s, known))
+
+
+def _same_loss(s: Structure, known: list[Structure]) -> tuple[str, ...]:
+    """Known structures with other regions whose loss is the same function as ``s``'s (equal
+    canonical forms of the ratio, :func:`logicpo.reasoning.landscape.loss_key`), compared
+    over all four atoms when one of them uses the reference."""
+    from logicpo.logic.truth import ATOMS_REF
+    from logicpo.reasoning.landscape import loss_key
+
+    out = []
+    for k in known:
+        atoms = s.atoms if k.atoms == s.atoms else ATOMS_REF
+        mine, theirs = s.masks(atoms), k.masks(atoms)
+        if mine != theirs and loss_key(*mine, len(atoms)) == loss_key(*theirs, len(atoms)):
+            out.append(k.name)
+    return tuple(out)

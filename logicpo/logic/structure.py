@@ -410,3 +410,17 @@ def flip(s: Structure, name: str | None = None) -> Structure:
                                 origin="flip")
 
 
+def definition_line(s: Structure) -> str:
+    """``s`` as one line of the DSL, ready to paste into a ``.lpo`` file (``cond: true``
+    and ``add: false`` are the defaults and are left out). The one home of this spelling:
+    ``neighbors`` prints it for every neighbour, the ``show --html`` page for its structure.
+
+    >>> definition_line(Structure.from_masks("mine", ("M(yw)", "M(yl)"), 0b1010, 0b0100))
+    'structure mine { core: M(yl) -> M(yw)  cond: M(yw) | M(yl) }'
+    """
+    fields = [f"core: {s.core_text}"]
+    if s.cond_text != "true":
+        fields.append(f"cond: {s.cond_text}")
+    if s.add_text != "false":
+        fields.append(f"add: {s.add_text}")
+    return f"structure {s.name} {{ {'  '.join(fields)} }}"
