@@ -50,7 +50,7 @@ bench: $(STAMP)
 	  if [ $$status -ne 0 ]; then exit $$status; fi; \
 	done
 	@echo "== goals (out/bench/*.txt)"
-	@grep -H -E "goal (<=|>=|<|>) .*(MET|NOT MET)$$" out/bench/*.txt | sed 's|^out/bench/||'
+	@grep -H -E "goal (<=|>=|<|>) .*  (MET|NOT MET)" out/bench/*.txt | sed 's|^out/bench/||'
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
