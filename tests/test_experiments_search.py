@@ -44,8 +44,8 @@ def test_search_explores_two_rounds_within_its_budget(cpo_search):
                for r in board["candidates"])
     named = {r["name"]: r["same_loss_as"] for r in board["candidates"]}
     # CPO with FF counted against it is sCE, with TT only for it cCPO (spec section 5)
-    assert named.get("CPO_FF_bad", ["sCE"]) == ["sCE"]
-    assert named.get("CPO_TT_ok", ["cCPO"]) == ["cCPO"]
+    assert named["CPO_FF_bad"] == ["sCE"]
+    assert named["CPO_TT_ok"] == ["cCPO"]
     rung1 = [r for r in board["candidates"] if r["rung"] == 1]
     assert rung1 and all(r["difference"]["n"] == 2 for r in rung1)
 

@@ -32,7 +32,7 @@ from logicpo.plots import save_figure, subplots
 
 def _layout(rows: list[dict]) -> dict[str, tuple[float, float]]:
     children: dict[str | None, list[dict]] = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r["name"]):  # by edit, not by rank: neighbours spread
         children.setdefault(r["parent"], []).append(r)
     roots = [p for p in children if p not in {r["name"] for r in rows}]
     pos: dict[str, tuple[float, float]] = {p: (0.0, 0.0) for p in roots}
@@ -45,7 +45,7 @@ def _layout(rows: list[dict]) -> dict[str, tuple[float, float]]:
             a = a0 + span * (i + 0.5) / len(kids)
             pos[r["name"]] = (px + radius * math.cos(a), py + radius * math.sin(a))
             if r["name"] in children:
-                todo.append((r["name"], a - math.pi / 3, 2 * math.pi / 3, radius * 0.45))
+                todo.append((r["name"], a - math.pi / 2, math.pi, radius * 0.6))
     return pos
 
 
@@ -72,7 +72,8 @@ def draw_search(board: dict, out: str | Path) -> Path:
             ring = {"better": "green", "worse": "red"}.get(r["verdict"], "0.3")
             ax.scatter([x], [y], s=230 if r["rung"] == 1 else 90, color=cmap(norm(d["mean"])),
                        edgecolors=ring, linewidths=2.5 if ring != "0.3" else 0.6, zorder=3)
-        label = (r["edit"] or r["name"]).replace(": ", "\n")
+        label = (r["edit"] or r["name"]).replace(": ", "\n") + "".join(
+            f"\n= {k}" for k in r.get("same_loss_as", ()))
         ax.annotate(label, (x, y), fontsize=5.5, ha="center", va="top",
                     xytext=(0, -8), textcoords="offset points", color="0.25")
     ax.scatter([0], [0], s=400, marker="*", color="black", zorder=4)
