@@ -41,7 +41,7 @@ def received(monkeypatch):
 
     seen: list[tuple[str, int]] = []
 
-    def spy(expr, file="<expr>", check_points=5):
+    def spy(expr, file="<expr>", check_points=5, values=None):
         seen.append((expr, check_points))
         raise UsageError("stopped by the test")
 
@@ -99,7 +99,7 @@ def test_decompile_option_without_its_value(run, received):
     assert received == []
 
 
-OPTION_WORDS = {"--", "-h", "--help", "--json", "--points"}  # the only words that are not text
+OPTION_WORDS = {"--", "-h", "--help", "--json", "--points", "--value"}  # the only words that are not text
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-()*+/ .0123456789", min_size=1,
                max_size=12)
 
@@ -113,7 +113,7 @@ def test_fuzz_decompile_command_line_reads_expressions(first, rest, as_json):
 
     seen = []
 
-    def spy(expr, file="<expr>", check_points=5):
+    def spy(expr, file="<expr>", check_points=5, values=None):
         seen.append(expr)
         raise UsageError("stopped by the test")
 

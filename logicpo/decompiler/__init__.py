@@ -49,10 +49,21 @@ def zoo_structures() -> list[Structure]:
 
 
 def decompile(expr: str, *, file: str = "<loss>", known: list[Structure] | None = None,
-              check_points: int = 5, seed: int = 0) -> Decompiled:
-    """The structure, outer family and parameters of the loss ``expr`` (spec section 6);
-    results are named after ``known`` (default: the zoo's structures)."""
+              check_points: int = 5, seed: int = 0,
+              values: dict[str, float] | None = None) -> Decompiled:
+    """The objective behind the loss ``expr`` (spec section 6): its terms, each
+    ``weight * f(structure, params)``, the parameters by the names ``expr`` uses, and DSL
+    text. Structures are named after ``known`` (default: the zoo's) up to ``ref`` and
+    ``flip``; ``values`` binds parameters to numbers (``{"lambda": 0.5}``).
+
+    >>> r = decompile("-logsigmoid(beta*(pc - pr)) - lambda*pc", values={"lambda": 0.5})
+    >>> [(t.family, t.structure.name, t.weight) for t in r.terms]
+    [('logistic', 'CPO', 1.0), ('logistic', 'CE', 0.5)]
+    >>> r.dsl
+    'logistic(CPO) + 0.5*logistic(CE, beta=1, normalize=none)'
+    """
     from logicpo.decompiler import pipeline
 
     return pipeline.decompile(expr, known=zoo_structures() if known is None else known,
-                              file=file, check_points=check_points, seed=seed)
+                              file=file, check_points=check_points, seed=seed,
+                              values=values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy
 
-from logicpo.decompiler.symbolic import BETA, GAMMA, LOGPS, const, is_positive
+from logicpo.decompiler.symbolic import LOGPS, const, is_positive, parameters_of, show
 from logicpo.errors import NotExpressibleError
 from logicpo.logic.closed_form import sigmoid
 
@@ -52,7 +52,7 @@ def exo_or_discopop(terms, span) -> tuple[str, sympy.Expr, dict, sympy.Expr]:
         raise NotExpressibleError(
             f"'exp({sympy.expand(c * z)})' does not fit discopop: its exponential must be "
             "exp(-s) for the s of "
-            f"-log sigmoid(s) (s = {z}), not exp({c}*s)", span, piece=f)
+            f"-log sigmoid(s) (s = {show(z)}), not exp({c}*s)", span, piece=f)
     try:
         poly = sympy.Poly(canon, _L, _Z, *sig_c.values(),
                           *[sympy.exp(c * _Z) for c in pieces["exp"]])
@@ -70,7 +70,7 @@ def _ratio_to(x: sympy.Expr, z: sympy.Expr, f: sympy.Expr, family: str, span) ->
     c = sympy.cancel(sympy.expand(x) / z)
     if not const(c) or c == 0:
         raise NotExpressibleError(
-            f"'{f}' does not fit {family}: its argument {x} is not a multiple of s = {z}, "
+            f"'{show(f)}' does not fit {family}: its argument {show(x)} is not a multiple of s = {show(z)}, "
             "and every part of the loss must be a function of the same s", span, piece=f)
     return c
 
@@ -100,8 +100,8 @@ def _in_z(joined, z, family, span):
         c = sympy.cancel(sympy.expand(lin) / (z - z0))
         if not const(c):
             raise NotExpressibleError(
-                f"'{lin}' appears outside any sigmoid, log sigmoid or exp, and is not a "
-                f"multiple of s = {z}, so it is not part of {family} ({_FORMULA[family]})",
+                f"'{show(lin)}' appears outside any sigmoid, log sigmoid or exp, and is not a "
+                f"multiple of s = {show(z)}, so it is not part of {family} ({_FORMULA[family]})",
                 span, piece=written)
         product = _factors_in_z(sympy.Mul.make_args(rest), z, family, span, sig_c, pieces)
         total += c * (_Z - z0) * product  # lin = c*(z - z0)
@@ -118,14 +118,14 @@ def _factors_in_z(factors, z, family, span, sig_c, pieces) -> sympy.Expr:
             c = _ratio_to(f.args[0].args[0], z, f, family, span)
             if c not in (1, -1):
                 raise NotExpressibleError(
-                    f"'{f}' does not fit {family}: the log-sigmoid must be of s or -s "
-                    f"(s = {z}), not of {c}*s", span, piece=f)
+                    f"'{show(f)}' does not fit {family}: the log-sigmoid must be of s or -s "
+                    f"(s = {show(z)}), not of {c}*s", span, piece=f)
             product *= _L if c == 1 else _L - _Z
         elif isinstance(f, sigmoid):
             c = _ratio_to(f.args[0], z, f, family, span)
             if c.free_symbols:
                 raise NotExpressibleError(
-                    f"'{f}' does not fit {family}: the scale {c} of s in its argument must "
+                    f"'{show(f)}' does not fit {family}: the scale {c} of s in its argument must "
                     "be a number (it may not depend on beta or gamma)", span, piece=f)
             a = abs(c)
             if a not in sig_c:
@@ -138,7 +138,7 @@ def _factors_in_z(factors, z, family, span, sig_c, pieces) -> sympy.Expr:
             product *= sympy.exp(c * _Z)
         else:
             raise NotExpressibleError(
-                f"'{f}' is not part of {family} ({_FORMULA[family]})", span, piece=f)
+                f"'{show(f)}' is not part of {family} ({_FORMULA[family]})", span, piece=f)
     return product
 
 
@@ -159,7 +159,7 @@ def _exo(coeffs, gens, z, sig_c, pieces, span):
     if len(sig_c) != 1 or next(iter(sig_c)) != 1:
         f = next((f for c, f in pieces["sigmoid"].items() if c != 1), None)
         raise NotExpressibleError(
-            f"'{f}' does not fit exo: its sigmoids must all be of s or -s (s = {z})", span,
+            f"'{show(f)}' does not fit exo: its sigmoids must all be of s or -s (s = {show(z)})", span,
             piece=f)
 
     def coeff(**powers) -> sympy.Expr:
@@ -184,10 +184,11 @@ def _exo(coeffs, gens, z, sig_c, pieces, span):
         raise NotExpressibleError(f"exo has a non-positive weight ({k})", span)
     log_eps = sympy.simplify(-coeff() / k)  # the sigmoid(-s) half's log eps
     log_1m = sympy.simplify(log_eps - coeff(S_0=1) / k)  # the sigmoid(s) half's log(1-eps)
-    if (log_eps.free_symbols | log_1m.free_symbols) & {BETA, GAMMA}:
+    if parameters_of(log_eps) | parameters_of(log_1m):
         raise NotExpressibleError(
-            f"exo's label smoothing would depend on beta or gamma (log eps = {log_eps}, "
-            f"log(1-eps) = {log_1m}): some part of the loss is not a function of s = {z}", span)
+            "exo's label smoothing would depend on the parameter(s) "
+            f"{', '.join(sorted(map(str, parameters_of(log_eps) | parameters_of(log_1m))))} (log eps = {log_eps}, "
+            f"log(1-eps) = {log_1m}): some part of the loss is not a function of s = {show(z)}", span)
     eps_neg, eps_pos = sympy.exp(log_eps), sympy.simplify(1 - sympy.exp(log_1m))
     s = z
     if is_positive(eps_neg + eps_pos - 1, span):  # written in -s: exo(-s, 1-eps) = exo(s, eps)
@@ -200,7 +201,7 @@ def _exo(coeffs, gens, z, sig_c, pieces, span):
             f"exo's two halves use different label smoothings: sigmoid(s) is shifted by "
             f"log(1-eps) = {_show(log_1m, digits)}, so eps = {_show(eps_pos, digits)}, but "
             f"sigmoid(-s) by log eps = {_show(log_eps, digits)}, so eps = "
-            f"{_show(eps_neg, digits)} (s = {s})", span,
+            f"{_show(eps_neg, digits)} (s = {show(s)})", span,
             piece=sympy.expand_log(sympy.log(eps_neg), force=True),
             hint="exo is sigmoid(s)*(log sigmoid(s) - log(1-eps)) + "
                  "sigmoid(-s)*(log sigmoid(-s) - log eps) with one eps")
@@ -217,7 +218,7 @@ def _discopop(coeffs, gens, z, sig_c, pieces, span):
     if len(sig_c) != 1:
         f = list(pieces["sigmoid"].values())[1]
         raise NotExpressibleError(
-            f"'{f}' does not fit discopop: m = sigmoid(s/tau) is taken with two different "
+            f"'{show(f)}' does not fit discopop: m = sigmoid(s/tau) is taken with two different "
             f"temperatures ({', '.join(_show(1 / c) for c in sig_c)})", span, piece=f)
     (c,) = sig_c
     tau = 1 / c
@@ -249,8 +250,8 @@ def _discopop(coeffs, gens, z, sig_c, pieces, span):
 
 
 def _monomial(m: tuple, gens, z) -> str:
-    names = {"L": f"log sigmoid({z})", "z": f"({z})"}
-    text = "*".join(f"{names.get(str(g), str(g))}" + (f"**{p}" if p > 1 else "")
+    names = {"L": f"log sigmoid({show(z)})", "z": f"({show(z)})"}
+    text = "*".join(f"{names.get(str(g), str(g))}" + (f"**{show(p)}" if p > 1 else "")
                     for g, p in zip(gens, m, strict=True) if p)
     return f"a term {text or '1'}"
 

@@ -26,6 +26,8 @@ def evaluate(node: lx.LossNode, env: dict[str, float]) -> float:
         "sigmoid": lambda: _sigmoid(x), "logsigmoid": lambda: -_softplus(-x),
         "softplus": lambda: _softplus(x), "log1mexp": lambda: _log1mexp(x),
         "relu": lambda: max(0.0, x), "max": lambda: max(args),
+        "log1p": lambda: math.log1p(x), "expm1": lambda: math.expm1(x),
+        "logaddexp": lambda: max(args) + math.log1p(math.exp(-abs(args[0] - args[1]))),
     }[node.func]()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sympy
 
 from logicpo.decompiler.exo import exo_or_discopop, mixes_sigmoid
-from logicpo.decompiler.symbolic import LOGPS, const, is_positive
+from logicpo.decompiler.symbolic import LOGPS, const, is_positive, show
 from logicpo.decompiler.worlds import log_term
 from logicpo.errors import NotExpressibleError, Span
 from logicpo.logic.closed_form import sigmoid
@@ -37,14 +37,14 @@ def recognise(e: sympy.Expr, span: Span | None) -> tuple[str, sympy.Expr, dict, 
             extra = sympy.Add(*(c * r for c, r in other)) + constant
             raise NotExpressibleError(
                 f"a logistic loss must be made of log-sigmoid terms only, but "
-                f"'{extra}' is added to them", span, piece=other[0][1] if other else None,
+                f"'{show(extra)}' is added to them", span, piece=other[0][1] if other else None,
                 hint="write the loss as -log sigmoid(s), or decompile each term separately")
         return logistic(logsig, span)
     if len(terms) == 1 or (len(other) == 1 and constant != 0):
         coeff, rest = other[0] if other else (1, e)
         if isinstance(rest, (sympy.Max, sympy.Pow)) and constant != 0:
             raise NotExpressibleError(
-                f"the constant {constant} is added to '{coeff * rest}': hinge and square "
+                f"the constant {show(constant)} is added to '{show(coeff * rest)}': hinge and square "
                 "losses have no added constant", span, piece=rest)
         if isinstance(rest, sympy.Max):
             return hinge(coeff, rest, span)
@@ -58,7 +58,7 @@ def recognise(e: sympy.Expr, span: Span | None) -> tuple[str, sympy.Expr, dict, 
     if any(not log_term(r) for _, r in other):
         bad = next(r for _, r in other if not log_term(r))
         raise NotExpressibleError(
-            f"'{bad}' is not part of a recognised f (logistic, robust, hinge, square, sigmoid, "
+            f"'{show(bad)}' is not part of a recognised f (logistic, robust, hinge, square, sigmoid, "
             "exo, discopop, or the semantic loss -log q)", span, piece=bad,
             hint="the decompiler reads -log sigmoid(s), softplus(-s), max(0, 1 - s), "
                  "(rho - 1/(2*beta))^2, sigmoid(-s), exo, discopop and -log q")
@@ -100,14 +100,15 @@ def logistic(logsig: dict, span) -> tuple[str, sympy.Expr, dict, sympy.Expr]:
 def hinge(coeff, m: sympy.Max, span):
     args = [sympy.expand(a) for a in m.args]
     if len(args) != 2 or 0 not in args:
-        raise NotExpressibleError(f"'{m}' is not max(0, 1 - s)", span)
+        raise NotExpressibleError(f"'{show(m)}' is not max(0, 1 - s)", span)
     u = next(a for a in args if a != 0)
     c0 = sum((t for t in sympy.Add.make_args(u) if const(t)), sympy.Integer(0))
-    if is_positive(c0, span) is not True:
-        raise NotExpressibleError(f"'{m}' is not max(0, 1 - s): its constant part {c0} "
-                                  "must be positive", span)
-    # k*max(0, c0 + v) = k*c0*max(0, 1 - s) with s = -v/c0
-    return "hinge", sympy.expand(-(u - c0) / c0), {}, sympy.simplify(coeff * c0)
+    if c0.is_number and c0.is_positive:
+        # k*max(0, c0 + v) = k*c0*max(0, 1 - s) with s = -v/c0
+        return "hinge", sympy.expand(-(u - c0) / c0), {}, sympy.simplify(coeff * c0)
+    # a zero, negative or symbolic margin needs no assumption about its sign:
+    # max(0, c0 + v) = max(0, 1 - s) with s = -v - (c0 - 1), i.e. gamma = c0 - 1
+    return "hinge", sympy.expand(1 - u), {}, coeff
 
 
 def square(coeff, base, span):
@@ -115,5 +116,5 @@ def square(coeff, base, span):
     c0 = sum((t for t in sympy.Add.make_args(base) if const(t)), sympy.Integer(0))
     if c0 == 0:
         raise NotExpressibleError(
-            f"'({base})^2' has no margin: the square family is (rho - 1/(2*beta))^2", span)
+            f"'({show(base)})^2' has no margin: the square family is (rho - 1/(2*beta))^2", span)
     return "square", sympy.expand(base - c0), {"c0": c0}, coeff

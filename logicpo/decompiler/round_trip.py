@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import sympy
 
 from logicpo.decompiler.floats import _log1mexp, _sigmoid, _softplus, evaluate
-from logicpo.decompiler.symbolic import BETA, GAMMA
+from logicpo.decompiler.symbolic import parameter, parameters_of, show
 from logicpo.errors import NotExpressibleError, RoundTripError
 from logicpo.logic.closed_form import LOGP, closed_form
 from logicpo.logic.closed_form import pc as PC
@@ -20,7 +20,7 @@ from logicpo.logic.structure import Structure
 from logicpo.syntax import loss_expr as lx
 
 if TYPE_CHECKING:
-    from logicpo.decompiler.result import Decompiled
+    from logicpo.decompiler.result import DecompiledTerm
 
 
 def family_value(family: str, s: float, rho: float, params: dict[str, float]) -> float:
@@ -62,51 +62,102 @@ def structure_rho(structure: Structure, logps: dict[str, float]) -> float:
     return math.log(wmc(structure.ok_mask)) - math.log(wmc(structure.bad_mask))
 
 
-def _finite(name: str, v: sympy.Expr) -> float:
-    """A parameter's value; constants such as log1mexp(0) = log 0 are not numbers."""
+def finite_real(what: str, v: sympy.Expr) -> float:
+    """A number that decompilation produced, as a float, or a user error: constants such as
+    ``log1mexp(0) = log 0`` or ``log(-1)`` (complex) are not numbers. The one place where
+    SymPy numbers become floats, so none can fail later with a TypeError."""
     try:
-        x = float(v)
+        x = complex(v)
     except (TypeError, ValueError):
-        x = math.nan
-    if not math.isfinite(x):
-        raise NotExpressibleError(f"the {name} would be {v}, which is not a finite real number")
-    return x
+        x = complex(math.nan)
+    if x.imag != 0 or not math.isfinite(x.real):
+        raise NotExpressibleError(
+            f"the {what} would be {show(v)}, which is not a finite real number")
+    return x.real
 
 
-def round_trip(node: lx.LossNode, result: Decompiled, *, points: int = 5,
-               seed: int = 0) -> float:
-    """Largest difference between the original loss and the decompiled one at random points.
+#: Where the round trip draws its points: log-probs per token, token counts, parameters.
+LOGP_RANGE = (-3.0, -0.05)
+COUNT_RANGE = (1.0, 30.0)
+POSITIVE_RANGE = (0.1, 0.45)  # a smoothing below 1/2, a temperature, a weight
+REAL_RANGE = (0.0, 1.0)
 
-    Both sides are float64 with ``math`` only: the original from its parse tree, the
-    decompiled from the regions (world weights summed) and the family's formula; the
-    SymPy closed form of the structure is checked against the regions as well.
+
+def draw_point(rng: random.Random, parameters: list[sympy.Symbol], *,
+               counts: bool) -> dict[str, float]:
+    """One random point: raw log-probs (``pc`` is ``nc`` times a per-token value), counts
+    (1 when the loss has none, so that the log-probs stay where negated atoms matter),
+    and a value for every parameter within its assumption."""
+    env = {"nc": rng.uniform(*COUNT_RANGE) if counts else 1.0,
+           "nr": rng.uniform(*COUNT_RANGE) if counts else 1.0}
+    for name, count in (("pc", "nc"), ("pr", "nr"), ("rc", "nc"), ("rr", "nr")):
+        env[name] = rng.uniform(*LOGP_RANGE) * env[count]
+    for p in parameters:
+        env[p.name] = rng.uniform(*(POSITIVE_RANGE if p.is_positive else REAL_RANGE))
+    return env
+
+
+def term_value(term: DecompiledTerm, env: dict[str, float]) -> tuple[float, float]:
+    """``(weight * f(s), rho)`` of one decompiled term at ``env``, from its regions."""
+    logps = dict(env)
+    if term.normalize:
+        for name, count in (("pc", "nc"), ("pr", "nr"), ("rc", "nc"), ("rr", "nr")):
+            logps[name] = env[name] / env[count]
+    subs = {p: env[p.name] for p in parameters_in(term)}
+    p = {k: finite_real(k, v.subs(subs)) for k, v in term.exact_params.items()}
+    w = finite_real("weight", term.exact_weight.subs(subs))
+    rho = structure_rho(term.structure, logps)
+    return w * family_value(term.family, p["beta"] * rho - p["gamma"], rho, p), rho
+
+
+def parameters_in(term: DecompiledTerm) -> set[sympy.Symbol]:
+    out = parameters_of(term.exact_weight)
+    for v in term.exact_params.values():
+        out |= parameters_of(v)
+    return out
+
+
+def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
+               values: dict[str, float], expression: str, names: set[str] = frozenset(),
+               points: int = 5, seed: int = 0) -> float:
+    """Largest difference between the original loss and the decompiled terms at random points.
+
+    Both sides are float64 with ``math`` only: the original from its parse tree, each
+    decompiled term from its regions (world weights summed) and its family's formula; the
+    SymPy closed form of each structure is checked against its regions as well. A
+    difference above 1e-9 (relative) is a bug of logicpo: :class:`RoundTripError`.
     """
     rng = random.Random(seed)
-    cf = closed_form(result.structure)
+    symbols: set[sympy.Symbol] = set()
+    for t in terms:
+        symbols |= parameters_in(t)
+    symbols |= {parameter(n) for n in names if n not in values}  # also those that cancel out
+    symbols = sorted(symbols, key=str)
+    forms = [closed_form(t.structure) for t in terms]
     worst = 0.0
     for _ in range(points):
-        env = {name: rng.uniform(-3.0, -0.05) for name in ("pc", "pr", "rc", "rr")}
-        env["beta"] = rng.uniform(0.2, 2.0)
-        env["gamma"] = rng.uniform(0.0, 1.0)
-        subs = {BETA: env["beta"], GAMMA: env["gamma"]}
-        p = {k: _finite(k, v.subs(subs)) for k, v in result.exact_params.items()}
-        w = _finite("weight", result.exact_weight.subs(subs))
-        rho = structure_rho(result.structure, env)
-        mine = w * family_value(result.family, p["beta"] * rho - p["gamma"], rho, p)
+        env = draw_point(rng, symbols, counts=any(t.normalize for t in terms))
+        text_env = {**env, **values}
+        mine = 0.0
+        for t, cf in zip(terms, forms, strict=True):
+            value, rho = term_value(t, env)
+            mine += value
+            if cf.rho is not None:
+                at = {lp: (env[str(lp)] / env["nc" if str(lp) in ("pc", "rc") else "nr"]
+                           if t.normalize else env[str(lp)]) for lp in (PC, PR, RC, RR)}
+                sym = float(cf.rho.subs(at).rewrite(sympy.log).evalf())
+                worst = max(worst, abs(sym - rho) / max(1.0, abs(rho)))
         try:
-            theirs = evaluate(node, env)
+            theirs = evaluate(node, text_env)
         except (ValueError, ArithmeticError) as exc:
+            shown = ", ".join(f"{k}={env[k]:.3g}" for k in ("pc", "pr", "rc", "rr"))
             raise NotExpressibleError(
-                f"the loss cannot be evaluated at pc={env['pc']:.3g}, pr={env['pr']:.3g}, "
-                f"rc={env['rc']:.3g}, rr={env['rr']:.3g} ({exc}), although its structure can"
+                f"the loss cannot be evaluated at {shown} ({exc}), although its terms can"
             ) from None
         worst = max(worst, abs(mine - theirs) / max(1.0, abs(theirs)))
-        if cf.rho is not None:
-            sym = float(cf.rho.subs({PC: env["pc"], PR: env["pr"], RC: env["rc"],
-                                     RR: env["rr"]}).rewrite(sympy.log).evalf())
-            worst = max(worst, abs(sym - rho) / max(1.0, abs(rho)))
     if not worst <= 1e-9:
         raise RoundTripError(
-            f"round trip failed for '{result.expression}': the decompiled {result.family}"
-            f"({result.structure.name}) differs from it by {worst:.3g}")
+            f"round trip failed for '{expression}': the decompiled "
+            + " + ".join(f"{t.family}({t.structure.name})" for t in terms)
+            + f" differs from it by {worst:.3g}")
     return worst

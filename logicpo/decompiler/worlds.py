@@ -9,7 +9,7 @@ from functools import reduce
 
 import sympy
 
-from logicpo.decompiler.symbolic import ATOM_OF, BETA, GAMMA, LOGPS, is_positive
+from logicpo.decompiler.symbolic import ATOM_OF, LOGPS, is_positive, parameters_of, show
 from logicpo.errors import NotExpressibleError
 from logicpo.logic.closed_form import WEIGHT, log1mexp
 from logicpo.logic.truth import World
@@ -32,11 +32,13 @@ def split(s: sympy.Expr, span) -> tuple[dict[sympy.Expr, sympy.Expr], sympy.Expr
             continue
         if not log_term(rest):
             raise NotExpressibleError(
-                f"'{rest}' is not a log-probability term (pc, log1mexp(pc), log of a sum of "
+                f"'{show(rest)}' is not a log-probability term (pc, log1mexp(pc), log of a sum of "
                 "probabilities, ...)", span, piece=rest)
-        if rest.free_symbols & {BETA, GAMMA}:
-            raise NotExpressibleError(f"'{rest}' mixes beta or gamma into a log-probability", span,
-                                      piece=rest)
+        if parameters_of(rest):
+            raise NotExpressibleError(
+                f"'{show(rest)}' mixes the parameter(s) "
+                f"{', '.join(sorted(map(str, parameters_of(rest))))} into a log-probability",
+                span, piece=rest)
         parts[rest] = parts.get(rest, 0) + coeff
     parts = {k: v for k, v in parts.items() if v != 0}
     if not parts:
@@ -54,7 +56,7 @@ def peel_beta(parts: dict, span) -> tuple[sympy.Expr, dict[sympy.Expr, int]]:
         r = sympy.nsimplify(sympy.simplify(c / first), rational=True)
         if not r.is_Rational:
             raise NotExpressibleError(
-                f"the coefficients {first} of '{items[0][0]}' and {c} of '{term}' are not in a "
+                f"the coefficients {show(first)} of '{show(items[0][0])}' and {c} of '{show(term)}' are not in a "
                 "rational ratio, so exp(rho) is not a ratio of polynomials", span)
         ratios.append(r)
     den = reduce(sympy.ilcm, [r.q for r in ratios], 1)
@@ -77,11 +79,13 @@ def poly_of(term: sympy.Expr, span) -> sympy.Expr:
     if isinstance(term, log1mexp):
         inner = term.args[0]
         if inner not in LOGPS:
-            raise NotExpressibleError(f"log1mexp must be applied to a log-prob, not '{inner}'",
+            raise NotExpressibleError(f"log1mexp must be applied to a log-prob, not '{show(inner)}'",
                                       span)
         return 1 - WEIGHT[ATOM_OF[inner]]
     q = sympy.expand(term.args[0], power_exp=True, mul=False, multinomial=False)
-    q = q.replace(lambda x: isinstance(x, log1mexp), lambda x: 1 - sympy.exp(x.args[0]))
+    # exp(log1mexp(x)) = 1 - exp(x): a negated atom's weight inside a sum of world weights
+    q = q.replace(lambda x: isinstance(x, sympy.exp) and isinstance(x.args[0], log1mexp),
+                  lambda x: 1 - sympy.exp(x.args[0].args[0]))
     q = sympy.expand(q, power_exp=True)
     q = q.subs({lp: sympy.log(WEIGHT[ATOM_OF[lp]]) for lp in LOGPS})
     q = sympy.powsimp(sympy.expand(q, power_exp=True))
@@ -104,14 +108,14 @@ def world_coefficients(p: sympy.Expr, atoms: tuple[str, ...], what: str, span) -
     ws = [WEIGHT[a] for a in atoms]
     if p.free_symbols - set(ws):
         raise NotExpressibleError(
-            f"{what} = {p} is not a polynomial in the atom weights", span)
+            f"{what} = {show(p)} is not a polynomial in the atom weights", span)
     if not p.is_polynomial(*ws):
-        raise NotExpressibleError(f"{what} = {p} is not a polynomial in the weights", span)
+        raise NotExpressibleError(f"{what} = {show(p)} is not a polynomial in the weights", span)
     poly = sympy.Poly(p, *ws)
     for a, w in zip(atoms, ws, strict=True):
         if poly.degree(w) > 1:
             raise NotExpressibleError(
-                f"{what} = {p} has degree {poly.degree(w)} in w({a}), so it is not a weighted "
+                f"{what} = {show(p)} has degree {poly.degree(w)} in w({a}), so it is not a weighted "
                 "model count (those are multilinear: each atom at most once per world)", span)
     n = len(atoms)
     return [p.subs({w: (k >> i) & 1 for i, w in enumerate(ws)}) for k in range(1 << n)]
@@ -132,7 +136,7 @@ def regions(t, b, atoms, span) -> tuple[int, int]:
             f"world {World(atoms, k).short} ({World(atoms, k).describe()}) has coefficient {c} "
             f"in WMC({side})" for side, k, c in broken[:6])
         raise NotExpressibleError(
-            f"exp(rho) = ({t}) / ({b}), and in the world basis {shown}; a structure needs every "
+            f"exp(rho) = ({show(t)}) / ({show(b)}), and in the world basis {shown}; a structure needs every "
             "coefficient to be 0 or 1", span)
     ok = sum(1 << k for k, c in enumerate(ct) if c == 1)
     bad = sum(1 << k for k, c in enumerate(cb) if c == 1)
