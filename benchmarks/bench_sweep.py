@@ -5,8 +5,10 @@ Reports, all measured in this run with the same runs (tiny model, sort task, sho
   one torch thread each) and of ``--backend ray`` with a local Ray of 2 CPUs, and the
   ratios of the last two to the first;
 - Ray's overhead per run: the same sweep of 1-step runs (no SFT: almost nothing but
-  bookkeeping) on the local Ray and in this process, the difference in wall time divided by
-  the number of runs (``ray.init`` and ``ray.shutdown`` are timed separately).
+  bookkeeping) on the warm local Ray and in this process, the difference in wall time
+  divided by the number of runs; ``ray.init``, ``ray.shutdown`` and the first Ray sweep
+  (whose workers start and import torch) are timed separately, and the timed Ray sweep runs
+  on warm workers.
 
 Every backend writes a fresh directory; the per-run metrics are the same in all three (the
 tests check that), so only time differs. On a shared machine the numbers are noisy: the
@@ -63,14 +65,17 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}})
     ray_start = time.perf_counter() - t
+    short = dict(sft_steps=0, steps=1, eval_generate=1, task_train=8, task_val=2)
+    tiny = dict(specs=LOSSES, seeds=seeds)
     try:
+        # the first Ray sweep pays for starting its worker processes (each imports torch)
+        ray_cold = _timed(cfg=_cfg(f"{root}/short-cold", 1).replace(**short), backend="ray",
+                          **tiny)
         ray_time = _timed(cfg=_cfg(f"{root}/ray", args.steps), backend="ray", **common)
-        # overhead per run: 1-step runs without SFT, on Ray and in this process
-        tiny = dict(specs=LOSSES, seeds=seeds)
-        short = dict(sft_steps=0, steps=1, eval_generate=1, task_train=8, task_val=2)
-        local_short = _timed(cfg=_cfg(f"{root}/short-local", 1).replace(**short), **tiny)
+        # overhead per run on warm workers: 1-step runs without SFT, on Ray and in process
         ray_short = _timed(cfg=_cfg(f"{root}/short-ray", 1).replace(**short), backend="ray",
                            **tiny)
+        local_short = _timed(cfg=_cfg(f"{root}/short-local", 1).replace(**short), **tiny)
     finally:
         t = time.perf_counter()
         ray.shutdown()
@@ -82,6 +87,7 @@ def main() -> None:
            "ratio_jobs2_to_sequential": round(rate["jobs2"] / rate["sequential"], 3),
            "ratio_ray_to_sequential": round(rate["ray"] / rate["sequential"], 3),
            "ray_overhead_per_run_s": round((ray_short - local_short) / n, 3),
+           "ray_first_sweep_of_1_step_runs_s": round(ray_cold, 2),
            "ray_init_s": round(ray_start, 2), "ray_shutdown_s": round(ray_stop, 2)}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -92,9 +98,10 @@ def main() -> None:
         print(f"  {k:<11} {v:7.2f} runs/min")
     print(f"  --jobs 2 / sequential: {out['ratio_jobs2_to_sequential']:.2f}x   "
           f"ray / sequential: {out['ratio_ray_to_sequential']:.2f}x")
-    print(f"  Ray overhead per run (1-step runs, Ray minus in-process): "
+    print(f"  Ray overhead per run on warm workers (1-step runs, Ray minus in-process): "
           f"{out['ray_overhead_per_run_s']:.3f} s; ray.init {out['ray_init_s']:.1f} s, "
-          f"shutdown {out['ray_shutdown_s']:.1f} s")
+          f"shutdown {out['ray_shutdown_s']:.1f} s; the first Ray sweep ({n} 1-step runs, "
+          f"workers starting) {out['ray_first_sweep_of_1_step_runs_s']:.1f} s")
 
 
 if __name__ == "__main__":
