@@ -139,7 +139,22 @@ def test_decompile_result_html_has_the_reading_table_and_standing():
     html = decompile("-logsigmoid(beta*((pr - rr) - (pc - rc)))")._repr_html_()
     page = parse(html)
     assert len(page.tables["truth-table"]) == 1 + 16  # header and the 16 worlds
-    fields = dict(r for r in page.tables["fields"] if len(r) == 2)
-    assert fields["f"] == "logistic" and fields["parameters"].startswith("beta=beta")
+    fields = page.tables["fields"]
+    assert ["dsl", "logistic(flip(DPO))"] in fields
+    assert ["parameter", "beta: temperature"] in fields
     assert "equals flip(DPO)" in html and "prefers the loser" in html
     assert "<math" in html
+
+
+def test_decompiled_objective_html_shows_every_terms_structure():
+    """CPO with its NLL term, -logsigmoid(beta*(pc - pr)) - pc: by hand, term 1 is CPO and
+    term 2 is -log P(M(yw)), the zoo's CE (ok = the two worlds with M(yw)), each a
+    single-model structure with a 4-world truth table of its own."""
+    from logicpo.decompiler import decompile
+
+    html = decompile("-logsigmoid(beta*(pc - pr)) - pc")._repr_html_()
+    page = parse(html)
+    assert len(page.tables["truth-table"]) == 2 * (1 + 4)
+    dsl = dict(r for r in page.tables["fields"] if len(r) == 2)["dsl"]
+    assert dsl.startswith("logistic(CPO) + logistic(CE, beta=1")
+    assert "term 1: -logsigmoid(beta*(pc - pr))" in html and "term 2: -pc" in html

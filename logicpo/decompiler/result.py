@@ -61,13 +61,6 @@ class DecompiledTerm:
             "notes": list(self.notes),
         }
 
-    def _repr_html_(self) -> str:
-        """Jupyter's view: what the loss was read as, then the structure's truth table,
-        closed form and standing (:mod:`logicpo.display.html`)."""
-        from logicpo.display.html import decompiled_html
-
-        return decompiled_html(self)
-
 
 @dataclass(frozen=True)
 class Parameter:
@@ -160,6 +153,13 @@ class Decompiled:
     @property
     def notes(self) -> tuple[str, ...]:
         return tuple(n for t in self.terms for n in t.notes)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the DSL, parameters and checks, then each term's structure with
+        its truth table, closed form and standing (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import decompiled_html
+
+        return decompiled_html(self)
 
     def to_json(self) -> dict:
         """The keys of docs/cli.md's decompile section; a one-term loss also carries the

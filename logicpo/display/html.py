@@ -149,19 +149,28 @@ def comparison_html(c) -> str:
 
 def decompiled_html(result) -> str:
     """A decompile result (:class:`logicpo.decompiler.Decompiled`) for a notebook: the
-    expression, what it was read as (f, parameters, weight), the round trip and notes, then
-    the structure's own view (truth table, closed form, standing, reading)."""
-    params = ", ".join(f"{k}={v}" for k, v in result.params.items())
-    rows = [("expression", result.expression), ("f", result.family),
-            ("parameters", params or "-"), ("weight", str(result.weight)),
-            ("rho as written", str(result.rho)),
-            ("same regions as", ", ".join(result.same_as) or "no zoo structure"),
+    expression, the DSL to paste (or why there is none), parameters with their roles,
+    assumptions, warnings, the round trip and notes, then each term's structure (truth
+    table, closed form, standing, reading) under what the term was read as."""
+    rows = [("expression", result.expression),
+            ("dsl", result.dsl if result.dsl is not None else f"none: {result.dsl_problem}"),
+            *(("parameter", f"{p.name}: {'; '.join(p.roles)}") for p in result.parameters),
+            *(("value", f"{k} = {v:g}") for k, v in result.values),
+            *(("assumes", a) for a in result.assumptions),
+            *(("warning", w) for w in result.warnings),
             ("round trip", f"{result.round_trip_points} random points, largest relative "
                            f"difference {result.round_trip_error:.1e}"),
             *(("note", n) for n in result.notes)]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    terms = []
+    for i, t in enumerate(result.terms, 1):
+        params = ", ".join(f"{k}={v}" for k, v in t.params.items())
+        read = (f"term {i}: {t.text} is {t.weight} * {t.family}({t.structure.name}"
+                f"{', ' + params if params else ''})"
+                + (f", same regions as {', '.join(t.same_as)}" if t.same_as else ""))
+        terms.append(f'<h4>{escape(read)}</h4>{structure_html(t.structure)}')
     return (f'<div class="logicpo decompiled"><style>{CSS}</style>'
-            f'<table class="fields">{body}</table>{structure_html(result.structure)}</div>')
+            f'<table class="fields">{body}</table>{"".join(terms)}</div>')
 
 
 def figure_svg(fig, scale: float = 1.5) -> str:
