@@ -47,8 +47,8 @@ def cpu_min(fn, rounds: int) -> float:
 
 
 def bench_decompile(rounds: int) -> dict:
+    from logicpo.decompiler import decompile
     from logicpo.logic.closed_form import closed_form
-    from logicpo.logic.decompile import decompile
     from logicpo.program import zoo
 
     t = time.process_time()

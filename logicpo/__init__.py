@@ -34,7 +34,7 @@ _LAZY = {
     "lattice": "logicpo.api",
     "loss": "logicpo.numbers.api",
     "LossOutput": "logicpo.numbers.module",
-    "decompile": "logicpo.logic.decompile",
+    "decompile": "logicpo.decompiler",
     "TrainConfig": "logicpo.training.config",
     "train": "logicpo.training.loop",
 }

@@ -124,8 +124,47 @@ class UntrainableError(LogicpoError):
     """A loss that cannot train: nothing in it gives the policy a gradient."""
 
 
+class NotExpressibleError(LogicpoError):
+    """The loss is well formed, but no sum of ``f(beta*rho - gamma)`` terms over structures
+    computes it (the decompiler says which part breaks it)."""
+
+    def __init__(self, message: str, span: Span | None = None, *, piece=None, **kw) -> None:
+        super().__init__(f"not expressible: {message}", span, **kw)
+        self.piece = piece  # the offending sub-expression, located in the text if possible
+
+
 class UsageError(LogicpoError):
     """The caller asked for something that cannot be done (exit code 2 in the CLI)."""
+
+
+#: The CLI's exit code for an internal error (a bug in logicpo): EX_SOFTWARE of sysexits.h.
+INTERNAL_EXIT_CODE = 70
+
+
+class InternalError(Exception):
+    """A bug in logicpo, not a mistake in the input (exit code 70 in the CLI).
+
+    Deliberately *not* a :class:`LogicpoError`: code and tests that catch user errors as
+    "fine" must never swallow a wrong answer, and the CLI must not blame the user for it.
+
+    >>> issubclass(InternalError, LogicpoError)
+    False
+    >>> InternalError("the round trip failed").to_json()["internal"]
+    True
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict:
+        return {"error": type(self).__name__, "message": self.message, "internal": True,
+                "report": REPORT_REQUEST}
+
+
+#: What the CLI asks of a user who met an internal error.
+REPORT_REQUEST = ("this is a bug in logicpo, not in your input: please report it with the "
+                  "command you ran and this message")
 
 
 @dataclass(frozen=True)
@@ -170,3 +209,8 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     if not close:
         return None
     return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+class RoundTripError(InternalError):
+    """A decompiled loss does not reproduce the original one: a logicpo bug, so an
+    :class:`InternalError`, never a user error that a caller may swallow."""

@@ -13,14 +13,14 @@ from conftest import SPEC_REGIONS, tf_to_bits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logicpo.errors import LogicpoError, NameResolutionError, ParseError
-from logicpo.logic.closed_form import closed_form
-from logicpo.logic.decompile import (
+from logicpo.decompiler import (
     NotExpressibleError,
     decompile,
     family_value,
     structure_rho,
 )
+from logicpo.errors import LogicpoError, NameResolutionError, ParseError
+from logicpo.logic.closed_form import closed_form
 from logicpo.logic.structure import Structure
 from logicpo.reasoning.landscape import loss_key
 from logicpo.syntax.loss_expr import parse_loss_expression
@@ -277,7 +277,7 @@ def test_exo_and_discopop_values_by_hand():
     # the +gamma of -s forgotten where log sigmoid(-s) is spelled out: eps would depend on gamma
     ("sigmoid(pc - pr - gamma)*(logsigmoid(pc - pr - gamma) - log(0.999)) + (1 - sigmoid(pc"
      " - pr - gamma))*(logsigmoid(pc - pr - gamma) - (pc - pr) - log(0.001))",
-     ["would depend on beta or gamma"], None),
+     ["would depend on the parameter(s) gamma"], None),
     ("sigmoid(pc - pr)*pc", ["sigmoid multiplied by log-probs"], None),
     # m's argument is not s/tau: another s, a margin only in m, a tau depending on beta
     (f"(1 - sigmoid(beta*{d}/0.05))*(-logsigmoid(beta*{d}))"
@@ -313,10 +313,11 @@ def test_wrong_exo_and_discopop_parameters_are_explained(expr, words, marked):
     ("-log(exp(pc) + exp(pr))", ["world TT", "coefficient 2", "WMC(ok)"]),
     ("-logsigmoid(log(exp(pc) + exp(pr)) - rc)", ["coefficient 2"]),
     ("-logsigmoid(2*pc - pr)", ["degree 2", "M(yw)"]),
-    ("-logsigmoid(pc - pr) - logsigmoid(pc - rc)", ["different arguments"]),
+    # a sum of terms is an objective (tests/test_decompile_objectives.py), but exp(pr) is no term
+    ("-logsigmoid(pc - pr) - logsigmoid(pc - rc) + exp(pr)", ["'exp(pr)'", "not part of a"]),
     ("exp(pc)", ["exp(pc)", "not part of a recognised f"]),
     ("(pc - pr)**2", ["no margin"]),
-    ("-logsigmoid(pc - sqrt_free_term) ", None),
+    ("-logsigmoid(pc - sqrt(pr)) ", None),  # an unknown function (an unknown name is a parameter)
     ("-logsigmoid(beta + gamma)", ["does not depend on the log-probs"]),
     ("-logsigmoid(exp(pc) - pr)", ["exp(pc)", "not a log-probability term"]),
     ("-logsigmoid(pc - 0.5*pr)", ["degree 2"]),

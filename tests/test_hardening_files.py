@@ -36,12 +36,12 @@ def said(result) -> str:
 @pytest.fixture()
 def received(monkeypatch):
     """The expressions the decompiler is handed (it stops there with a usage error)."""
-    import logicpo.logic.decompile as module
+    import logicpo.decompiler as module
     from logicpo.errors import UsageError
 
     seen: list[tuple[str, int]] = []
 
-    def spy(expr, file="<expr>", check_points=5):
+    def spy(expr, file="<expr>", check_points=5, values=None):
         seen.append((expr, check_points))
         raise UsageError("stopped by the test")
 
@@ -99,7 +99,7 @@ def test_decompile_option_without_its_value(run, received):
     assert received == []
 
 
-OPTION_WORDS = {"--", "-h", "--help", "--json", "--points"}  # the only words that are not text
+OPTION_WORDS = {"--", "-h", "--help", "--json", "--points", "--value"}  # the only words that are not text
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-()*+/ .0123456789", min_size=1,
                max_size=12)
 
@@ -108,12 +108,12 @@ WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-()*+/ .0123456789", min_siz
 @given(first=WORD, rest=st.lists(WORD, max_size=3), as_json=st.booleans())
 def test_fuzz_decompile_command_line_reads_expressions(first, rest, as_json):
     """Random words, the first starting with '-': all of them reach the decompiler, in order."""
-    import logicpo.logic.decompile as module
+    import logicpo.decompiler as module
     from logicpo.errors import UsageError
 
     seen = []
 
-    def spy(expr, file="<expr>", check_points=5):
+    def spy(expr, file="<expr>", check_points=5, values=None):
         seen.append(expr)
         raise UsageError("stopped by the test")
 

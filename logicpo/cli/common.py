@@ -11,7 +11,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from logicpo.errors import LogicpoError, UsageError
+from logicpo.errors import (
+    INTERNAL_EXIT_CODE,
+    REPORT_REQUEST,
+    InternalError,
+    LogicpoError,
+    UsageError,
+)
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
@@ -22,6 +28,8 @@ class LogicpoGroup(click.Group):
 
     The message goes to standard error; with ``--json`` the error is also printed to
     standard output as ``{"error": ..., "message": ..., "file", "line", "column"}``.
+    An :class:`~logicpo.errors.InternalError` (a bug in logicpo) exits with code 70, asks
+    to be reported, and its JSON carries ``"internal": true``.
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -36,6 +44,12 @@ class LogicpoGroup(click.Group):
                 emit_json(exc.to_json())
             err_console.print(f"[bold red]error:[/] {_escape(exc.render())}")
             ctx.exit(2 if isinstance(exc, UsageError) else 1)
+        except InternalError as exc:  # a bug of ours: said so, never blamed on the input
+            if ctx.meta.get("logicpo.json"):
+                emit_json(exc.to_json())
+            err_console.print(f"[bold red]internal error:[/] {_escape(exc.message)}\n"
+                              f"  {REPORT_REQUEST}")
+            ctx.exit(INTERNAL_EXIT_CODE)
         except KeyboardInterrupt:
             err_console.print("interrupted")
             ctx.exit(130)

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from logicpo.cli.common import (
     FreeTextCommand,
+    Number,
     console,
     emit_json,
     err_console,
@@ -36,53 +37,108 @@ def _structure_rows(s) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- decompile
 
 
+class _Binding(click.ParamType):
+    """``NAME=NUMBER``: a parameter of the loss bound to a finite number."""
+
+    name = "NAME=NUMBER"
+
+    def convert(self, value, param, ctx) -> tuple[str, float]:
+        if isinstance(value, tuple):
+            return value
+        name, eq, number = str(value).partition("=")
+        name = name.strip()
+        if not eq or not name.isidentifier():
+            self.fail(f"{value!r} is not NAME=NUMBER (e.g. --value lambda=0.5)", param, ctx)
+        return name, LOG_VALUE.convert(number.strip(), param, ctx)
+
+
+LOG_VALUE = Number("parameter value")
+
+
 @click.command(cls=FreeTextCommand)
 @click.argument("expr", nargs=-1, required=True)
+@click.option("--value", "values", type=_Binding(), multiple=True,
+              help="Bind a parameter of EXPR to a number, by the name EXPR uses "
+                   "(repeatable): --value lambda=0.5.")
 @click.option("--points", type=click.IntRange(min=1), default=5, show_default=True,
               help="Random points at which the round trip is checked (at least 1).")
 @json_option
-def decompile(expr: tuple[str, ...], points: int, as_json: bool) -> None:
-    """Find the structure behind a loss EXPR written in log-probs.
+def decompile(expr: tuple[str, ...], values: tuple[tuple[str, float], ...], points: int,
+              as_json: bool) -> None:
+    """Find the logic behind a loss EXPR written in log-probs: an objective, a sum of
+    terms f(structure, params), and the DSL text that trains it.
 
-    EXPR uses pc, pr, rc, rr (or policy_chosen_logps, ...), beta, gamma, numbers,
-    + - * / ** and log, exp, logsigmoid, sigmoid, softplus, log1mexp, relu, max.
-    The outer function may be any of the spec's families (logistic with label
-    smoothing, hinge, square, robust, exo, sigmoid, discopop) or -log of a probability.
-    Example: logicpo decompile "-logsigmoid(beta*((pc - rc) - (pr - rr)))"
+    EXPR uses the log-probs pc, pr, rc, rr (or policy_chosen_logps, ...), token counts
+    (nc, nr, len_w, len_l, chosen_lengths, ...: pc/nc gives normalize=length), numbers,
+    + - * / ** and log, exp, logsigmoid, sigmoid, softplus, log1mexp, log1p, expm1,
+    logaddexp, relu, max. Every other name is a parameter (beta, gamma, eps, lambda, tau,
+    ...), reported by its role. Each term's outer function may be any of the spec's
+    families (logistic with label smoothing, hinge, square, robust, exo, sigmoid,
+    discopop) or -log of a probability (the NLL -pc, unlikelihood -log1mexp(pr), ...).
+    Example: logicpo decompile "-logsigmoid(beta*(pc - pr)) - lambda*pc"
 
     Every word that is not exactly one of the options below is part of EXPR, so an
     expression may start with "-"; after "--" everything is EXPR.
     """
-    from logicpo.logic.decompile import decompile as run
+    from logicpo.decompiler import decompile as run
 
     expr = " ".join(expr)
-    result = run(expr, file="<expr>", check_points=points)
+    bound: dict[str, float] = {}
+    for name, number in values:
+        if name in bound:
+            raise UsageError(f"--value {name}=... is given twice")
+        bound[name] = number
+    result = run(expr, file="<expr>", check_points=points, values=bound)
     if as_json:
         emit_json(result.to_json())
         return
-    s = result.structure
-    name = s.name if result.same_as else "a structure not in the zoo"
-    console.print(f"[bold]{escape(expr)}[/]\n  is {result.family}({escape(name)}"
-                  + "".join(f", {k}={v}" for k, v in result.params.items()
-                            if v not in (0.0,) or k == "beta") + ")"
-                  + (f" times {result.weight}" if result.weight != 1.0 else ""))
+    console.print(f"[bold]{escape(expr)}[/]")
+    if result.dsl is not None:
+        console.print(f"  is {escape(result.dsl)}")
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold cyan")
     grid.add_column()
-    grid.add_row("f", result.family)
-    for k, v in result.params.items():
-        grid.add_row(k, str(v))
-    grid.add_row("weight", str(result.weight))
-    for label, value in _structure_rows(s):
-        grid.add_row(label, escape(value))
-    grid.add_row("rho", escape(str(result.rho)))
-    grid.add_row("structure's loss", escape(result.closed_form))
-    grid.add_row("same regions as", ", ".join(result.same_as) or "no zoo structure")
+    if result.dsl is not None:
+        grid.add_row("dsl", escape(result.dsl))
+    else:
+        grid.add_row("dsl", escape(f"none: {result.dsl_problem}"))
+    for d in result.definitions:
+        grid.add_row("needs", escape(d))
+    if len(result.terms) == 1:
+        t = result.terms[0]
+        grid.add_row("f", t.family)
+        for k, v in t.params.items():
+            grid.add_row(k, escape(str(v)))
+        grid.add_row("weight", escape(str(t.weight)))
+        grid.add_row("normalize", "length" if t.normalize else "none")
+        for label, value in _structure_rows(t.structure):
+            grid.add_row(label, escape(value))
+        grid.add_row("rho", escape(str(t.rho)))
+        grid.add_row("structure's loss", escape(t.closed_form))
+        grid.add_row("known as", ", ".join(m.expression for m in t.matches)
+                     or "no zoo structure (up to ref and flip)")
+    for p in result.parameters:
+        grid.add_row("parameter", escape(f"{p.name}: " + "; ".join(p.roles)))
+    for name, v in result.values:
+        grid.add_row("bound", f"{escape(name)} = {v:g}")
+    for a in result.assumptions:
+        grid.add_row("assumes", escape(a))
+    for note in result.dsl_notes + result.notes:
+        grid.add_row("note", escape(note))
     grid.add_row("round trip", f"{result.round_trip_points} random points, largest "
                                f"relative difference {result.round_trip_error:.1e}")
-    for note in result.notes:
-        grid.add_row("note", escape(note))
     console.print(grid)
+    if len(result.terms) > 1:
+        rows = [[i, escape(t.text), t.family, escape(t.structure.name),
+                 escape(", ".join(f"{k}={v}" for k, v in t.params.items()
+                                  if k == "beta" or v != 0.0)),
+                 escape(str(t.weight)), "length" if t.normalize else "none",
+                 escape(", ".join(m.expression for m in t.matches) or "new")]
+                for i, t in enumerate(result.terms, 1)]
+        console.print(make_table("terms", ["#", "as written", "f", "structure", "params",
+                                           "weight", "normalize", "known as"], rows))
+    for w in result.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {escape(w)}")
 
 
 # ---------------------------------------------------------------- neighbors
@@ -105,13 +161,21 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | 
     stronger (they entail NAME, loss at least as high), weaker or incomparable;
     degenerate ones are marked, and those computing the same loss are grouped.
     Each neighbour is also printed as a line of the DSL, ready to paste into a
-    .lpo file.
+    .lpo file. NAME may be an objective with one structure (sigmoid, simpo, ...):
+    its structure is used.
     """
     from logicpo.api import program_for
+    from logicpo.cli.logic_cmds import loss_structures, print_notes
     from logicpo.reasoning.landscape import neighbours
 
     program, (short,) = program_for([name], files)
-    origin = program.structure(short)
+    found, note = loss_structures(program, short)
+    if len(found) > 1:
+        raise UsageError(f"{short} is an objective with {len(found)} structures "
+                         f"({', '.join(s.name for s in found)}): neighbors explores one "
+                         "structure, name one of them")
+    origin = found[0]
+    print_notes([note])
     known = [program.structure(n) for n in program.names_of("structure")]
     hood = neighbours(origin, known)
     pictures = [p for p in (png, svg) if p is not None]
@@ -122,6 +186,7 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | 
         save_figure(draw_neighbourhood(hood), path)
     if as_json:
         out = hood.to_json()
+        out["notes"] = [note] if note else []
         if png is not None:
             out["png"] = str(png)
         if svg is not None:

@@ -18,12 +18,9 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from logicpo.errors import UsageError  # noqa: E402
-from logicpo.files import parse_json, read_text  # noqa: E402
-from logicpo.plots import save_figure  # noqa: E402
+from logicpo.errors import UsageError
+from logicpo.files import parse_json, read_text
+from logicpo.plots import save_figure, subplots
 
 
 def read_metrics(run: str | Path) -> list[dict]:
@@ -62,9 +59,9 @@ def plot_runs(runs: list[str | Path], out: str | Path, labels: list[str] | None 
         raise UsageError(f"{len(labels)} labels for {len(runs)} runs")
     data = [read_metrics(r) for r in runs]
     has_task = any("eval_task_reward" in rec for recs in data for rec in recs)
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6.2), dpi=90)
+    fig, axes = subplots(2, 2, figsize=(9, 6.2), dpi=90)
     (ax_loss, ax_margin), (ax_logp, ax_reward) = axes
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (recs, label) in enumerate(zip(data, labels, strict=True)):
         c = colors[i % len(colors)]
         ax_loss.plot(*_series(recs, "loss", 0.8), color=c, label=label)
@@ -129,9 +126,9 @@ def sweep_figure(losses: list[dict], title: str | None = None):
                 for d in definitions)]
     cols = 2
     rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(9.5, 3.1 * rows + 0.4), dpi=90,
-                             squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = subplots(rows, cols, figsize=(9.5, 3.1 * rows + 0.4), dpi=90,
+                         squeeze=False)
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (k, panel_title, definition) in zip(axes.flat, panels, strict=False):
         for i, x in enumerate(losses):
             if definition is not None and x["reward"] != definition:

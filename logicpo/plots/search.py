@@ -24,12 +24,10 @@ import math
 from pathlib import Path
 
 import matplotlib
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import TwoSlopeNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
-
-from logicpo.plots import save_figure  # noqa: E402
+from logicpo.plots import save_figure, subplots
 
 
 def _layout(rows: list[dict]) -> dict[str, tuple[float, float]]:
@@ -58,8 +56,8 @@ def draw_search(board: dict, out: str | Path) -> Path:
     measured = [r["difference"]["mean"] for r in rows if r["difference"]]
     span = max([abs(v) for v in measured] + [1e-3])
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
-    cmap = plt.get_cmap("RdBu")
-    fig, ax = plt.subplots(figsize=(9, 8.2), dpi=90)
+    cmap = matplotlib.colormaps["RdBu"]
+    fig, ax = subplots(figsize=(9, 8.2), dpi=90)
     for r in rows:
         x, y = pos[r["name"]]
         px, py = pos.get(r["parent"], (0.0, 0.0))
@@ -81,7 +79,7 @@ def draw_search(board: dict, out: str | Path) -> Path:
     ax.scatter([0], [0], s=400, marker="*", color="black", zorder=4)
     ax.annotate(board["start"], (0, 0), fontsize=8, ha="center", xytext=(0, 12),
                 textcoords="offset points")
-    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    sm = ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=ax, shrink=0.7,
                  label="task reward minus the start's (rung 1: mean paired over seeds)")
     ax.set_title(f"search from {board['start']} on {board.get('task') or board.get('data')}\n"

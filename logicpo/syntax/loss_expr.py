@@ -1,8 +1,11 @@
 """Parse a loss written in log-probs (untrusted text) into a small AST, for the decompiler.
 
 The text is never evaluated as Python: it is parsed by the ``loss_expr`` rule of
-``grammar/lpo.lark`` and every name is checked against a whitelist. Anything else is a
-located :class:`~logicpo.errors.LogicpoError`.
+``grammar/lpo.lark`` and every function name is checked against a whitelist. A name is a
+log-prob (``pc``, ``policy_chosen_logps``, ...), a token count (``nc``, ``len_w``,
+``chosen_lengths``, ...) or else a parameter, kept under the name the user typed
+(``beta``, ``eps``, ``lambda``, ``tau``, ...). Anything else is a located
+:class:`~logicpo.errors.LogicpoError`.
 
 >>> parse_loss_expression("-logsigmoid(beta*(pc - pr))")
 Neg(arg=Call(func='logsigmoid', args=(BinOp(op='*', left=Var(name='beta'), right=BinOp(op='-', left=Var(name='pc'), right=Var(name='pr'))),)))
@@ -12,6 +15,8 @@ Traceback (most recent call last):
 logicpo.errors.ParseError: <loss>:1:12: unexpected character "'"
 >>> parse_loss_expression("policy_chosen_logps - reference_chosen_logps").left
 Var(name='pc')
+>>> parse_loss_expression("lam*pc/len_w")
+BinOp(op='/', left=BinOp(op='*', left=Var(name='lam'), right=Var(name='pc')), right=Var(name='nc'))
 """
 
 from __future__ import annotations
@@ -28,16 +33,25 @@ from logicpo.errors import NameResolutionError, ParseError, Span, did_you_mean
 from logicpo.syntax.limits import MAX_DEPTH, first_too_deep, too_deep
 from logicpo.syntax.parser import lark_parser, span_of, token_span, transform
 
-# The whitelist: names a loss may use, and what they stand for.
-SYMBOLS: dict[str, str] = {
+# The names with a fixed meaning, and what they stand for; every other name is a parameter.
+LOGPS: dict[str, str] = {
     "pc": "pc", "pr": "pr", "rc": "rc", "rr": "rr",
     "policy_chosen_logps": "pc", "policy_rejected_logps": "pr",
     "reference_chosen_logps": "rc", "reference_rejected_logps": "rr",
-    "beta": "beta", "gamma": "gamma",
+    "chosen_logps": "pc", "rejected_logps": "pr",
+    "ref_chosen_logps": "rc", "ref_rejected_logps": "rr",
 }
+#: Token counts of the two responses (length normalisation divides log-probs by them).
+TOKEN_COUNTS: dict[str, str] = {
+    "nc": "nc", "nr": "nr", "len_w": "nc", "len_l": "nr", "len_c": "nc", "len_r": "nr",
+    "chosen_lengths": "nc", "rejected_lengths": "nr",
+    "chosen_length": "nc", "rejected_length": "nr",
+    "len_chosen": "nc", "len_rejected": "nr",
+}
+SYMBOLS: dict[str, str] = {**LOGPS, **TOKEN_COUNTS}
 FUNCTIONS: dict[str, int] = {  # name -> number of arguments
     "log": 1, "exp": 1, "logsigmoid": 1, "sigmoid": 1, "softplus": 1, "log1mexp": 1,
-    "relu": 1, "max": 2,
+    "relu": 1, "max": 2, "log1p": 1, "expm1": 1, "logaddexp": 2,
 }
 MAX_LENGTH = 2000
 
@@ -50,7 +64,8 @@ class Num:
 
 @dataclass(frozen=True)
 class Var:
-    """A whitelisted symbol, under its canonical name (``pc``, ``pr``, ``rc``, ``rr``, ...)."""
+    """A log-prob or token count under its canonical name (``pc``, ..., ``nc``, ``nr``), or a
+    parameter under the name the user typed."""
 
     name: str
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -120,8 +135,9 @@ def children(node: LossNode) -> tuple[LossNode, ...]:
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseError:
-    hint = ("a loss uses numbers, + - * / ** ^, brackets, the symbols "
-            + ", ".join(sorted(set(SYMBOLS))) + " and the functions " + ", ".join(FUNCTIONS))
+    hint = ("a loss uses numbers, + - * / ** ^, brackets, the log-probs "
+            + ", ".join(sorted(set(LOGPS.values()))) + " (or TRL's names), token counts, "
+            "parameter names and the functions " + ", ".join(FUNCTIONS))
     python = _python_keyword(exc, text, file)
     if python is not None:  # "lambda x: x" fails at the x; the lambda is what to name
         word, span = python
@@ -187,15 +203,18 @@ class _ToLoss(Transformer_NonRecursive):
     def lname(self, meta, children):
         token = children[0]
         name = str(token)
-        if name not in SYMBOLS:
-            hint = did_you_mean(name, SYMBOLS)
-            if name in FUNCTIONS:
-                hint = f"'{name}' is a function: write {name}(...)"
+        if name in FUNCTIONS:
             raise NameResolutionError(
-                f"unknown symbol '{name}' (a loss may use {', '.join(sorted(set(SYMBOLS)))})",
-                token_span(self.file, token), hint=hint or "the aliases policy_chosen_logps, "
-                "policy_rejected_logps, reference_chosen_logps, reference_rejected_logps work too")
-        return Var(SYMBOLS[name], span_of(self.file, meta))
+                f"'{name}' is a function, not a value", token_span(self.file, token),
+                hint=f"write {name}(...)")
+        if name.startswith("__"):
+            raise NameResolutionError(
+                f"'{name}' is not a parameter name (names starting with '__' are Python's)",
+                token_span(self.file, token), hint=did_you_mean(name, LOGPS))
+        if keyword.iskeyword(name) and name != "lambda":  # lambda: the usual weight's name
+            raise ParseError(f"'{name}' is not allowed: a loss is an arithmetic expression, "
+                             "not Python code", token_span(self.file, token))
+        return Var(SYMBOLS.get(name, name), span_of(self.file, meta))
 
     def lcall(self, meta, children):
         head, *args = children

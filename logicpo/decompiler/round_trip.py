@@ -1,0 +1,163 @@
+"""Step 5 of decompilation: the result compiled back and compared with the text, in float64."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import TYPE_CHECKING
+
+import sympy
+
+from logicpo.decompiler.floats import _log1mexp, _sigmoid, _softplus, evaluate
+from logicpo.decompiler.symbolic import parameter, parameters_of, show
+from logicpo.errors import NotExpressibleError, RoundTripError
+from logicpo.logic.closed_form import LOGP, closed_form
+from logicpo.logic.closed_form import pc as PC
+from logicpo.logic.closed_form import pr as PR
+from logicpo.logic.closed_form import rc as RC
+from logicpo.logic.closed_form import rr as RR
+from logicpo.logic.structure import Structure
+from logicpo.syntax import loss_expr as lx
+
+if TYPE_CHECKING:
+    from logicpo.decompiler.result import DecompiledTerm
+
+
+def family_value(family: str, s: float, rho: float, params: dict[str, float]) -> float:
+    """``f`` of spec section 3 at ``s = beta*rho - gamma``, in float64."""
+    eps = params.get("label_smoothing", 0.0)
+    if family == "logistic":
+        return (1 - eps) * _softplus(-s) + eps * _softplus(s)
+    if family == "robust":
+        return ((1 - eps) * _softplus(-s) - eps * _softplus(s)) / (1 - 2 * eps)
+    if family == "hinge":
+        return max(0.0, 1 - s)
+    if family == "square":
+        return (rho - 1 / (2 * params["beta"])) ** 2
+    if family == "sigmoid":
+        return _sigmoid(-s)
+    if family == "exo":
+        return (_sigmoid(s) * (-_softplus(-s) - math.log1p(-eps))
+                + _sigmoid(-s) * (-_softplus(s) - math.log(eps)))
+    if family == "discopop":
+        tau = params["tau"]
+        # m*exp(-s) as exp(log m - s): exp(-s) alone overflows where m underflows
+        return _sigmoid(-s / tau) * _softplus(-s) + math.exp(-_softplus(-s / tau) - s)
+    raise ValueError(family)
+
+
+def structure_rho(structure: Structure, logps: dict[str, float]) -> float:
+    """``log WMC(ok) - log WMC(bad)`` from the regions, world by world, in float64."""
+    atoms = structure.atoms
+    lw = [logps[str(LOGP[a])] for a in atoms]
+
+    def wmc(m: int) -> float:
+        total = 0.0
+        for k in range(1 << len(atoms)):
+            if (m >> k) & 1:
+                total += math.exp(sum(x if (k >> i) & 1 else _log1mexp(x)
+                                      for i, x in enumerate(lw)))
+        return total
+
+    return math.log(wmc(structure.ok_mask)) - math.log(wmc(structure.bad_mask))
+
+
+def finite_real(what: str, v: sympy.Expr) -> float:
+    """A number that decompilation produced, as a float, or a user error: constants such as
+    ``log1mexp(0) = log 0`` or ``log(-1)`` (complex) are not numbers. The one place where
+    SymPy numbers become floats, so none can fail later with a TypeError."""
+    try:
+        x = complex(v)
+    except (TypeError, ValueError):
+        x = complex(math.nan)
+    if x.imag != 0 or not math.isfinite(x.real):
+        raise NotExpressibleError(
+            f"the {what} would be {show(v)}, which is not a finite real number")
+    return x.real
+
+
+#: Where the round trip draws its points: log-probs per token, token counts, parameters.
+LOGP_RANGE = (-3.0, -0.05)
+COUNT_RANGE = (1.0, 30.0)
+POSITIVE_RANGE = (0.1, 0.45)  # a smoothing below 1/2, a temperature, a weight
+REAL_RANGE = (0.0, 1.0)
+
+
+def draw_point(rng: random.Random, parameters: list[sympy.Symbol], *,
+               counts: bool) -> dict[str, float]:
+    """One random point: raw log-probs (``pc`` is ``nc`` times a per-token value), counts
+    (1 when the loss has none, so that the log-probs stay where negated atoms matter),
+    and a value for every parameter within its assumption."""
+    env = {"nc": rng.uniform(*COUNT_RANGE) if counts else 1.0,
+           "nr": rng.uniform(*COUNT_RANGE) if counts else 1.0}
+    for name, count in (("pc", "nc"), ("pr", "nr"), ("rc", "nc"), ("rr", "nr")):
+        env[name] = rng.uniform(*LOGP_RANGE) * env[count]
+    for p in parameters:
+        env[p.name] = rng.uniform(*(POSITIVE_RANGE if p.is_positive else REAL_RANGE))
+    return env
+
+
+def term_value(term: DecompiledTerm, env: dict[str, float]) -> tuple[float, float]:
+    """``(weight * f(s), rho)`` of one decompiled term at ``env``, from its regions."""
+    logps = dict(env)
+    if term.normalize:
+        for name, count in (("pc", "nc"), ("pr", "nr"), ("rc", "nc"), ("rr", "nr")):
+            logps[name] = env[name] / env[count]
+    subs = {p: env[p.name] for p in parameters_in(term)}
+    p = {k: finite_real(k, v.subs(subs)) for k, v in term.exact_params.items()}
+    w = finite_real("weight", term.exact_weight.subs(subs))
+    rho = structure_rho(term.structure, logps)
+    return w * family_value(term.family, p["beta"] * rho - p["gamma"], rho, p), rho
+
+
+def parameters_in(term: DecompiledTerm) -> set[sympy.Symbol]:
+    out = parameters_of(term.exact_weight)
+    for v in term.exact_params.values():
+        out |= parameters_of(v)
+    return out
+
+
+def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
+               values: dict[str, float], expression: str, names: set[str] = frozenset(),
+               points: int = 5, seed: int = 0) -> float:
+    """Largest difference between the original loss and the decompiled terms at random points.
+
+    Both sides are float64 with ``math`` only: the original from its parse tree, each
+    decompiled term from its regions (world weights summed) and its family's formula; the
+    SymPy closed form of each structure is checked against its regions as well. A
+    difference above 1e-9 (relative) is a bug of logicpo: :class:`RoundTripError`.
+    """
+    rng = random.Random(seed)
+    symbols: set[sympy.Symbol] = set()
+    for t in terms:
+        symbols |= parameters_in(t)
+    symbols |= {parameter(n) for n in names if n not in values}  # also those that cancel out
+    symbols = sorted(symbols, key=str)
+    forms = [closed_form(t.structure) for t in terms]
+    worst = 0.0
+    for _ in range(points):
+        env = draw_point(rng, symbols, counts=any(t.normalize for t in terms))
+        text_env = {**env, **values}
+        mine = 0.0
+        for t, cf in zip(terms, forms, strict=True):
+            value, rho = term_value(t, env)
+            mine += value
+            if cf.rho is not None:
+                at = {lp: (env[str(lp)] / env["nc" if str(lp) in ("pc", "rc") else "nr"]
+                           if t.normalize else env[str(lp)]) for lp in (PC, PR, RC, RR)}
+                sym = float(cf.rho.subs(at).rewrite(sympy.log).evalf())
+                worst = max(worst, abs(sym - rho) / max(1.0, abs(rho)))
+        try:
+            theirs = evaluate(node, text_env)
+        except (ValueError, ArithmeticError) as exc:
+            shown = ", ".join(f"{k}={env[k]:.3g}" for k in ("pc", "pr", "rc", "rr"))
+            raise NotExpressibleError(
+                f"the loss cannot be evaluated at {shown} ({exc}), although its terms can"
+            ) from None
+        worst = max(worst, abs(mine - theirs) / max(1.0, abs(theirs)))
+    if not worst <= 1e-9:
+        raise RoundTripError(
+            f"round trip failed for '{expression}': the decompiled "
+            + " + ".join(f"{t.family}({t.structure.name})" for t in terms)
+            + f" differs from it by {worst:.3g}")
+    return worst
