@@ -14,7 +14,7 @@ Every backend writes a fresh directory; the per-run metrics are the same in all 
 tests check that), so only time differs. On a shared machine the numbers are noisy: the
 benchmark interleaves nothing (the backends compete for the same cores), run it twice.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--runs 8] [--steps 40] [--json]
+    .venv/bin/python benchmarks/bench_sweep.py [--runs 8] [--steps 200] [--json]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _timed(**kw) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=8, help="runs per sweep (losses x seeds)")
-    ap.add_argument("--steps", type=int, default=40, help="steps of each run")
+    ap.add_argument("--steps", type=int, default=200, help="steps of each run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -57,6 +57,9 @@ def main() -> None:
     n = len(seeds) * len(LOSSES)
     root = tempfile.mkdtemp(prefix="bench-sweep-")
     common = dict(specs=LOSSES, seeds=seeds)
+    # warm this process up first (imports, compiling the losses, the zoo), as Ray's warm
+    # workers are: the sequential sweep should not pay one-time costs the others do not
+    _timed(cfg=_cfg(f"{root}/warm", 1).replace(sft_steps=0, eval_generate=1), **common)
     seq = _timed(cfg=_cfg(f"{root}/seq", args.steps), **common)
     jobs2 = _timed(cfg=_cfg(f"{root}/jobs2", args.steps), workers=2, **common)
     import ray
