@@ -64,15 +64,28 @@ def claim(out: str | Path, command: str, settings: dict, *, overwrite: bool) -> 
             hint="choose another --out, or replace it with --overwrite")
     settings = json.loads(json.dumps(settings))  # tuples become lists, as when stored
     if stored["settings"] != settings:
-        diff = [f"{k}: {settings.get(k)!r} now, {stored['settings'].get(k)!r} there"
-                for k in sorted(set(settings) | set(stored["settings"]))
-                if settings.get(k) != stored["settings"].get(k)]
+        mine, theirs = _flat(settings), _flat(stored["settings"])
+        missing = "(not set)"
+        diff = [f"{k}: {mine.get(k, missing)!r} now, {theirs.get(k, missing)!r} there"
+                for k in sorted(set(mine) | set(theirs)) if mine.get(k, missing)
+                != theirs.get(k, missing)]
         raise ManifestMismatch(
             f"'{out}' holds a `logicpo {command}` with other settings ({'; '.join(diff)}); "
             "continuing it would mix two experiments, so nothing was changed",
             hint="rerun with the recorded settings to continue it, choose another --out, "
                  "or replace it with --overwrite")
     return stored
+
+
+def _flat(settings: dict) -> dict:
+    """One level of nesting flattened (``train.lr``), so a difference names its key."""
+    out = {}
+    for k, v in settings.items():
+        if isinstance(v, dict) and v:
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            out[k] = v
+    return out
 
 
 def write(out: str | Path, manifest: dict) -> Path:
