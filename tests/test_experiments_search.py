@@ -163,3 +163,8 @@ def test_confirm_retrains_the_best_on_fresh_seeds_and_concludes_from_them(tmp_pa
     assert "on fresh seeds [2, 3]" in board["conclusion"]
     assert board["runs_used"] > 14  # the confirmation comes after the budget, and says so
     assert any("confirmation" in n for n in board["notes"])
+
+
+def test_a_search_with_two_jobs_gives_the_same_leaderboard(cpo_search, tmp_path):
+    board = search(TrainConfig(**TINY, out=str(tmp_path / "jobs")), **SEARCH, workers=2)
+    assert board_view(board) == board_view(cpo_search)
