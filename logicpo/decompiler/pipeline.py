@@ -283,7 +283,11 @@ def _read_objective(e: sympy.Expr, span, node, expr, values) -> list[tuple[str, 
         return [(expr.strip(), read_term(e, span))]
     except NotExpressibleError as exc:
         first = exc
-    if any(_logsig_arg(x) is not None for x in sympy.preorder_traversal(e)):
+    pieces = sympy.Add.make_args(e)
+    if any(_logsig_arg(a.as_independent(*LOGPS, as_Add=False)[1]) is not None
+           for a in pieces) and any(log_term(a.as_independent(*LOGPS, as_Add=False)[1])
+                                    and _logsig_arg(a.as_independent(*LOGPS, as_Add=False)[1])
+                                    is None for a in pieces):
         try:  # a probability written with exp: -log(exp(pc)/(1 + exp(pc + pr))) is sCE
             return [(expr.strip(), read_term(_as_semantic(e), span, semantic=True))]
         except NotExpressibleError:
