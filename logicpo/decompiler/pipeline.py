@@ -18,7 +18,7 @@ import sympy
 
 from logicpo.decompiler.exo import mixes_sigmoid
 from logicpo.decompiler.outer import recognise
-from logicpo.decompiler.result import ROLES, Decompiled, DecompiledTerm, Parameter
+from logicpo.decompiler.result import Decompiled, DecompiledTerm, Parameter
 from logicpo.decompiler.round_trip import finite_real, parameters_in, round_trip
 from logicpo.decompiler.symbolic import (
     ASSUMED,
@@ -46,6 +46,7 @@ from logicpo.logic.closed_form import pc as PC
 from logicpo.logic.closed_form import pr as PR
 from logicpo.logic.closed_form import rc as RC
 from logicpo.logic.closed_form import rr as RR
+from logicpo.logic.families import FAMILIES, ROLES
 from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.identify import matches
 from logicpo.logic.structure import Structure
@@ -412,9 +413,7 @@ def _parameters(terms) -> tuple[tuple[Parameter, ...], tuple[str, ...]]:
         for key, v in [*t.exact_params.items(), ("weight", t.exact_weight)]:
             for p in sorted(parameters_of(v), key=str):
                 symbols[p.name] = p
-                role = ROLES[key] + of
-                if key == "tau":
-                    role = f"temperature of discopop's m = sigmoid(s/tau){of}"
+                role = (FAMILIES[t.family].role(key) if key != "weight" else ROLES[key]) + of
                 if v != p:
                     role += f" ({key} = {show(v)})"
                 roles.setdefault(p.name, [])
@@ -431,7 +430,7 @@ def _parameters(terms) -> tuple[tuple[Parameter, ...], tuple[str, ...]]:
 
 def _dsl(terms, known):
     """The objective as DSL text, or why there is none; open parameters; notes."""
-    from logicpo.logic.objective import FAMILIES, Objective, Term
+    from logicpo.logic.objective import Objective, Term
 
     definitions: list[str] = []
     seen: set[str] = set()
