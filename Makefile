@@ -5,8 +5,8 @@
 #
 # TORCH selects the torch requirement. Users get the normal wheel; CI on
 # CPU-only machines sets TORCH=torch==2.13.0 (a CPU build on local disk).
-# The test environment includes the trl and torchtune extras (TRL, transformers, PEFT,
-# torchtune with its torchao pin), installed after
+# The test environment includes the trl, torchtune and ray extras (TRL, transformers, PEFT,
+# torchtune with its torchao pin, Ray for the sweep backend's test), installed after
 # torch so that pip keeps the torch chosen here.
 
 PYTHON ?= python3
@@ -23,7 +23,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev,trl,torchtune]"
+	$(BIN)/pip install --quiet -e ".[dev,trl,torchtune,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -40,8 +40,17 @@ test: lint
 docs: $(STAMP)
 	$(BIN)/python -m logicpo docs --write
 
+# Each benchmark's output is kept in out/bench/; the goal lines of all of them (issue 14's
+# ratios next to their goals, "goal <op> <target>  MET" or "NOT MET") are printed at the end.
 bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@mkdir -p out/bench
+	@for b in benchmarks/bench_*.py; do \
+	  name=$$(basename $$b .py); echo "== $$b"; \
+	  $(BIN)/python $$b > out/bench/$$name.txt 2>&1; status=$$?; cat out/bench/$$name.txt; \
+	  if [ $$status -ne 0 ]; then exit $$status; fi; \
+	done
+	@echo "== goals (out/bench/*.txt)"
+	@grep -H -E "goal (<=|>=|<|>) .*  (MET|NOT MET)" out/bench/*.txt | sed 's|^out/bench/||'
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

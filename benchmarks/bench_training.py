@@ -25,6 +25,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from goals import goal_line  # benchmarks/goals.py: the one goal-line format
 
 import logicpo
 from logicpo.training.config import TrainConfig, default_threads
@@ -162,8 +163,8 @@ def main(argv=None) -> int:
     print(f"threads (median of {args.thread_rounds} interleaved runs of {args.steps} steps, "
           f"load average {report['load_average']:.2f}): "
           + ", ".join(f"{k}: {v} steps/s" for k, v in threads_report.items()))
-    print(f"fastest / default = {default_ratio} (goal: <= 1.05, the default is the fastest) "
-          f"{'ok' if default_ratio <= 1.05 else 'MISSED'}")
+    print(goal_line("fastest / default steps/s (the default is the fastest)", default_ratio,
+                    "<=", 1.05))
     return 0
 
 

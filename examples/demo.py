@@ -40,7 +40,8 @@ def demo() -> list[Path]:
     step("3. How does its reference version relate to DPO?", "compare", f"{rel}:mine_ref", "DPO")
     lattice_png = OUT / "lattice.png"
     step("4. Where does it sit among the paper's losses?", "lattice", "--zoo", "--single-model",
-         "--png", str(lattice_png))
+         "--file", str(rel), "--png", str(lattice_png),
+         note="your file's structures are drawn with a dashed frame, among the zoo's")
     return [lattice_png]
 
 

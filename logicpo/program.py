@@ -31,8 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-
-import sympy
+from typing import TYPE_CHECKING
 
 from logicpo import files
 from logicpo.errors import (
@@ -45,13 +44,16 @@ from logicpo.errors import (
     Span,
     did_you_mean,
 )
-from logicpo.logic import formulas
 from logicpo.logic.objective import FAMILIES, Objective, Term, check_term
 from logicpo.logic.structure import Structure, flip, ref
+from logicpo.logic.truth import ATOMS_REF, ATOMS_SINGLE, mask
 from logicpo.syntax import ast
 from logicpo.syntax.limits import MAX_DEPTH, MAX_SIZE, MAX_SOURCE_CHARS, too_deep
 from logicpo.syntax.parser import as_sum, parse_objective, parse_program
 from logicpo.syntax.printer import format_formula
+
+if TYPE_CHECKING:
+    import sympy
 
 ZOO_FILE = "zoo.lpo"
 PCA_KEYS = ("core", "cond", "add")
@@ -206,10 +208,24 @@ class Program:
         entry = self._expect(name, "formula", span, zoo)
         return self._build(entry, lambda d: self._formula(d.formula, entry.from_zoo))
 
+    def formula_mask(self, name: str, atoms: tuple[str, ...] = ATOMS_REF, *,
+                     zoo: bool = False) -> int:
+        """The truth table over ``atoms`` of the formula called ``name`` (no SymPy needed).
+
+        >>> bin(load_text("formula w = M(yw) & ~M(yl)").formula_mask("w", ("M(yw)", "M(yl)")))
+        '0b10'
+        """
+        entry = self._expect(name, "formula", None, zoo)
+        return self._build(entry, lambda d: self._mask(d.formula, entry.from_zoo, atoms),
+                           view=atoms)
+
     def check_all(self) -> None:
         """Resolve every user definition, raising the first error found."""
         for name, entry in self._user.items():
-            getattr(self, entry.kind)(name)
+            if entry.kind == "formula":  # its truth table resolves every name it uses
+                self.formula_mask(name)
+            else:
+                getattr(self, entry.kind)(name)
 
     def diagnose(self, name: str, *, zoo: bool = False) -> list[Diagnostic]:
         """What :func:`logicpo.logic.diagnostics.diagnose` finds wrong or suspicious in the
@@ -239,8 +255,10 @@ class Program:
         raise self._fail(DefinitionError, f"'{name}' is {article} {actual}, not a {kind}", span,
                          _kind_hint(name, actual, kind))
 
-    def _build(self, entry: Entry, make):
-        key = (entry.kind, *entry.key)
+    def _build(self, entry: Entry, make, view: object = None):
+        """The value ``make`` builds from ``entry``'s definition, once per ``view`` (a formula
+        has views: its SymPy formula, its atoms, its truth table over some atoms)."""
+        key = (entry.kind, *entry.key, view)
         if key not in self._built:
             if entry.key in self._busy:
                 names = [n for _, n in self._busy[self._busy.index(entry.key):]]
@@ -306,7 +324,42 @@ class Program:
         return deepest, size
 
     def _formula(self, node: ast.Formula, zoo: bool) -> sympy.Basic:
-        return formulas.from_ast(node, lambda n: self.formula(n.id, n.span, zoo=zoo))
+        from logicpo.logic.formulas import from_ast
+
+        return from_ast(node, lambda n: self.formula(n.id, n.span, zoo=zoo))
+
+    def _formulas(self, nodes: list[ast.Formula], zoo: bool) -> tuple:
+        """SymPy formulas of ``nodes`` (a structure's core, cond and add, when asked for)."""
+        return tuple(self._formula(n, zoo) for n in nodes)
+
+    def _mask(self, node: ast.Formula, zoo: bool, atoms: tuple[str, ...]) -> int:
+        """The truth table of a formula AST over ``atoms``, named formulas resolved."""
+        def named(n: ast.Name) -> int:
+            entry = self._expect(n.id, "formula", n.span, zoo)
+            return self._build(entry, lambda d: self._mask(d.formula, entry.from_zoo, atoms),
+                               view=atoms)
+
+        return mask(node, atoms, named)
+
+    def _atoms(self, nodes: Iterable[ast.Formula], zoo: bool) -> frozenset[str]:
+        """The atoms these formulas mention, through the named formulas they use."""
+        out: set[str] = set()
+        stack = list(nodes)[::-1]
+        while stack:  # left to right, so that the first bad name is the one reported
+            node = stack.pop()
+            if isinstance(node, ast.Atom):
+                out.add(node.text)
+            elif isinstance(node, ast.Name):
+                entry = self._expect(node.id, "formula", node.span, zoo)
+                out |= self._build(entry, lambda d, e=entry: self._atoms([d.formula], e.from_zoo),
+                                   view="atoms")
+            else:
+                stack.extend(reversed(ast.children(node)))
+        return frozenset(out)
+
+    def _atom_order(self, nodes: list[ast.Formula], zoo: bool) -> tuple[str, ...]:
+        """Single-model unless a Ref atom is written (in the formulas or the names they use)."""
+        return ATOMS_REF if self._atoms(nodes, zoo) & {"Ref(yw)", "Ref(yl)"} else ATOMS_SINGLE
 
     def _formula_text(self, node: ast.Formula, zoo: bool) -> str:
         inline = {}
@@ -344,18 +397,22 @@ class Program:
                 raise self._fail(DefinitionError,
                                  f"structure '{d.name}' gives its regions but no '{missing[0]}'",
                                  body.span, "a structure given by regions needs both ok and bad")
-            ok = self._formula(fields["ok"].formula, zoo)
-            bad = self._formula(fields["bad"].formula, zoo)
-            return Structure.from_regions(d.name, ok, bad, doc=d.doc, span=d.span)
+            nodes = [fields["ok"].formula, fields["bad"].formula]
+            atoms = self._atom_order(nodes, zoo)
+            ok, bad = (self._mask(n, zoo, atoms) for n in nodes)
+            return Structure.from_masks(d.name, atoms, ok, bad, doc=d.doc, span=d.span)
         if "core" not in keys:
             raise self._fail(DefinitionError, f"structure '{d.name}' has no core", body.span,
                              "write { core: <formula> } or { ok: <formula>  bad: <formula> }")
         given = {k: fields[k].formula for k in keys}
         defaults = {"cond": ast.Const(True), "add": ast.Const(False)}
         nodes = [given.get(k, defaults.get(k)) for k in PCA_KEYS]
-        core, cond, add = (self._formula(n, zoo) for n in nodes)
+        atoms = self._atom_order(nodes, zoo)
+        core, cond, add = (self._mask(n, zoo, atoms) for n in nodes)
         texts = tuple(self._formula_text(n, zoo) for n in nodes)
-        return Structure.from_pca(d.name, core, cond, add, texts=texts, doc=d.doc, span=d.span)
+        return Structure.from_pca_masks(
+            d.name, atoms, core, cond, add, texts=texts, doc=d.doc, span=d.span,
+            formulas=functools.partial(self._formulas, nodes, zoo))
 
     def _structure_expr(self, node: ast.StructureExpr, zoo: bool) -> Structure:
         if isinstance(node, ast.StructureName):

@@ -14,7 +14,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,8 +161,10 @@ def _recipe_steps(root: Path, name: str, loss: str) -> list[dict]:
     out = root / name
     config = root / f"{name}.yaml"
     config.write_text(RECIPE_CONFIG.format(root=root, out=out, loss=loss))
-    tune = shutil.which("tune", path=str(Path(sys.executable).parent))
-    proc = subprocess.run([tune, "run", "lora_dpo_single_device", "--config", str(config)],
+    # torchtune's CLI by module: Ray (the ray extra, in the same test venv) installs a `tune`
+    # script of its own, and whichever is installed last owns the name
+    proc = subprocess.run([sys.executable, "-m", "torchtune._cli.tune", "run",
+                           "lora_dpo_single_device", "--config", str(config)],
                           cwd=root, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(root), "TQDM_DISABLE": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]

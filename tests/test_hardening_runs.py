@@ -172,20 +172,20 @@ def test_resume_and_overwrite_together_is_a_usage_error(tmp_path):
     assert res.exit_code == 2 and "give one of them" in said(res)
 
 
-def test_sweep_onto_an_existing_sweep_is_refused_before_training(tmp_path):
+def test_sweep_onto_a_sweep_with_other_losses_is_refused_before_training(tmp_path):
     out = tmp_path / "s"
     assert run("sweep", "--losses", "CPO,sigmoid", "--task", "sort", "--steps", 2,
                "--out", out, *TINY, "--json").exit_code == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     res = run("sweep", "--losses", "simpo,sigmoid", "--task", "sort", "--steps", 2,
               "--out", out, *TINY)
-    assert res.exit_code == 2 and "already holds a run" in said(res)
+    assert res.exit_code == 2 and "other settings" in said(res)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not (out / "simpo").exists()          # nothing trained before the refusal
     res = run("sweep", "--losses", "simpo", "--task", "sort", "--steps", 2, "--out", out,
               *TINY, "--overwrite", "--json")
     assert res.exit_code == 0, res.output
-    assert [r["loss"] for r in json.loads((out / "sweep.json").read_text())["runs"]] == ["simpo"]
+    assert [r["label"] for r in json.loads((out / "sweep.json").read_text())["runs"]] == ["simpo"]
 
 
 @pytest.mark.parametrize("command", ["train", "sweep"])

@@ -115,12 +115,14 @@ def test_sweep_compares_losses_with_commas_inside_parentheses(tmp_path):
               "--json")
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
-    assert [r["loss"] for r in report["runs"]] == ["CPO", "ccpo"]
+    assert [r["label"] for r in report["runs"]] == ["CPO", "ccpo"]
     assert report["runs"][1]["spec"] == "logistic(cCPO, beta=1, normalize=length)"
-    assert Path(report["runs"][1]["out"]) == out / "ccpo"
+    assert Path(report["runs"][1]["runs"][0]) == out / "ccpo" / "seed0"
+    assert report["runs"][1]["normalize"] == "length"
     for row in report["runs"]:
-        assert row["winner"] in ("rises", "falls") and 0 <= row["task_reward"] <= 1
-        assert Path(row["out"], "metrics.jsonl").is_file()
+        assert row["winner_falls"] in ("0/1", "1/1")
+        assert 0 <= row["metrics"]["task_reward"]["mean"] <= 1
+        assert Path(row["runs"][0], "metrics.jsonl").is_file()
     assert Path(report["plot"]).is_file() and (out / "sweep.json").is_file()
 
 

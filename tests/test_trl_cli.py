@@ -180,3 +180,25 @@ def test_trl_run_never_replaces_a_run_and_refuses_a_loss_without_gradient(tmp_pa
                      "--out", str(tmp_path / "none"))
     assert refused.exit_code == 1 and "cannot train" in refused.output
     assert not (tmp_path / "none").exists()
+
+
+def test_overwrite_removes_trls_checkpoints_and_they_alone_make_a_run(tmp_path, model_and_data):
+    """Before: --overwrite removed logicpo's files only, so a 2-step run's checkpoint-2 sat
+    beside a new 1-step run's checkpoint-1 (and TRL's resume_from_checkpoint would pick the
+    stale one); a directory holding only TRL checkpoints was written into without asking."""
+    model, data = model_and_data
+    out = tmp_path / "run"
+    common = ["--trainer", "trl", "--model", str(model), "--data", str(data), "--batch-size",
+              "2", "--eval-every", "1", "--val-fraction", "0.2", "--ckpt-every", "1",
+              "--loss", "sigmoid", "--out", str(out)]
+    assert _train(*common, "--steps", "2").exit_code == 0
+    assert {"checkpoint-1", "checkpoint-2"} <= {p.name for p in out.iterdir()}
+    replaced = _train(*common, "--steps", "1", "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    names = {p.name for p in out.iterdir()}
+    assert "checkpoint-1" in names and "checkpoint-2" not in names
+    for name in ("config.json", "metrics.jsonl", "summary.json"):
+        (out / name).unlink()
+    refused = _train(*common, "--steps", "1")
+    assert refused.exit_code == 2 and "checkpoint-1" in refused.output
+    assert (out / "checkpoint-1").is_dir()

@@ -161,13 +161,21 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | 
     stronger (they entail NAME, loss at least as high), weaker or incomparable;
     degenerate ones are marked, and those computing the same loss are grouped.
     Each neighbour is also printed as a line of the DSL, ready to paste into a
-    .lpo file.
+    .lpo file. NAME may be an objective with one structure (sigmoid, simpo, ...):
+    its structure is used.
     """
     from logicpo.api import program_for
+    from logicpo.cli.logic_cmds import loss_structures, print_notes
     from logicpo.reasoning.landscape import neighbours
 
     program, (short,) = program_for([name], files)
-    origin = program.structure(short)
+    found, note = loss_structures(program, short)
+    if len(found) > 1:
+        raise UsageError(f"{short} is an objective with {len(found)} structures "
+                         f"({', '.join(s.name for s in found)}): neighbors explores one "
+                         "structure, name one of them")
+    origin = found[0]
+    print_notes([note])
     known = [program.structure(n) for n in program.names_of("structure")]
     hood = neighbours(origin, known)
     pictures = [p for p in (png, svg) if p is not None]
@@ -178,6 +186,7 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | 
         save_figure(draw_neighbourhood(hood), path)
     if as_json:
         out = hood.to_json()
+        out["notes"] = [note] if note else []
         if png is not None:
             out["png"] = str(png)
         if svg is not None:

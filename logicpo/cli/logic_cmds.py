@@ -125,9 +125,14 @@ def _truth_table(s) -> Table:
 @click.argument("name")
 @file_option
 @click.option("--latex", is_flag=True, help="Also print the closed form as LaTeX.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one self-contained HTML page about NAME (no network needed): "
+                   "definition, regions, truth table, closed form, standing, lattice.")
 @json_option
-def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None:
-    """Show what a structure says: core, cond, add, regions, truth table, closed form.
+def show(name: str, files: tuple[Path, ...], latex: bool, html_path: Path | None,
+         as_json: bool) -> None:
+    """Show what a structure says: core, cond, add, regions, truth table, closed form,
+    where it stands among the zoo's structures, and a reading in plain words.
 
     NAME is a zoo name (DPO, CPO, ...), a name from --file, or path/to/file.lpo:NAME.
     For an objective, each of its terms is listed with its structure.
@@ -138,16 +143,26 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
     program, (short,) = program_for([name], files)
     found = [*program.diagnostics, *program.diagnose(short)]
     print_diagnostics(found)  # an error too: show still shows what the definition says
+    page = None
+    if html_path is not None:
+        from logicpo.display.card import write_card
+
+        page = str(write_card(program, short, html_path))
+        err_console.print(f"page written to {escape(page)}")
     if program.kind(short) == "objective":
+        from logicpo.display.html import zoo_place
+
         obj = program.objective(short)
+        places = {t.structure.name: zoo_place(t.structure) for t in obj.terms}
         if as_json:
             emit_json({"name": obj.name, "kind": "objective", "text": obj.text(),
                        "citation": obj.doc,
                        "terms": [{"weight": t.weight, "family": t.family,
                                   "params": dict(t.params),
-                                  "structure": t.structure.to_json()}
+                                  "structure": t.structure.to_json(),
+                                  "standing": places[t.structure.name].to_json()}
                                  for t in obj.terms],
-                       "diagnostics": [d.to_json() for d in found]})
+                       "page": page, "diagnostics": [d.to_json() for d in found]})
             return
         console.print(f"[bold]{escape(obj.name)}[/] (objective)"
                       + (f" — {escape(obj.doc)}" if obj.doc else ""))
@@ -160,10 +175,18 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
                           ", ".join(f"{k}={v}" for k, v in t.params) or "-",
                           escape(closed_form(t.structure).text))
         console.print(table)
+        for name, place in places.items():
+            console.print(f"[bold cyan]standing of {escape(name)}[/] (among the zoo's "
+                          f"structures): {escape(' '.join(place.sentences()))}", soft_wrap=True)
         return
+    from logicpo.display.reading import reading
+    from logicpo.display.standing import zoo_standing
+
     s = program.structure(short)
+    place = zoo_standing(program, short)
     if as_json:
-        emit_json({**s.to_json(), "diagnostics": [d.to_json() for d in found]})
+        emit_json({**s.to_json(), "standing": place.to_json(), "reading": reading(s),
+                   "page": page, "diagnostics": [d.to_json() for d in found]})
         return
     cf = closed_form(s)
     ok, bad = s.regions()
@@ -188,6 +211,10 @@ def show(name: str, files: tuple[Path, ...], latex: bool, as_json: bool) -> None
         console.print(f"[bold yellow]degenerate:[/] {s.degeneracy.value}")
     console.print(_truth_table(s))
     _relation_hint(program, s)
+    console.print("[bold cyan]standing[/] (among the zoo's structures)")
+    for sentence in place.sentences():
+        console.print(f"  {escape(sentence)}", soft_wrap=True)
+    console.print(f"[bold cyan]reading[/]\n  {escape(reading(s))}", soft_wrap=True)
 
 
 def _relation_hint(program, s) -> None:
@@ -199,6 +226,39 @@ def _relation_hint(program, s) -> None:
         return
     c = compare_structures(s, program.structure(landmark, zoo=True), engine="bitmask")
     console.print(f"vs {landmark}: {escape(c.summary())}")
+
+
+# ---------------------------------------------------------------- objectives by their structures
+
+
+def loss_structures(program, short: str) -> tuple[list, str | None]:
+    """The structures behind NAME, for the commands that relate structures (compare,
+    lattice, neighbors), and a note saying what was used when NAME is an objective (a zoo
+    loss such as TRL's ``sigmoid`` or ``simpo``, or the user's): its terms' distinct
+    structures, in term order. The order between structures ignores f, beta, margins and
+    length normalisation (spec section 3), and the note says so."""
+    if program.kind(short) != "objective":
+        return [program.structure(short)], None
+    obj = program.objective(short)
+    found: dict[str, object] = {}
+    for term in obj.terms:
+        found.setdefault(term.structure.name, term.structure)
+    structures = list(found.values())
+    names = ", ".join(found)
+    if len(structures) == 1:
+        note = (f"{short} is an objective, {obj.text()}: using its structure {names} "
+                "(the order is between structures; its family and parameters are not "
+                "compared)")
+    else:
+        note = (f"{short} is an objective, {obj.text()}: using the structures of its "
+                f"{len(structures)} terms, {names}")
+    return structures, note
+
+
+def print_notes(notes) -> None:
+    for note in notes:
+        if note:
+            err_console.print(f"[bold cyan]note:[/] {escape(note)}", soft_wrap=True)
 
 
 # ---------------------------------------------------------------- compare
@@ -219,19 +279,74 @@ def compare(a: str, b: str, files: tuple[Path, ...], engine: str, timeout_ms: in
 
     "stronger" means A entails B: A is more constrained and its loss is at least
     B's on every input. Each direction that fails is explained by a witness world.
+    A or B may be an objective (a zoo loss such as sigmoid or simpo, or your own):
+    its structure is used, and for an objective with several structures each of its
+    terms' structures is related to the other side's, term by term.
     """
     from logicpo.api import program_for
     from logicpo.reasoning.order import compare as compare_structures
 
     program, (sa, sb) = program_for([a, b], files)
-    result = compare_structures(program.structure(sa), program.structure(sb),
-                                engine=engine, timeout_ms=timeout_ms)
+    (left, note_a), (right, note_b) = loss_structures(program, sa), loss_structures(program, sb)
+    notes = [n for n in (note_a, note_b) if n]
+    results = [compare_structures(x, y, engine=engine, timeout_ms=timeout_ms)
+               for x in left for y in right]
+    summaries = [structure_summary(r) if notes else r.summary() for r in results]
     if as_json:
-        emit_json(result.to_json())
+        out = [{**r.to_json(), "summary": s} for r, s in zip(results, summaries, strict=True)]
+        if len(results) == 1:
+            emit_json({**out[0], "notes": notes})
+        else:
+            emit_json({"a": sa, "b": sb, "notes": notes, "term_by_term": out})
         return
+    print_notes(notes)
+    if len(results) > 1:
+        console.print(f"[bold]{escape(sa)}[/] against [bold]{escape(sb)}[/], term by term "
+                      f"({_count(len(results), 'pair')} of structures):")
+    for result, summary in zip(results, summaries, strict=True):
+        _print_comparison(result, summary)
+
+
+#: The families whose loss decreases as rho grows, so that the order between structures
+#: orders their losses too (square, exo and discopop have a minimum; label smoothing above
+#: 0 makes logistic rise again for large rho).
+MONOTONE = "logistic without label smoothing, hinge, robust, sigmoid"
+
+
+def structure_summary(result) -> str:
+    """The relation of two structures taken from objectives, in words that claim no more
+    than the order gives: the losses of the objectives also depend on their families and
+    parameters, so the inequality is stated for one family and settings on both sides.
+
+    >>> from logicpo.program import zoo
+    >>> from logicpo.reasoning.order import compare
+    >>> z = zoo()
+    >>> print(structure_summary(compare(z.structure("DPO"), z.structure("DPO"))))
+    the structures DPO and DPO are equivalent: any one family with the same parameters computes the same loss from both.
+    """
+    from logicpo.reasoning.order import Relation
+
+    a, b = result.a.name, result.b.name
+    alike = (f"under any one family that decreases as rho grows ({MONOTONE}) with the same "
+             "parameters on both sides")
+    return {
+        Relation.EQUIVALENT: f"the structures {a} and {b} are equivalent: any one family with "
+                             "the same parameters computes the same loss from both.",
+        Relation.STRONGER: f"the structure {a} is stronger than {b}: {a} |= {b}, so {alike}, "
+                           f"the loss from {a} is at least the loss from {b} on every input.",
+        Relation.WEAKER: f"the structure {a} is weaker than {b}: {b} |= {a}, so {alike}, "
+                         f"the loss from {a} is at most the loss from {b} on every input.",
+        Relation.INCOMPARABLE: f"the structures {a} and {b} are incomparable: neither entails "
+                               "the other.",
+        Relation.UNKNOWN: result.summary(),
+    }[result.relation]
+
+
+def _print_comparison(result, summary: str) -> None:
+    sa, sb = result.a.name, result.b.name
     colour = {"equivalent": "green", "stronger": "cyan", "weaker": "cyan",
               "incomparable": "yellow", "unknown": "red"}[result.relation.value]
-    console.print(f"[bold {colour}]{result.relation.value}[/]: {escape(result.summary())}")
+    console.print(f"[bold {colour}]{result.relation.value}[/]: {escape(summary)}")
     for v, x, y in ((result.forward, sa, sb), (result.backward, sb, sa)):
         if v.is_unknown:
             console.print(f"  {x} |= {y}: unknown ({escape(v.reason or '')})")
@@ -272,7 +387,9 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     """The loss lattice of NAMES: which losses entail which (Hasse diagram).
 
     With --zoo, all structures of the built-in zoo; with only --file, all structures
-    defined in those files. Equivalent structures share a node named A=B.
+    defined in those files; with both, the file's structures among the zoo's, marked as
+    yours. A NAME may be an objective (sigmoid, simpo, your own): its terms' structures
+    are used. Equivalent structures share a node named A=B.
     An edge A -> B means A |= B: A is more constrained, loss(A) >= loss(B).
     """
     from logicpo.api import program_for
@@ -281,21 +398,37 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     program, shorts = program_for(names, files)
     print_diagnostics(program.diagnostics)
     shorts = list(dict.fromkeys(shorts))  # a name given twice is one node
-    structures = [program.structure(n) for n in shorts]
-    if use_zoo:  # the zoo's own definitions, even where a --file shadows a name
-        structures += [program.structure(n, zoo=True)
-                       for n in program.names_of("structure", zoo_only=True) if n not in shorts]
-    if not structures and files:
-        structures = [program.structure(n) for n in program.names_of("structure", user_only=True)]
-    if not structures:
-        raise UsageError("name some structures, or use --zoo or --file "
-                         "(e.g. logicpo lattice CPO cCPO ORPO, logicpo lattice --zoo)")
+    if use_zoo and files:  # the user's own structures sit among the zoo's
+        shorts += [n for n in program.names_of("structure", user_only=True) if n not in shorts]
+    if not shorts and files:
+        shorts = program.names_of("structure", user_only=True)
+    structures, yours, notes = [], set(), []
+    zoo_names = program.names_of("structure", zoo_only=True)
+    for n in shorts:
+        found, note = loss_structures(program, n)
+        notes += [note] if note else []
+        for s in found:
+            # The user's: a structure of the user's files, or one an objective of theirs
+            # derives (ref(mine)); a zoo structure used by their objective stays the zoo's.
+            named = program.kind(s.name) == "structure"
+            if (not program.is_zoo(s.name)) if named else not program.is_zoo(n):
+                if s.name in zoo_names:  # a shadowing name must not replace the zoo's node
+                    s = s.renamed(f"{Path(program.entry(s.name).file).name}:{s.name}")
+                yours.add(s.name)
+            if s.name not in {x.name for x in structures}:
+                structures.append(s)
+    if use_zoo:  # the zoo's own definitions, even where a --file shadows a name; first, so
+        given = {s.name for s in structures}  # that a merged node reads cCPO=mine
+        structures = [program.structure(n, zoo=True) for n in zoo_names
+                      if n not in given] + structures
     if single_model:
         structures = [s for s in structures if s.single_model]
     if reference_only:
         structures = [s for s in structures if s.uses_reference]
     if not structures:
         raise UsageError("no structures left after --single-model/--reference")
+    yours = {s.name for s in structures if s.name in yours}  # those left after the filters
+    print_notes(notes)
     lat = Lattice.build(structures)
     written = []
     for path in (png, svg):
@@ -303,10 +436,12 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
             from logicpo.plots import save_figure
             from logicpo.plots.lattice import draw_lattice
 
-            written.append(str(save_figure(draw_lattice(lat), path)))
+            written.append(str(save_figure(draw_lattice(lat, yours=yours), path)))
+    user_nodes = [n for n in lat.nodes if any(s.name in yours for s in lat.members[n])]
     if as_json:
         out = lat.to_json()
-        out.update(top=lat.top, bottom=lat.bottom, pictures=written)
+        out.update(top=lat.top, bottom=lat.bottom, yours=sorted(yours), user_nodes=user_nodes,
+                   notes=notes, pictures=written)
         emit_json(out)
         return
     levels = lat.levels()
@@ -319,11 +454,13 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
         rep = lat.representative(node)
         succ = ", ".join(sorted(lat.graph.successors(node))) or "-"
         mark = " *" if any(s.doc for s in lat.members[node]) else ""
+        mark += " (yours)" if node in user_nodes else ""
         table.add_row(str(levels[node]), escape(node + mark), escape(rep.core_text), escape(succ))
     console.print(table)
     console.print("most constrained: " + ", ".join(lat.top)
                   + "; least constrained: " + ", ".join(lat.bottom)
-                  + "   (* = from the literature)")
+                  + "   (* = from the literature"
+                  + ("; (yours) = a structure of your --file" if user_nodes else "") + ")")
     for w in written:
         console.print(f"picture written to {escape(w)}")
 

@@ -1,4 +1,5 @@
-"""CLI commands of the training area: ``data``, ``train``, ``sweep``, ``plot-run``.
+"""CLI commands of the training area: ``data``, ``train``, ``plot-run`` (``sweep`` and
+``search`` are in :mod:`logicpo.cli.experiment_cmds`).
 
 torch is imported inside the commands, never at registration, so that ``logicpo check``
 starts without it. The progress bar lives here; the loop only reports events.
@@ -7,7 +8,6 @@ starts without it. The progress bar lives here; the loop only reports events.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import os
@@ -364,54 +364,6 @@ def register(group: click.Group) -> None:
         console.print(f"metrics: {Path(cfg.out) / 'metrics.jsonl'}  checkpoint: "
                       f"{summary.get('checkpoint', Path(cfg.out) / 'ckpt.pt')}"
                       + (f"  plot: {summary['plot']}" if plot_path else ""))
-
-    @group.command("sweep")
-    @click.option("--losses", required=True, metavar="[LABEL=]SPEC,...",
-                  help="Comma-separated loss specs, each optionally labelled LABEL=SPEC "
-                       "(commas and '=' inside parentheses belong to the spec).")
-    @functools.partial(train_options, exclude=("resume",))
-    @json_option
-    @click.pass_context
-    def sweep_cmd(ctx, losses, as_json, no_progress, verbose, **kw):
-        """One run per loss with the same seed, model and data; a table and an overlaid plot.
-
-        \b
-        logicpo sweep --task sort --losses sigmoid,CPO,cCPO --steps 200 --out runs/sweep
-        logicpo sweep --task sort --losses "cpo=logistic(CPO, normalize=length),cCPO" --out runs/s
-        Writes OUT/<label>/ per run, OUT/sweep.json and OUT/sweep.png.
-        """
-        cfg = _build_config(ctx, kw)
-        pairs = [_labelled(part) for part in _split_losses(losses)]
-        labels, specs = [label for label, _ in pairs], [spec for _, spec in pairs]
-        _setup_logging(verbose)
-        from logicpo.files import write_atomic
-        from logicpo.plots.runs import plot_runs
-        from logicpo.training.sweep import COLUMNS, comparison, sweep
-
-        report = {}
-
-        def finish(results):  # under the sweep's lock, before another sweep may start
-            picture = plot_runs([r.out for r in results], Path(cfg.out) / "sweep.png",
-                                labels=labels, title=f"{cfg.task or cfg.data}, seed {cfg.seed}")
-            report.update(task=cfg.task, data=cfg.data, seed=cfg.seed, steps=cfg.steps,
-                          runs=comparison(results), plot=str(picture))
-            write_atomic(Path(cfg.out) / "sweep.json", json.dumps(report, indent=2) + "\n")
-
-        with _Progress(not (no_progress or as_json)) as progress:
-            sweep(cfg, specs, progress, labels=labels, finish=finish)
-        if not _is_main_process():
-            return
-        rows, picture = report["runs"], report["plot"]
-        if as_json:
-            emit_json(report)
-            return
-        table = make_table(f"sweep on {cfg.task or cfg.data} ({cfg.steps} steps, seed {cfg.seed})",
-                           COLUMNS, [[r["loss"], _fmt(r["task_reward"]), _fmt(r["exact_match"]),
-                                      _fmt(r["accuracy"]), _fmt(r["delta_logp_chosen"], True),
-                                      _fmt(r["delta_logp_rejected"], True), r["winner"]]
-                                     for r in rows])
-        console.print(table)
-        console.print(f"plot: {picture}  table: {Path(cfg.out) / 'sweep.json'}")
 
     @group.command("plot-run")
     @click.argument("runs", nargs=-1, required=True,

@@ -151,6 +151,13 @@ class Decompiled:
     def notes(self) -> tuple[str, ...]:
         return tuple(n for t in self.terms for n in t.notes)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the DSL, parameters and checks, then each term's structure with
+        its truth table, closed form and standing (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import decompiled_html
+
+        return decompiled_html(self)
+
     def to_json(self) -> dict:
         """The keys of docs/cli.md's decompile section; a one-term loss also carries the
         ``show --json`` contract of its structure and ``f``, ``params``, ``weight`` at the top."""

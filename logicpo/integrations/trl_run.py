@@ -54,6 +54,11 @@ except ImportError as exc:  # pragma: no cover - the trl extra is installed in C
     raise UsageError(f"--trainer trl needs TRL ({exc})",
                      hint="pip install 'logicpo[trl]'") from None
 
+#: What TRL's Trainer writes into a run directory besides logicpo's run files: its
+#: checkpoints, which --overwrite removes with the rest (a stale checkpoint-N would look
+#: like this run's) and whose presence alone makes the directory a run's.
+TRL_RUN_FILES = ("checkpoint-*",)
+
 # TrainConfig fields TRL cannot honour, and why; each must keep its default
 NOT_HONOURED = {
     "task": "the built-in tasks and their task reward run with the built-in trainer; "
@@ -105,7 +110,8 @@ def train_with_trl(cfg: TrainConfig, on_event=None) -> TrainResult:
     check_config(cfg)
     cfg = run_dir.absolute_paths(cfg)
     # the run directory's rules are the built-in trainer's: never replace a run silently
-    run_dir.check_out(cfg.out, resume=False, overwrite=cfg.overwrite, resumable=False)
+    run_dir.check_out(cfg.out, resume=False, overwrite=cfg.overwrite, resumable=False,
+                      extra=TRL_RUN_FILES)
     from logicpo.integrations.trl import LogicpoDPOTrainer, loss_module
 
     if cfg.threads:
@@ -150,9 +156,10 @@ def train_with_trl(cfg: TrainConfig, on_event=None) -> TrainResult:
     main = args.process_index == 0
     with run_dir.RunLock(out) if main else contextlib.nullcontext():
         if main:
-            run_dir.check_out(out, resume=False, overwrite=cfg.overwrite, resumable=False)
-            if cfg.overwrite:
-                run_dir.clear_run(out)
+            run_dir.check_out(out, resume=False, overwrite=cfg.overwrite, resumable=False,
+                              extra=TRL_RUN_FILES)
+            if cfg.overwrite:  # TRL's checkpoints too: a stale checkpoint-N would outlive it
+                run_dir.clear_run(out, extra=TRL_RUN_FILES)
             write_atomic(out / run_dir.CONFIG_NAME, json.dumps(
                 {"config": cfg.identity(), **run_record, "trainer": "trl"}, indent=2) + "\n")
         return _run(cfg, trainer, recorder, loss, out, main, world, args, emit,

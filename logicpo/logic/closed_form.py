@@ -75,15 +75,26 @@ class ClosedForm:
 
 
 def wmc(region_mask: int, atoms: tuple[str, ...]) -> sympy.Expr:
-    """The weighted model count of a region as a polynomial in the weights ``w_pc`` ..."""
-    total = sympy.Integer(0)
-    for k in range(1 << len(atoms)):
-        if (region_mask >> k) & 1:
-            term = sympy.Integer(1)
-            for i, a in enumerate(atoms):
-                term *= WEIGHT[a] if (k >> i) & 1 else 1 - WEIGHT[a]
-            total += term
-    return sympy.expand(total)
+    """The weighted model count of a region as a polynomial in the weights ``w_pc`` ...,
+    expanded: ``sum over worlds k of prod_i (w_i if atom i is true in k else 1 - w_i)``.
+
+    The coefficient of the monomial ``prod_{i in S} w_i`` is the Moebius transform of the
+    region's indicator, ``sum over worlds k within S of (-1)^|S - k|``, computed on integers
+    (SymPy only assembles the result).
+
+    >>> wmc(0b1000, ("M(yw)", "M(yl)")), wmc(0b0010, ("M(yw)", "M(yl)"))
+    (w_pc*w_pr, -w_pc*w_pr + w_pc)
+    """
+    n = len(atoms)
+    coef = [(region_mask >> k) & 1 for k in range(1 << n)]
+    for i in range(n):
+        bit = 1 << i
+        for s in range(1 << n):
+            if s & bit:
+                coef[s] -= coef[s ^ bit]
+    weights = [WEIGHT[a] for a in atoms]
+    return sympy.Add(*(c * sympy.Mul(*(w for i, w in enumerate(weights) if (s >> i) & 1))
+                       for s, c in enumerate(coef) if c))
 
 
 def _factors(poly: sympy.Expr) -> tuple[sympy.Expr, Counter]:

@@ -19,10 +19,11 @@ import sympy
 from sympy.logic.boolalg import Boolean, BooleanFalse, BooleanTrue
 
 from logicpo.errors import NameResolutionError
+from logicpo.logic.truth import ATOMS_REF, ATOMS_SINGLE
 from logicpo.syntax import ast
 
-ATOMS_SINGLE: tuple[str, ...] = ("M(yw)", "M(yl)")
-ATOMS_REF: tuple[str, ...] = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
+__all__ = ["ATOMS_REF", "ATOMS_SINGLE", "FALSE", "SYMBOLS", "TRUE", "atom", "atoms_of", "decompose", "from_ast",
+           "size", "to_dsl"]
 SYMBOLS: dict[str, sympy.Symbol] = {name: sympy.Symbol(name) for name in ATOMS_REF}
 TRUE = sympy.true
 FALSE = sympy.false

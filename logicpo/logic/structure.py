@@ -5,6 +5,12 @@ A structure is given either by its core, conditioning and additive formulas
 or directly by its regions. Either way both views are kept: the regions decide
 everything, the (core, cond, add) triple is how people read it.
 
+A structure is its two regions as bit-masks (``ok_mask``, ``bad_mask``) plus a name; it costs
+microseconds to make. Its SymPy formulas, the displayed triple of a structure given by its
+regions (:func:`readable_core`) and the truth table are computed when first asked for and
+then kept, so that checking names, degeneracy and the lattice of thousands of structures
+never loads SymPy.
+
 >>> from logicpo.logic.formulas import atom
 >>> import sympy
 >>> yw, yl = atom("M(yw)"), atom("M(yl)")
@@ -19,15 +25,17 @@ everything, the (core, cond, add) triple is how people read it.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
-
-import sympy
-from sympy.logic.boolalg import Boolean
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from logicpo.errors import DefinitionError, Span
-from logicpo.logic.formulas import ATOMS_REF, atom, atoms_of, size, to_dsl
 from logicpo.logic.truth import (
+    ATOMS_REF,
     World,
+    atom_mask,
     display_order,
     formula_of,
     lift,
@@ -35,6 +43,9 @@ from logicpo.logic.truth import (
     world_bits,
     worlds_in,
 )
+
+if TYPE_CHECKING:
+    from sympy.logic.boolalg import Boolean
 
 
 class Degeneracy(enum.Enum):
@@ -47,46 +58,78 @@ class Degeneracy(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Pca:
+    """The (core, cond, add) triple as the user wrote it: truth tables, DSL text, and a
+    function that builds the SymPy formulas when they are first asked for."""
+
+    masks: tuple[int, int, int]
+    texts: tuple[str, str, str]
+    formulas: Callable[[], tuple]
+
+
+@dataclass(frozen=True)
 class Structure:
     """A named preference structure with both of its views.
 
     ``ok_mask`` and ``bad_mask`` are truth tables over ``atoms`` (see
-    :mod:`logicpo.logic.truth`); ``core_text`` and friends are DSL text.
+    :mod:`logicpo.logic.truth`); ``core_text`` and friends are DSL text, and ``ok``, ``bad``,
+    ``core``, ``cond``, ``add`` SymPy formulas, all computed on first use.
     """
 
     name: str
     atoms: tuple[str, ...]
-    ok: Boolean
-    bad: Boolean
-    core: Boolean
-    cond: Boolean
-    add: Boolean
     ok_mask: int
     bad_mask: int
-    core_text: str
-    cond_text: str
-    add_text: str
     doc: str | None = None
     span: Span | None = None
     origin: str = "pca"  # "pca", "regions", or the operator that derived it
+    pca: Pca | None = field(default=None, compare=False, repr=False)
+    _masks_over: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_pca(cls, name: str, core: Boolean, cond: Boolean = sympy.true,
-                 add: Boolean = sympy.false, *, texts: tuple[str, str, str] | None = None,
+    def from_pca(cls, name: str, core: Boolean, cond: Boolean | None = None,
+                 add: Boolean | None = None, *, texts: tuple[str, str, str] | None = None,
                  doc: str | None = None, span: Span | None = None) -> Structure:
-        """From (P, P_C, P_A); ``texts`` keeps the user's own spelling for display."""
-        ok = sympy.Or(sympy.And(core, cond), add)
-        bad = sympy.Or(sympy.And(sympy.Not(core), cond), add)
+        """From SymPy formulas (P, P_C, P_A); ``texts`` keeps the user's own spelling."""
+        import sympy
+
+        from logicpo.logic.formulas import atoms_of, to_dsl
+
+        cond = sympy.true if cond is None else cond
+        add = sympy.false if add is None else add
         atoms = atoms_of(core, cond, add)
-        core_text, cond_text, add_text = texts or (to_dsl(core), to_dsl(cond), to_dsl(add))
-        return cls(name, atoms, ok, bad, core, cond, add, mask(ok, atoms), mask(bad, atoms),
-                   core_text, cond_text, add_text, doc, span, "pca")
+        texts = texts or (to_dsl(core), to_dsl(cond), to_dsl(add))
+        formulas = (core, cond, add)
+        return cls.from_pca_masks(name, atoms, *(mask(f, atoms) for f in formulas),
+                                  texts=texts, formulas=functools.partial(tuple, formulas),
+                                  doc=doc, span=span)
+
+    @classmethod
+    def from_pca_masks(cls, name: str, atoms: tuple[str, ...], core: int, cond: int, add: int,
+                       *, texts: tuple[str, str, str], formulas: Callable[[], tuple],
+                       doc: str | None = None, span: Span | None = None) -> Structure:
+        """From the truth tables of (P, P_C, P_A) over ``atoms``, their DSL ``texts`` and a
+        function returning their SymPy formulas (called only when a formula is asked for):
+        ``ok = (P & P_C) | P_A``, ``bad = (~P & P_C) | P_A``.
+
+        >>> s = Structure.from_pca_masks("CE", ("M(yw)", "M(yl)"), 0b1010, 0b1111, 0,
+        ...                              texts=("M(yw)", "true", "false"), formulas=tuple)
+        >>> s.regions()
+        (['11', '10'], ['01', '00'])
+        """
+        full = (1 << (1 << len(atoms))) - 1
+        ok = (core & cond) | add
+        bad = (full & ~core & cond) | add
+        return cls(name, atoms, ok, bad, doc, span, "pca", Pca((core, cond, add), texts, formulas))
 
     @classmethod
     def from_regions(cls, name: str, ok: Boolean, bad: Boolean, *, doc: str | None = None,
                      span: Span | None = None, origin: str = "regions") -> Structure:
-        """From ``ok`` and ``bad``; the displayed triple is derived (spec section 6, step 4)."""
+        """From SymPy formulas ``ok`` and ``bad``; the displayed triple is derived (spec
+        section 6, step 4)."""
+        from logicpo.logic.formulas import atoms_of
+
         atoms = atoms_of(ok, bad)
         return cls.from_masks(name, atoms, mask(ok, atoms), mask(bad, atoms),
                               doc=doc, span=span, origin=origin)
@@ -99,22 +142,78 @@ class Structure:
 
         The triple shown is ``P_C = ok | bad``, ``P_A = ok & bad`` and a core ``P``
         equal to ``bad -> ok`` on the worlds where it matters (those counted on
-        exactly one side), chosen by :func:`readable_core`.
+        exactly one side), chosen by :func:`readable_core` when first shown.
 
         >>> s = Structure.from_masks("ORPO", ("M(yw)", "M(yl)"), 0b0010, 0b0100)
         >>> s.core_text, s.cond_text, s.add_text
         ('M(yl) -> M(yw)', 'M(yw) xor M(yl)', 'false')
         """
-        core = readable_core(atoms, ok_mask, bad_mask)
-        cond = formula_of(ok_mask | bad_mask, atoms)
-        add = formula_of(ok_mask & bad_mask, atoms)
-        return cls(name, atoms, formula_of(ok_mask, atoms), formula_of(bad_mask, atoms),
-                   core, cond, add, ok_mask, bad_mask, to_dsl(core), to_dsl(cond), to_dsl(add),
-                   doc, span, origin)
+        return cls(name, atoms, ok_mask, bad_mask, doc, span, origin)
 
     def renamed(self, name: str, *, doc: str | None = None, span: Span | None = None) -> Structure:
         return replace(self, name=name, doc=doc if doc is not None else self.doc,
                        span=span if span is not None else self.span)
+
+    # ------------------------------------------------------------ the (core, cond, add) view
+    @cached_property
+    def _formulas(self) -> tuple:
+        """SymPy ``(core, cond, add)``: the user's own, or derived from the regions."""
+        if self.pca is not None:
+            return tuple(self.pca.formulas())
+        ok, bad, atoms = self.ok_mask, self.bad_mask, self.atoms
+        return (readable_core(atoms, ok, bad), formula_of(ok | bad, atoms),
+                formula_of(ok & bad, atoms))
+
+    @cached_property
+    def _texts(self) -> tuple[str, str, str]:
+        if self.pca is not None:
+            return self.pca.texts
+        from logicpo.logic.formulas import to_dsl
+
+        return tuple(to_dsl(f) for f in self._formulas)
+
+    @property
+    def core(self) -> Boolean:
+        return self._formulas[0]
+
+    @property
+    def cond(self) -> Boolean:
+        return self._formulas[1]
+
+    @property
+    def add(self) -> Boolean:
+        return self._formulas[2]
+
+    @property
+    def core_text(self) -> str:
+        return self._texts[0]
+
+    @property
+    def cond_text(self) -> str:
+        return self._texts[1]
+
+    @property
+    def add_text(self) -> str:
+        return self._texts[2]
+
+    @cached_property
+    def ok(self) -> Boolean:
+        """``ok`` as a SymPy formula: ``(P & P_C) | P_A`` as written, else from its mask."""
+        import sympy
+
+        if self.pca is None:
+            return formula_of(self.ok_mask, self.atoms)
+        core, cond, add = self._formulas
+        return sympy.Or(sympy.And(core, cond), add)
+
+    @cached_property
+    def bad(self) -> Boolean:
+        import sympy
+
+        if self.pca is None:
+            return formula_of(self.bad_mask, self.atoms)
+        core, cond, add = self._formulas
+        return sympy.Or(sympy.And(sympy.Not(core), cond), add)
 
     # ------------------------------------------------------------ views
     @property
@@ -127,8 +226,16 @@ class Structure:
 
     def masks(self, atoms: tuple[str, ...] | None = None) -> tuple[int, int]:
         """``(ok_mask, bad_mask)`` over ``atoms`` (a superset of this structure's atoms)."""
-        atoms = atoms or self.atoms
-        return lift(self.ok_mask, self.atoms, atoms), lift(self.bad_mask, self.atoms, atoms)
+        try:
+            return self._masks_over[atoms]
+        except KeyError:  # once per atom order: entailment and the lattice ask often
+            if atoms is None or atoms == self.atoms:
+                found = (self.ok_mask, self.bad_mask)
+            else:
+                found = (lift(self.ok_mask, self.atoms, atoms),
+                         lift(self.bad_mask, self.atoms, atoms))
+            self._masks_over[atoms] = found
+            return found
 
     def regions(self) -> tuple[list[str], list[str]]:
         """``ok`` and ``bad`` as lists of world bitstrings, all-true world first."""
@@ -180,11 +287,18 @@ class Structure:
                         "truth_table": self.truth_table()})
         return out
 
+    def pca_masks(self) -> tuple[int, int, int]:
+        """Truth tables of ``(core, cond, add)`` over ``atoms``."""
+        if self.pca is not None:
+            return self.pca.masks
+        return mask(self.core, self.atoms), self.ok_mask | self.bad_mask, \
+            self.ok_mask & self.bad_mask
+
     def truth_table(self) -> list[dict]:
         """One row per world, all-true first: atom values, P, P_C, P_A, ok, bad, counted as."""
         n = len(self.atoms)
-        cols = {"core": mask(self.core, self.atoms), "cond": mask(self.cond, self.atoms),
-                "add": mask(self.add, self.atoms), "ok": self.ok_mask, "bad": self.bad_mask}
+        core, cond, add = self.pca_masks()
+        cols = {"core": core, "cond": cond, "add": add, "ok": self.ok_mask, "bad": self.bad_mask}
         rows = []
         for k in display_order(n):
             world = World(self.atoms, k)
@@ -194,12 +308,27 @@ class Structure:
             rows.append(row)
         return rows
 
+    # ------------------------------------------------------------ notebook display
+    def _repr_html_(self) -> str:
+        """Jupyter's view: fields, closed form, truth table, standing, reading
+        (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import structure_html
+
+        return structure_html(self)
+
+    def _repr_latex_(self) -> str:
+        """The closed form of the paper's loss, as LaTeX."""
+        from logicpo.display.html import structure_latex
+
+        return structure_latex(self)
+
 
 # ---------------------------------------------------------------- display of derived cores
 
 _MIRROR = {"M(yw)": "M(yl)", "M(yl)": "M(yw)", "Ref(yw)": "Ref(yl)", "Ref(yl)": "Ref(yw)"}
 
 
+@functools.lru_cache(maxsize=4096)
 def readable_core(atoms: tuple[str, ...], ok_mask: int, bad_mask: int) -> Boolean:
     """A readable core ``P`` for given regions, in the paper's style.
 
@@ -216,6 +345,10 @@ def readable_core(atoms: tuple[str, ...], ok_mask: int, bad_mask: int) -> Boolea
     >>> to_dsl(readable_core(("M(yw)", "M(yl)"), 0b1010, 0b0101))   # CE
     'M(yw)'
     """
+    import sympy
+
+    from logicpo.logic.formulas import size
+
     care = ok_mask ^ bad_mask
     want = ok_mask & care
     best = None
@@ -232,6 +365,10 @@ def readable_core(atoms: tuple[str, ...], ok_mask: int, bad_mask: int) -> Boolea
 
 def _small_formulas(atoms: tuple[str, ...]) -> list[Boolean]:
     """Literals and conjunctions of two literals over ``atoms``."""
+    import sympy
+
+    from logicpo.logic.formulas import atom
+
     literals = [lit for a in atoms for lit in (atom(a), sympy.Not(atom(a)))]
     out = list(literals)
     for i, x in enumerate(literals):
@@ -243,6 +380,8 @@ def _small_formulas(atoms: tuple[str, ...]) -> list[Boolean]:
 
 def _mirror(expr: Boolean) -> Boolean:
     """Swap winner and loser: ``M(yw) <-> M(yl)``, ``Ref(yw) <-> Ref(yl)``."""
+    from logicpo.logic.formulas import atom
+
     return expr.xreplace({atom(a): atom(b) for a, b in _MIRROR.items()})
 
 
@@ -258,11 +397,11 @@ def ref(s: Structure, name: str | None = None) -> Structure:
         raise DefinitionError(
             f"ref() applies to single-model structures, but '{s.name}' already mentions Ref(...)",
             s.span)
-    ok = sympy.And(s.ok, atom("Ref(yl)"))
-    bad = sympy.And(s.bad, atom("Ref(yw)"))
-    out = Structure.from_masks(name or f"ref({s.name})", ATOMS_REF, mask(ok, ATOMS_REF),
-                               mask(bad, ATOMS_REF), origin="ref")
-    return out
+    ok, bad = s.masks(ATOMS_REF)
+    n = len(ATOMS_REF)
+    return Structure.from_masks(name or f"ref({s.name})", ATOMS_REF,
+                                ok & atom_mask(ATOMS_REF.index("Ref(yl)"), n),
+                                bad & atom_mask(ATOMS_REF.index("Ref(yw)"), n), origin="ref")
 
 
 def flip(s: Structure, name: str | None = None) -> Structure:
@@ -271,3 +410,17 @@ def flip(s: Structure, name: str | None = None) -> Structure:
                                 origin="flip")
 
 
+def definition_line(s: Structure) -> str:
+    """``s`` as one line of the DSL, ready to paste into a ``.lpo`` file (``cond: true``
+    and ``add: false`` are the defaults and are left out). The one home of this spelling:
+    ``neighbors`` prints it for every neighbour, the ``show --html`` page for its structure.
+
+    >>> definition_line(Structure.from_masks("mine", ("M(yw)", "M(yl)"), 0b1010, 0b0100))
+    'structure mine { core: M(yl) -> M(yw)  cond: M(yw) | M(yl) }'
+    """
+    fields = [f"core: {s.core_text}"]
+    if s.cond_text != "true":
+        fields.append(f"cond: {s.cond_text}")
+    if s.add_text != "false":
+        fields.append(f"add: {s.add_text}")
+    return f"structure {s.name} {{ {'  '.join(fields)} }}"

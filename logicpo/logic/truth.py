@@ -5,6 +5,11 @@ is true in it iff bit ``i`` of ``k`` is set. A formula's *mask* is the integer w
 bit ``k`` is set iff the formula is true in world ``k``. Its *bitstring* spells the
 world with character ``i`` = ``1`` when atom ``i`` is true (the JSON contract).
 
+This module imports no SymPy: a truth table is computed from a formula's AST (the parser's
+output, named formulas resolved by the caller) or from a SymPy formula alike, and only
+:func:`formula_of`, which writes a formula back, loads SymPy. Masks are Python integers,
+so the atom count stays open (16 worlds for the classic four atoms, 1,024 for ten).
+
 >>> from logicpo.logic.formulas import atom, ATOMS_SINGLE
 >>> import sympy
 >>> m = mask(sympy.Implies(atom("M(yl)"), atom("M(yw)")), ATOMS_SINGLE)
@@ -14,37 +19,83 @@ world with character ``i`` = ``1`` when atom ``i`` is true (the JSON contract).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import sympy
-from sympy.logic.boolalg import Boolean
+from logicpo.syntax import ast
 
-from logicpo.logic.formulas import SYMBOLS, decompose, size
+if TYPE_CHECKING:
+    from sympy.logic.boolalg import Boolean
+
+ATOMS_SINGLE: tuple[str, ...] = ("M(yw)", "M(yl)")
+ATOMS_REF: tuple[str, ...] = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
 
 
 def full_mask(n: int) -> int:
     return (1 << (1 << n)) - 1
 
 
+@functools.cache
 def atom_mask(i: int, n: int) -> int:
     """Mask of the worlds in which atom ``i`` (of ``n``) is true."""
     return sum(1 << k for k in range(1 << n) if (k >> i) & 1)
 
 
-def mask(expr: Boolean, atoms: tuple[str, ...]) -> int:
-    """The truth table of ``expr`` over ``atoms``, as a bitmask."""
+_AST_OPS = {ast.Not: "not", ast.And: "and", ast.Or: "or", ast.Xor: "xor",
+            ast.Implies: "implies", ast.Iff: "iff"}
+
+
+def _parts(e) -> tuple[str, tuple]:
+    """The top connective of a formula AST node or SymPy formula, and its arguments."""
+    op = _AST_OPS.get(type(e))
+    if op is not None:
+        if op == "not":
+            return op, (e.arg,)
+        if op == "implies":
+            return op, (e.premise, e.conclusion)
+        if op == "iff":
+            return op, (e.left, e.right)
+        return op, e.args
+    if isinstance(e, ast.Atom):
+        return "atom", (e.text,)
+    if isinstance(e, ast.Const):
+        return "const", (e.value,)
+    if isinstance(e, ast.Name):
+        return "name", (e,)
+    from logicpo.logic.formulas import decompose  # a SymPy formula: SymPy is loaded already
+
+    return decompose(e)
+
+
+def mask(expr, atoms: tuple[str, ...],
+         resolve: Callable[[ast.Name], int] | None = None) -> int:
+    """The truth table of ``expr`` over ``atoms``, as a bitmask.
+
+    ``expr`` is a SymPy formula or a formula AST; ``resolve`` gives the mask (over the same
+    atoms) of a named formula in an AST.
+
+    >>> from logicpo.syntax.parser import parse_formula
+    >>> bin(mask(parse_formula("M(yl) -> M(yw)"), ATOMS_SINGLE))
+    '0b1011'
+    """
     n = len(atoms)
     index = {name: i for i, name in enumerate(atoms)}
     full = full_mask(n)
 
     def go(e) -> int:
-        op, args = decompose(e)
+        op, args = _parts(e)
         if op == "atom":
             if args[0] not in index:
                 raise ValueError(f"atom {args[0]} is not among {atoms}")
             return atom_mask(index[args[0]], n)
         if op == "const":
             return full if args[0] else 0
+        if op == "name":
+            if resolve is None:
+                raise ValueError(f"no definition given for the formula name '{args[0].id}'")
+            return resolve(args[0])
         vals = [go(a) for a in args]
         if op == "not":
             return full & ~vals[0]
@@ -73,16 +124,28 @@ def mask(expr: Boolean, atoms: tuple[str, ...]) -> int:
 
 
 def lift(m: int, atoms: tuple[str, ...], to: tuple[str, ...]) -> int:
-    """Re-express a mask over ``atoms`` as a mask over the superset ``to``."""
+    """Re-express a mask over ``atoms`` as a mask over the superset ``to``.
+
+    >>> bin(lift(0b10, ATOMS_SINGLE, ATOMS_REF))   # M(yw) & ~M(yl), whatever Ref says
+    '0b10001000100010'
+    """
     if atoms == to:
         return m
-    pos = [to.index(a) for a in atoms]
     out = 0
-    for k in range(1 << len(to)):
-        small = sum(((k >> p) & 1) << i for i, p in enumerate(pos))
+    for small, worlds in enumerate(_lift_table(atoms, to)):
         if (m >> small) & 1:
-            out |= 1 << k
+            out |= worlds
     return out
+
+
+@functools.cache
+def _lift_table(atoms: tuple[str, ...], to: tuple[str, ...]) -> tuple[int, ...]:
+    """For each world over ``atoms``, the mask of the worlds over ``to`` that extend it."""
+    pos = [to.index(a) for a in atoms]
+    table = [0] * (1 << len(atoms))
+    for k in range(1 << len(to)):
+        table[sum(((k >> p) & 1) << i for i, p in enumerate(pos))] |= 1 << k
+    return tuple(table)
 
 
 def worlds_in(m: int, n: int) -> list[int]:
@@ -91,7 +154,20 @@ def worlds_in(m: int, n: int) -> list[int]:
 
 
 def display_order(n: int) -> list[int]:
-    return sorted(range(1 << n), key=lambda k: world_bits(k, n), reverse=True)
+    return list(_display_order(n))
+
+
+@functools.cache
+def _display_order(n: int) -> tuple[int, ...]:
+    return tuple(sorted(range(1 << n), key=lambda k: world_bits(k, n), reverse=True))
+
+
+def first_world(m: int, n: int) -> int:
+    """The first world of a non-empty mask ``m`` in display order (all-true first)."""
+    for k in _display_order(n):
+        if (m >> k) & 1:
+            return k
+    raise ValueError("empty mask")
 
 
 def world_bits(k: int, n: int) -> str:
@@ -127,6 +203,7 @@ class World:
         return ", ".join(f"{a}={'T' if v else 'F'}" for a, v in self.values.items())
 
 
+@functools.lru_cache(maxsize=4096)
 def formula_of(m: int, atoms: tuple[str, ...], care: int | None = None) -> Boolean:
     """A smallest readable formula equal to mask ``m`` on the worlds in ``care``.
 
@@ -139,6 +216,10 @@ def formula_of(m: int, atoms: tuple[str, ...], care: int | None = None) -> Boole
     >>> to_dsl(formula_of(0b0010, ATOMS_SINGLE, care=0b0110))   # TF among {TF, FT}
     'M(yw)'
     """
+    import sympy
+
+    from logicpo.logic.formulas import SYMBOLS, size
+
     n = len(atoms)
     full = full_mask(n)
     care = full if care is None else care

@@ -289,7 +289,12 @@ def _outer(t: ResolvedTerm, rho: str, neg_rho: str, k: int) -> tuple[list[str], 
     beta, gamma, eps, tau = t.beta, t.gamma, t.label_smoothing, t.tau
     r = _paren(rho)
     s = r if beta == 1.0 else f"{_num(beta)} * {r}"
-    neg = neg_rho if beta == 1.0 else f"{_num(-beta)} * {r}"
+    if beta == 1.0:
+        neg = neg_rho
+    elif rho.startswith("-") and not neg_rho.startswith("-"):
+        neg = f"{_num(beta)} * {_paren(neg_rho)}"  # 0.1 * lr_r, not -0.1 * (-lr_r)
+    else:
+        neg = f"{_num(-beta)} * {r}"
     s_text = "rho" if beta == 1.0 else f"{beta:g} * rho"
     if gamma:
         s, s_text = f"{s} - {_num(gamma)}", f"{s_text} - {gamma:g}"

@@ -45,18 +45,20 @@ class _Log1mexp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, *xs):
         one_minus = [torch.expm1(x).neg_() for x in xs]  # 1 - e^x, to rounding near x = 0
-        ctx.save_for_backward(*one_minus)
+        # intermediates, not inputs or outputs: kept on ctx (cheaper than save_for_backward)
+        ctx.one_minus = one_minus
         return tuple(torch.log(m) for m in one_minus)
 
     @staticmethod
     def backward(ctx, *grads):
         # d/dx log(1 - e^x) = -e^x / (1 - e^x) = 1 - 1/(1 - e^x); at x = 0 the clamp gives
         # 1 - 1/tiny, finite, so that a zero upstream gradient stays zero (never 0 * inf)
-        out = []
-        for grad, one_minus in zip(grads, ctx.saved_tensors, strict=True):
-            tiny = torch.finfo(one_minus.dtype).tiny
-            out.append(torch.addcdiv(grad, grad, one_minus.clamp(min=tiny), value=-1.0))
-        return tuple(out)
+        return tuple(torch.addcdiv(grad, grad, m.clamp(min=_TINY[m.dtype]), value=-1.0)
+                     for grad, m in zip(grads, ctx.one_minus, strict=True))
+
+
+_TINY = {t: torch.finfo(t).tiny for t in (torch.float16, torch.bfloat16, torch.float32,
+                                          torch.float64)}
 
 
 def log1mexp(x: torch.Tensor, *more: torch.Tensor):

@@ -23,16 +23,12 @@ per relation.
 
 from __future__ import annotations
 
-import matplotlib
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
-
-from logicpo.logic.truth import display_order  # noqa: E402
-from logicpo.plots.lattice import (  # noqa: E402
+from logicpo.logic.truth import display_order
+from logicpo.plots import subplots
+from logicpo.plots.lattice import (
     EDGE_COLOUR,
     NODE_H,
     NODE_W,
@@ -47,8 +43,8 @@ from logicpo.plots.lattice import (  # noqa: E402
     route_edges,
     text_colour,
 )
-from logicpo.reasoning.landscape import STATES, Neighbourhood  # noqa: E402
-from logicpo.reasoning.lattice import Lattice  # noqa: E402
+from logicpo.reasoning.landscape import STATES, Neighbourhood
+from logicpo.reasoning.lattice import Lattice
 
 # Beyond this many neighbours the graph is unreadable at any size: draw the summary.
 GRAPH_LIMIT = 16
@@ -141,7 +137,7 @@ def draw_neighbourhood(hood: Neighbourhood, title: str | None = None):
     ys = [p[1] for p in pos.values()]
     width = max(xs) - min(xs) + NODE_W + 3.2
     height = max(ys) - min(ys) + NODE_H + 1.6
-    fig, ax = plt.subplots(figsize=(0.62 * width + 3.4, 0.62 * height + 0.9))
+    fig, ax = subplots(figsize=(0.62 * width + 3.4, 0.62 * height + 0.9))
     origin_y = next(y for node, (x, y) in pos.items() if member[node] is None)
     left = min(xs) - NODE_W / 2 - 0.3
     # Bands: what the rows mean.
@@ -207,7 +203,7 @@ def draw_neighbourhood_summary(hood: Neighbourhood, title: str | None = None):
     number = {id(m): i for i, g in enumerate(hood.groups, 1) for m in g.members}
     cell = {(m.world.index, m.after): m for m in hood.neighbours}
     worlds = display_order(n)
-    fig, ax = plt.subplots(figsize=(9.0, 0.42 * len(worlds) + 2.2))
+    fig, ax = subplots(figsize=(9.0, 0.42 * len(worlds) + 2.2))
     for r, k in enumerate(worlds):
         y = len(worlds) - 1 - r
         counts = dict.fromkeys(RELATIONS, 0)

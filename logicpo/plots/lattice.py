@@ -27,17 +27,13 @@ from __future__ import annotations
 
 from functools import cache
 
-import matplotlib
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from logicpo.logic.formulas import to_dsl  # noqa: E402
-from logicpo.logic.structure import Structure  # noqa: E402
-from logicpo.logic.truth import formula_of, mask  # noqa: E402
-from logicpo.reasoning.lattice import Lattice  # noqa: E402
+from logicpo.logic.formulas import to_dsl
+from logicpo.logic.structure import Structure
+from logicpo.logic.truth import formula_of, mask
+from logicpo.plots import subplots
+from logicpo.reasoning.lattice import Lattice
 
 # Colour-blind-safe first (Tableau 10 without its grey), then lighter tints: the zoo has
 # 9 distinct cores today; a tenth and later get the tints.
@@ -114,19 +110,26 @@ def layout(lat: Lattice) -> dict[str, tuple[float, float]]:
 # ROW_GAP apart. Labels are sized to fit their box.
 NODE_W, NODE_H, SPACING, ROW_GAP = 1.5, 0.62, 1.8, 1.7
 EDGE_COLOUR = "#8A8A8A"
+YOURS_COLOUR = "#C2185B"  # the dashed frame of a user's structure
 
 
 def draw_node(ax, x: float, y: float, label: str, fill: str, *, outline: bool = False,
-              bold: bool = False, style: dict | None = None, fontsize: float = 8) -> None:
+              bold: bool = False, style: dict | None = None, fontsize: float = 8,
+              yours: bool = False) -> None:
     """A rounded box of NODE_W x NODE_H centred at ``(x, y)`` with its label; ``style``
     (patch keywords) replaces the fill, for degenerate nodes, and gives the text a white
-    backing so that it stays legible on a hatch."""
+    backing so that it stays legible on a hatch. ``yours`` adds a dashed frame around the
+    box: a structure from the user's file."""
     from matplotlib.patches import FancyBboxPatch
 
     look = dict(style) if style else {"fc": fill, "ec": "black" if outline else "none"}
     ax.add_patch(FancyBboxPatch((x - NODE_W / 2, y - NODE_H / 2), NODE_W, NODE_H,
                                 boxstyle="round,pad=0,rounding_size=0.08",
                                 lw=2.2 if outline else 1.0, zorder=2, **look))
+    if yours:
+        ax.add_patch(FancyBboxPatch((x - NODE_W / 2, y - NODE_H / 2), NODE_W, NODE_H,
+                                    boxstyle="round,pad=0.07,rounding_size=0.12", fc="none",
+                                    ec=YOURS_COLOUR, lw=1.6, ls=(0, (3, 2)), zorder=3))
     longest = max(len(line) for line in label.splitlines())
     ax.text(x, y, label, ha="center", va="center", zorder=3,
             fontsize=min(fontsize, 112 / max(longest, 1)),
@@ -203,8 +206,21 @@ def draw_routes(ax, paths) -> None:
                     zorder=1)
 
 
-def draw_lattice(lat: Lattice, title: str | None = None):
-    """A matplotlib figure of the Hasse diagram."""
+def node_label(node: str) -> str:
+    """A node's name in its box: beyond 12 characters, merged names ``A=B=C`` on two lines,
+    the first name on its own (the box holds two lines at a readable size).
+
+    >>> node_label("cCPO=mine=mine_regions").splitlines()
+    ['cCPO=', 'mine=mine_regions']
+    """
+    first, sep, rest = node.partition("=")
+    return f"{first}=\n{rest}" if sep and len(node) > 12 else node
+
+
+def draw_lattice(lat: Lattice, title: str | None = None, *, yours=frozenset(),
+                 yours_label: str | None = None):
+    """A matplotlib figure of the Hasse diagram; nodes holding a structure named in
+    ``yours`` (the user's) get a dashed frame and a legend entry (``yours_label``)."""
     pos = layout(lat)
     cores: dict[str, Structure] = {}  # core key -> a structure with it, in node order
     for n in lat.nodes:
@@ -215,18 +231,26 @@ def draw_lattice(lat: Lattice, title: str | None = None):
     ys = [p[1] for p in pos.values()]
     width = max(xs) - min(xs) + NODE_W + 0.8
     height = max(ys) - min(ys) + NODE_H + 0.8
-    fig, ax = plt.subplots(figsize=(0.62 * width + 3.4, 0.62 * height + 0.9))
+    fig, ax = subplots(figsize=(0.62 * width + 3.4, 0.62 * height + 0.9))
     draw_routes(ax, route_edges(lat, pos))
     for n, (x, y) in pos.items():
         literature = any(s.doc for s in lat.members[n])
-        draw_node(ax, x, y, n, core_colour(lat.representative(n)), outline=literature,
-                  bold=literature, fontsize=9)
+        mine = any(s.name in yours for s in lat.members[n])
+        label = node_label(n)
+        longest = max(len(line) for line in label.splitlines())
+        draw_node(ax, x, y, label, core_colour(lat.representative(n)), outline=literature,
+                  bold=literature, fontsize=min(9, 96 / longest), yours=mine)
     handles = [Line2D([0], [0], marker="s", color="w", markerfacecolor=core_colour(rep),
                       markersize=11, label=f"core P: {core_label(rep)}")
                for rep in cores.values()]
     handles.append(Line2D([0], [0], marker="s", color="w", markerfacecolor="white",
                           markeredgecolor="black", markeredgewidth=2, markersize=11,
                           label="from the literature (bold, outlined)"))
+    if any(s.name in yours for group in lat.members.values() for s in group):
+        handles.append(Line2D([0], [0], marker="s", color="w", markerfacecolor="white",
+                              markeredgecolor=YOURS_COLOUR, markeredgewidth=1.6,
+                              markersize=11, linestyle="none",
+                              label=yours_label or "yours (dashed frame): from your --file"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
               frameon=False, title="colour = core formula P\n(the same in every picture)",
               title_fontsize=8, alignment="left")

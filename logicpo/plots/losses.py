@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from logicpo.plots import save_figure  # noqa: E402
+from logicpo.plots import save_figure, subplots
 
 _INPUTS = ("pc", "pr", "rc", "rr")
 
@@ -53,7 +49,7 @@ def plot_losses(modules: list, out: str | Path, *, margin: float = 10.0) -> Path
     n = len(modules)
     single = any(not m.uses_reference for m in modules)
     rows = 3 if single else 2
-    fig, axes = plt.subplots(rows, n, figsize=(4.2 * n, 3.4 * rows), squeeze=False)
+    fig, axes = subplots(rows, n, figsize=(4.2 * n, 3.4 * rows), squeeze=False)
     for j, module in enumerate(modules):
         data = curves(module, margin)
         label = "(pc - rc) - (pr - rr)" if module.uses_reference else "pc - pr"

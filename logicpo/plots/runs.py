@@ -18,12 +18,9 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from logicpo.errors import UsageError  # noqa: E402
-from logicpo.files import parse_json, read_text  # noqa: E402
-from logicpo.plots import save_figure  # noqa: E402
+from logicpo.errors import UsageError
+from logicpo.files import parse_json, read_text
+from logicpo.plots import save_figure, subplots
 
 
 def read_metrics(run: str | Path) -> list[dict]:
@@ -62,9 +59,9 @@ def plot_runs(runs: list[str | Path], out: str | Path, labels: list[str] | None 
         raise UsageError(f"{len(labels)} labels for {len(runs)} runs")
     data = [read_metrics(r) for r in runs]
     has_task = any("eval_task_reward" in rec for recs in data for rec in recs)
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6.2), dpi=90)
+    fig, axes = subplots(2, 2, figsize=(9, 6.2), dpi=90)
     (ax_loss, ax_margin), (ax_logp, ax_reward) = axes
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (recs, label) in enumerate(zip(data, labels, strict=True)):
         c = colors[i % len(colors)]
         ax_loss.plot(*_series(recs, "loss", 0.8), color=c, label=label)
@@ -98,3 +95,67 @@ def _label(run: str | Path) -> str:
         return path.name  # an interrupted run's summary: label the curve by its directory
     loss = summary.get("loss") if isinstance(summary, dict) else None
     return str(loss or path.name)
+
+
+def plot_sweep(losses: list[dict], out: str | Path, title: str | None = None) -> Path:
+    """Draw :func:`sweep_figure` into a PNG at ``out``; return its path."""
+    return save_figure(sweep_figure(losses, title), out, dpi=None, tight=False)
+
+
+def sweep_figure(losses: list[dict], title: str | None = None):
+    """A sweep's curves: per loss (one colour) a thin line per seed and a thick mean.
+
+    ``losses``: ``{"label", "reward", "runs": [run directories, one per seed]}``. The task
+    reward (or preference accuracy) and the winner's and loser's validation log-probs are
+    comparable across losses and share a panel; reward margins are drawn in one panel per
+    reward definition, since margins defined differently (with or without the reference,
+    summed or per token, another beta) are different quantities.
+    """
+    if not losses:
+        raise UsageError("a sweep plot needs at least one loss")
+    data = {x["label"]: [read_metrics(r) for r in x["runs"]] for x in losses}
+    has_task = any("eval_task_reward" in rec for runs in data.values() for recs in runs
+                   for rec in recs)
+    key = "eval_task_reward" if has_task else "eval_rewards/accuracies"
+    definitions = list(dict.fromkeys(x["reward"] for x in losses))
+    panels = [(key, "task reward of greedy answers" if has_task
+               else "validation preference accuracy", None),
+              ("eval_logps/chosen", "validation log-prob of the winner", None),
+              ("eval_logps/rejected", "validation log-prob of the loser", None),
+              *(("eval_rewards/margins", f"reward margin, reward = {d}", d)
+                for d in definitions)]
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = subplots(rows, cols, figsize=(9.5, 3.1 * rows + 0.4), dpi=90,
+                         squeeze=False)
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (k, panel_title, definition) in zip(axes.flat, panels, strict=False):
+        for i, x in enumerate(losses):
+            if definition is not None and x["reward"] != definition:
+                continue
+            c = colors[i % len(colors)]
+            curves = [_series(recs, k) for recs in data[x["label"]]]
+            for xs, ys in curves:
+                ax.plot(xs, ys, color=c, lw=0.7, alpha=0.45)
+            mean_x, mean_y = _mean_curve(curves)
+            ax.plot(mean_x, mean_y, color=c, lw=2.0, marker=".",
+                    label=f"{x['label']} ({len(curves)} seed{'s' * (len(curves) != 1)})")
+        ax.set_title(panel_title, fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if definition is not None or k == key:
+            ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title + " (thin: one seed, thick: mean)")
+    fig.tight_layout()
+    return fig
+
+
+def _mean_curve(curves: list[tuple[list, list]]) -> tuple[list, list]:
+    """The mean over the curves at the steps all of them have."""
+    common = set.intersection(*(set(xs) for xs, _ in curves)) if curves else set()
+    steps = sorted(common)
+    maps = [dict(zip(xs, ys, strict=True)) for xs, ys in curves]
+    return steps, [sum(m[s] for m in maps) / len(maps) for s in steps]

@@ -14,16 +14,12 @@ True
 
 from __future__ import annotations
 
-from logicpo.logic.formulas import atoms_of
-from logicpo.logic.truth import World, display_order, full_mask, mask
+from logicpo.logic.truth import World, first_world, full_mask, mask
 from logicpo.reasoning.verdict import Verdict
 
 
 def _first_world(m: int, atoms: tuple[str, ...]) -> World:
-    for k in display_order(len(atoms)):
-        if (m >> k) & 1:
-            return World(atoms, k)
-    raise ValueError("empty mask")
+    return World(atoms, first_world(m, len(atoms)))
 
 
 def valid_mask(m: int, atoms: tuple[str, ...]) -> Verdict:
@@ -34,12 +30,16 @@ def valid_mask(m: int, atoms: tuple[str, ...]) -> Verdict:
 
 def entails(a, b) -> Verdict:
     """``a |= b``: every world satisfying ``a`` satisfies ``b``."""
+    from logicpo.logic.formulas import atoms_of  # SymPy formulas: SymPy is loaded already
+
     atoms = atoms_of(a, b)
     ma, mb = mask(a, atoms), mask(b, atoms)
     return valid_mask(full_mask(len(atoms)) & (~ma | mb), atoms)
 
 
 def equivalent(a, b) -> Verdict:
+    from logicpo.logic.formulas import atoms_of  # SymPy formulas: SymPy is loaded already
+
     atoms = atoms_of(a, b)
     ma, mb = mask(a, atoms), mask(b, atoms)
     return valid_mask(full_mask(len(atoms)) & ~(ma ^ mb), atoms)
@@ -47,6 +47,8 @@ def equivalent(a, b) -> Verdict:
 
 def satisfiable(a) -> Verdict:
     """Proved with a witness world when satisfiable, refuted when not."""
+    from logicpo.logic.formulas import atoms_of
+
     atoms = atoms_of(a)
     m = mask(a, atoms)
     if m == 0:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from logicpo.files import InputError, parse_json, read_text, write_atomic
 from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
-from logicpo.logic.structure import Degeneracy, Structure
+from logicpo.logic.structure import Degeneracy, Structure, definition_line
 from logicpo.logic.truth import World, atom_mask, display_order, full_mask
 from logicpo.reasoning.bitmask import structure_entails_masks
 from logicpo.reasoning.census import count_census
@@ -168,13 +168,7 @@ class Neighbour:
     def definition(self) -> str:
         """The neighbour as one line of the DSL, ready to paste into a ``.lpo`` file
         (``cond: true`` and ``add: false`` are the defaults and are left out)."""
-        s = self.structure
-        fields = [f"core: {s.core_text}"]
-        if s.cond_text != "true":
-            fields.append(f"cond: {s.cond_text}")
-        if s.add_text != "false":
-            fields.append(f"add: {s.add_text}")
-        return f"structure {s.name} {{ {'  '.join(fields)} }}"
+        return definition_line(self.structure)
 
 
 #: The keys of :meth:`Structure.to_json` that a neighbour's JSON carries.

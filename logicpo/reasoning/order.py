@@ -16,16 +16,13 @@ cCPO does not entail CPO: in world M(yw)=T, M(yl)=T (TT), cCPO counts it as ok o
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
-import z3
-
-from logicpo.logic.formulas import ATOMS_REF
 from logicpo.logic.structure import Structure
-from logicpo.logic.truth import World, display_order
+from logicpo.logic.truth import ATOMS_REF, World, first_world
 from logicpo.reasoning.bitmask import structure_entails_masks
-from logicpo.reasoning.solver import DEFAULT_TIMEOUT_MS, check_valid, to_z3, variables_for
-from logicpo.reasoning.verdict import Status, Verdict
+from logicpo.reasoning.verdict import DEFAULT_TIMEOUT_MS, Status, Verdict
 
 
 class Relation(enum.Enum):
@@ -114,6 +111,12 @@ class Comparison:
                 "a_entails_b": self.forward.to_json(), "b_entails_a": self.backward.to_json(),
                 "witnesses": [w.to_json() for w in self.witnesses], "summary": self.summary()}
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the relation and the witness worlds (:mod:`logicpo.display.html`)."""
+        from logicpo.display.html import comparison_html
+
+        return comparison_html(self)
+
 
 def common_atoms(a: Structure, b: Structure) -> tuple[str, ...]:
     return a.atoms if a.atoms == b.atoms else ATOMS_REF
@@ -122,6 +125,10 @@ def common_atoms(a: Structure, b: Structure) -> tuple[str, ...]:
 def entails_z3(a: Structure, b: Structure, atoms: tuple[str, ...],
                timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
     """``a |= b`` decided by z3: ``(ok_a -> ok_b) & (bad_b -> bad_a)`` is valid."""
+    import z3
+
+    from logicpo.reasoning.solver import check_valid, to_z3, variables_for
+
     v = variables_for(atoms)
     claim = z3.And(z3.Implies(to_z3(a.ok, v), to_z3(b.ok, v)),
                    z3.Implies(to_z3(b.bad, v), to_z3(a.bad, v)))
@@ -129,13 +136,22 @@ def entails_z3(a: Structure, b: Structure, atoms: tuple[str, ...],
 
 
 def entails_bitmask(a: Structure, b: Structure, atoms: tuple[str, ...]) -> Verdict:
+    """``a |= b`` decided on the truth tables over ``atoms``; a failure names the first
+    world (in display order) that breaks it."""
     ok1, bad1 = a.masks(atoms)
     ok2, bad2 = b.masks(atoms)
     broken = structure_entails_masks(ok1, bad1, ok2, bad2)
-    if broken == 0:
-        return Verdict.proved()
-    first = next(k for k in display_order(len(atoms)) if (broken >> k) & 1)
-    return Verdict.refuted(World(atoms, first))
+    if not broken:
+        return _PROVED
+    return _refuted(atoms, broken)
+
+
+_PROVED = Verdict.proved()  # verdicts are immutable: one per answer is enough
+
+
+@functools.lru_cache(maxsize=4096)
+def _refuted(atoms: tuple[str, ...], broken: int) -> Verdict:
+    return Verdict.refuted(World(atoms, first_world(broken, len(atoms))))
 
 
 def compare(a: Structure, b: Structure, *, engine: str = "z3",

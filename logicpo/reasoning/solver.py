@@ -18,9 +18,10 @@ import z3
 
 from logicpo.logic.formulas import atoms_of, decompose
 from logicpo.logic.truth import World
-from logicpo.reasoning.verdict import Verdict
+from logicpo.reasoning.verdict import DEFAULT_TIMEOUT_MS, Verdict
 
-DEFAULT_TIMEOUT_MS = 5_000
+__all__ = ["DEFAULT_TIMEOUT_MS", "check_valid", "entails", "equivalent", "satisfiable", "to_z3",
+           "variables_for"]
 
 
 def to_z3(expr, variables: dict[str, z3.BoolRef]) -> z3.BoolRef:

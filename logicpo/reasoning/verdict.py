@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from logicpo.logic.truth import World
 
+DEFAULT_TIMEOUT_MS = 5_000  # every z3 query has a time limit; this one unless told otherwise
+
 
 class Status(enum.Enum):
     PROVED = "proved"

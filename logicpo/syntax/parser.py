@@ -2,7 +2,14 @@
 
 The grammar is ``grammar/lpo.lark`` (its single source; the wheel carries a copy
 inside the package). Parsing is LALR with lark's strict mode, so the grammar
-itself is checked for conflicts and terminal collisions when it is loaded.
+itself is checked for conflicts and terminal collisions when it is built.
+
+Building the LALR tables takes about 0.2 s, more than everything else ``logicpo check``
+does, so the built parser is kept in a cache file (lark's own serialisation,
+``Lark.save``/``Lark.load``) named after a hash of the grammar, the options and the lark
+and Python versions, in :func:`cache_dir`; a changed grammar gets a new file. The file is
+written atomically; one that cannot be read is rebuilt, one that cannot be written is
+skipped (the parser is the same either way).
 
 >>> program = parse_program('structure CE { core: M(yw) }', "demo.lpo")
 >>> program.definitions[0].name
@@ -14,9 +21,13 @@ Implies(premise=Atom(model='M', response='yl'), conclusion=Atom(model='M', respo
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import sys
 from importlib import resources
 from pathlib import Path
 
+import lark as lark_module
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
@@ -26,6 +37,7 @@ from lark.exceptions import (
     VisitError,
 )
 
+from logicpo import files
 from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, did_you_mean
 from logicpo.syntax import ast
 from logicpo.syntax.limits import MAX_SOURCE_CHARS, first_too_deep, too_deep, too_long
@@ -64,17 +76,49 @@ def grammar_text() -> str:
     return resources.files("logicpo").joinpath("grammar/lpo.lark").read_text(encoding="utf-8")
 
 
+_OPTIONS = {"parser": "lalr", "strict": True, "propagate_positions": True,
+            "maybe_placeholders": True,
+            "start": ["program", "objective_expr", "formula_expr", "loss_expr"]}
+
+
+def cache_dir() -> Path:
+    """Where logicpo keeps what it can rebuild: ``$LOGICPO_CACHE_DIR`` if set, else
+    ``$XDG_CACHE_HOME/logicpo``, else ``~/.cache/logicpo``."""
+    if os.environ.get("LOGICPO_CACHE_DIR"):
+        return Path(os.environ["LOGICPO_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "logicpo"
+
+
+def parser_cache_file(text: str | None = None) -> Path:
+    """The cache file of the parser of grammar ``text`` (the current grammar by default)."""
+    text = grammar_text() if text is None else text
+    key = hashlib.sha256("\0".join([
+        text, repr(sorted(_OPTIONS.items())), lark_module.__version__,
+        sys.version.split()[0]]).encode("utf-8")).hexdigest()[:20]
+    return cache_dir() / f"lpo-parser-{key}.lark"
+
+
 @functools.cache
 def lark_parser() -> Lark:
-    """The one LALR parser of the grammar, built once, with every entry point."""
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        strict=True,
-        propagate_positions=True,
-        maybe_placeholders=True,
-        start=["program", "objective_expr", "formula_expr", "loss_expr"],
-    )
+    """The one LALR parser of the grammar, with every entry point: built once, then loaded
+    from its cache file."""
+    text = grammar_text()
+    path = parser_cache_file(text)
+    try:
+        with open(path, "rb") as fh:
+            return Lark.load(fh)
+    except FileNotFoundError:  # the first run with this grammar
+        pass
+    except Exception:  # noqa: BLE001 - a corrupt or foreign cache file is rebuilt below
+        pass
+    parser = Lark(text, **_OPTIONS)
+    try:
+        with files.atomic_output(path, binary=True) as fh:
+            parser.save(fh)
+    except files.OutputError:  # a read-only cache directory: the parser is the same
+        pass
+    return parser
 
 
 def parse_program(text: str, file: str = "<string>") -> ast.Program:

@@ -11,5 +11,7 @@ commands. One concept per module:
 - :mod:`~logicpo.training.checkpoint`: atomic, code-free checkpoints;
 - :mod:`~logicpo.training.run_dir`: the run directory (refusal, lock, the recorded loss);
 - :mod:`~logicpo.training.distributed`: torchrun / DDP set-up;
-- :mod:`~logicpo.training.loop`: ``train(cfg)``; :mod:`~logicpo.training.sweep`: one run per loss.
+- :mod:`~logicpo.training.loop`: ``train(cfg)``.
+
+Sweeps and searches over many runs are in :mod:`logicpo.experiments`.
 """

@@ -84,7 +84,7 @@ class TrainConfig:
     steps: int = 200
     batch_size: int = 16           # preference pairs per optimiser step (over all processes)
     grad_accum: int = 1
-    lr: float = 1e-3
+    lr: float = 3e-5                # measured on every built-in task: docs/training.md#defaults
     min_lr_ratio: float = 0.1      # the cosine schedule ends at lr * min_lr_ratio
     warmup_steps: int = 10
     weight_decay: float = 0.0

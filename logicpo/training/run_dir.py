@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from logicpo.errors import LogicpoError, UsageError
@@ -86,16 +87,27 @@ def check_out(out: str | Path, *, resume: bool, overwrite: bool,
 
 
 def existing_files(out: str | Path, extra: tuple[str, ...] = ()) -> list[str]:
-    """The run files (and ``extra`` names) present in ``out``."""
+    """The run files (and ``extra`` names) present in ``out``. An ``extra`` name with a
+    ``*`` is a pattern (TRL's ``checkpoint-*`` directories)."""
     out = Path(out)
-    return [name for name in (*RUN_FILES, *extra) if os.path.lexists(out / name)]
+    found = []
+    for name in (*RUN_FILES, *extra):
+        if "*" in name:
+            found += sorted(p.name for p in out.glob(name)) if out.is_dir() else []
+        elif os.path.lexists(out / name):
+            found.append(name)
+    return found
 
 
 def clear_run(out: str | Path, extra: tuple[str, ...] = ()) -> None:
     """Remove a previous run's files from ``out`` (for ``overwrite``), and nothing else."""
     for name in existing_files(out, extra):
+        path = Path(out) / name
         try:
-            (Path(out) / name).unlink()
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)  # a checkpoint directory (TRL's checkpoint-N)
+            else:
+                path.unlink()
         except OSError as exc:
             raise OutputError(f"cannot remove '{Path(out) / name}' to overwrite the run: "
                               f"{exc.strerror or exc}") from None
