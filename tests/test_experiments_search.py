@@ -138,3 +138,28 @@ def test_an_interrupted_search_continues_to_the_same_leaderboard(cpo_search, tmp
     with pytest.raises(KeyboardInterrupt):
         search(cfg, **SEARCH, on_event=ctrl_c)
     assert board_view(search(cfg, **SEARCH)) == board_view(cpo_search)
+
+
+def test_confirm_retrains_the_best_on_fresh_seeds_and_concludes_from_them(tmp_path):
+    """--confirm 2 with seeds 0, 1: the two best rung-1 candidates and the start again on
+    seeds 2 and 3; the confirmation is their paired difference, recomputed here from the
+    rung-2 summaries (n = 2: half-width 12.7062 * |d2 - d3| / 2)."""
+    out = tmp_path / "confirm"
+    board = search(TrainConfig(**TINY, out=str(out)), **{**SEARCH, "budget": Budget(runs=14),
+                                                         "rounds": 1}, confirm=2)
+    tested = [r for r in board["candidates"] if "confirmation" in r]
+    assert 1 <= len(tested) <= 2 and all(r["rung"] == 1 for r in tested)
+
+    def reward(name, seed):
+        path = out / "runs" / name / f"rung2-seed{seed}" / "summary.json"
+        return json.loads(path.read_text())["final_eval"]["eval_task_reward"]
+
+    for r in tested:
+        c = r["confirmation"]
+        d = [reward(r["name"], s) - reward("CPO_start", s) for s in (2, 3)]
+        assert c["seeds"] == [2, 3] and c["mean"] == pytest.approx(sum(d) / 2)
+        assert c["high"] - c["mean"] == pytest.approx(12.7062 * abs(d[0] - d[1]) / 2,
+                                                      rel=1e-4, abs=1e-12)
+    assert "on fresh seeds [2, 3]" in board["conclusion"]
+    assert board["runs_used"] > 14  # the confirmation comes after the budget, and says so
+    assert any("confirmation" in n for n in board["notes"])

@@ -186,7 +186,9 @@ def leaderboard_table(board: dict, limit: int = 20):
     ran = [r for r in board["candidates"] if r["rung"] is not None]
     rows = [[str(i), escape(r["name"] + "".join(f" = {k}" for k in r.get("same_loss_as", ()))),
              r["relation"] or "-", str(r["rung"]),
-             _num(r.get("task_reward")), _iv(r["difference"], signed=True), r["verdict"]]
+             _num(r.get("task_reward")), _iv(r["difference"], signed=True), r["verdict"],
+             _iv(r.get("confirmation"), signed=True) + (
+                 f" {r['confirmation']['verdict']}" if r.get("confirmation") else "")]
             for i, r in enumerate(ran[:limit], 1)]
     not_run = len(board["candidates"]) - len(ran)
     return make_table(
@@ -194,7 +196,7 @@ def leaderboard_table(board: dict, limit: int = 20):
         f"{board['runs_used']} runs ({board['budget']} budget); {len(ran)} candidates run"
         + (f", {not_run} not run" if not_run else ""),
         ["#", "candidate (start_world_state)", "vs start", "rung", "task reward",
-         "Δ vs start (95% t)", "verdict"], rows)
+         "Δ vs start (95% t)", "verdict", "fresh seeds (--confirm)"], rows)
 
 
 def print_search(board: dict) -> None:
@@ -239,6 +241,10 @@ def _register_search(group: click.Group) -> None:
                   help="Steps of the rung-0 runs (default: --steps / 4).")
     @click.option("--eta", type=click.IntRange(min=2), default=3, show_default=True,
                   help="Successive halving keeps the best 1/eta of rung 0 for rung 1.")
+    @click.option("--confirm", type=click.IntRange(min=0), default=0, show_default=True,
+                  help="Train the N best rung-1 candidates and the start again on fresh "
+                       "seeds (as many as --seeds, after them), beyond the budget: the only "
+                       "verdict not biased by choosing on the same seeds.")
     @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
                   help="Rounds: the start's neighbours, then the neighbours of each "
                        "round's best.")
@@ -246,7 +252,8 @@ def _register_search(group: click.Group) -> None:
     @functools.partial(train_options, exclude=("resume", "loss"))
     @json_option
     @click.pass_context
-    def search_cmd(ctx, start, beta, budget, seeds, short_steps, eta, rounds, jobs, backend,
+    def search_cmd(ctx, start, beta, budget, seeds, short_steps, eta, confirm, rounds, jobs,
+                   backend,
                    address, as_json, no_progress, verbose, **kw):
         """Look for a loss one or a few world-edits from START that trains better.
 
@@ -269,6 +276,6 @@ def _register_search(group: click.Group) -> None:
         with _Progress(not (no_progress or as_json)) as progress:
             board = search(cfg, start=start, beta=beta, budget=Budget.parse(budget),
                            seeds=parse_seeds(seeds), short_steps=short_steps, eta=eta,
-                           rounds=rounds, workers=jobs, backend=backend, address=address,
+                           rounds=rounds, confirm=confirm, workers=jobs, backend=backend, address=address,
                            on_event=progress, on_progress=_draw_search)
         emit_json(board) if as_json else print_search(board)

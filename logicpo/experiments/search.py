@@ -95,6 +95,7 @@ class Candidate:
     key: tuple = ()
     rung0: dict | None = None                       # {seed: value} of the primary metric
     rung1: dict = field(default_factory=dict)       # {seed: summary}
+    rung2: dict = field(default_factory=dict)       # {fresh seed: summary}: confirmation
 
 
 def _term_text(family: str, name: str, params: tuple) -> str:
@@ -167,7 +168,8 @@ class Search:
 
     def __init__(self, cfg: TrainConfig, *, start: str = "DPO", beta: float | None = None,
                  budget: Budget, seeds: list[int], short_steps: int | None = None,
-                 eta: int = 3, rounds: int = 3, workers: int = 1, backend: str = "local",
+                 eta: int = 3, rounds: int = 3, confirm: int = 0,
+                 workers: int = 1, backend: str = "local",
                  address: str | None = None,
                  on_event: Callable[[str, dict], None] | None = None,
                  on_progress: Callable[[dict], None] | None = None) -> None:
@@ -180,6 +182,11 @@ class Search:
         cfg.validate()
         self.cfg, self.budget, self.seeds, self.eta = cfg, budget, list(seeds), eta
         self.rounds = rounds
+        if confirm < 0:
+            raise UsageError("--confirm must not be negative")
+        self.confirm = confirm
+        # fresh seeds, never used for choosing: as many as the rung-1 seeds, after them
+        self.confirm_seeds = [max(self.seeds) + 1 + i for i in range(len(self.seeds))]
         self.short_steps = short_steps or max(1, cfg.steps // 4)
         self.workers, self.backend, self.address = workers, backend, address
         self.on_event, self.on_progress = on_event, on_progress
@@ -190,13 +197,13 @@ class Search:
             "train": {k: v for k, v in run_dir.absolute_paths(cfg).identity().items()
                       if k not in _FREE},
             "start": self.start_text, "steps": cfg.steps, "short_steps": self.short_steps,
-            "seeds": self.seeds, "eta": eta, "rounds": rounds,
+            "seeds": self.seeds, "eta": eta, "rounds": rounds, "confirm": confirm,
             "budget": {"runs": budget.runs, "minutes": budget.minutes}}
         self.candidates: dict[str, Candidate] = {}
         self.order: list[str] = []
         self.runs_used = 0
         self.t0 = time.perf_counter()
-        self.seconds: dict[int, list[float]] = {0: [], 1: []}  # of runs trained here
+        self.seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}  # runs trained here
         self.notes: list[str] = []
 
     # ------------------------------------------------------------ candidates
@@ -328,7 +335,26 @@ class Search:
                 if best is None:
                     break
                 origin = best
+            if self.confirm:
+                self._confirm()
             return self._publish(final=True)
+
+    def _confirm(self) -> None:
+        """Train the ``confirm`` best rung-1 candidates and the start again on fresh seeds
+        (rung 2, after the budget): the rung-1 verdicts reuse the seed that chose the
+        candidates and compare many candidates, so only this one is a clean test."""
+        ranked = sorted((c for c in self.candidates.values()
+                         if c is not self.start and c.rung1),
+                        key=lambda c: -self._paired(c).mean)[: self.confirm]
+        if not ranked:
+            return
+        self._train([self._job(c, 2, s) for c in [self.start, *ranked]
+                     for s in self.confirm_seeds])
+        for c in [self.start, *ranked]:
+            c.rung2 = {s: self.done[f"{c.name}/rung2/seed{s}"] for s in self.confirm_seeds}
+        self.notes.append(f"confirmation: the {len(ranked)} best of rung 1 and the start "
+                          f"trained again on fresh seeds {self.confirm_seeds} (beyond the "
+                          "budget)")
 
     def _round(self, fresh: list[Candidate], round_: int) -> Candidate | None:
         """Rung 0 then rung 1 over ``fresh``; the best rung-1 candidate (by mean paired
@@ -364,10 +390,11 @@ class Search:
         scored = [(self._paired(c).mean, i, c) for i, c in enumerate(survivors)]
         return max(scored)[2] if scored else None
 
-    def _paired(self, c: Candidate):
-        mine = [self._value(c.rung1[s]) for s in self.seeds]
-        base = [self._value(self.start.rung1[s]) for s in self.seeds]
-        return paired_difference(mine, base)
+    def _paired(self, c: Candidate, rung: int = 1):
+        seeds = self.seeds if rung == 1 else self.confirm_seeds
+        runs, base = (c.rung1, self.start.rung1) if rung == 1 else (c.rung2, self.start.rung2)
+        return paired_difference([self._value(runs[s]) for s in seeds],
+                                 [self._value(base[s]) for s in seeds])
 
     def leaderboard(self) -> list[dict]:
         rows = []
@@ -386,6 +413,10 @@ class Search:
                 row.update(rung=1, difference=d.to_json(), verdict=d.verdict(),
                            task_reward=sum(self._value(c.rung1[s]) for s in self.seeds)
                            / len(self.seeds))
+                if c.rung2 and self.start.rung2:
+                    d2 = self._paired(c, 2)
+                    row["confirmation"] = {**d2.to_json(), "seeds": self.confirm_seeds,
+                                           "verdict": d2.verdict()}
             elif c.rung0 is not None and base0 is not None:
                 v = c.rung0[s0]
                 row.update(rung=0, difference={"mean": v - self._value(base0), "low": None,
@@ -403,7 +434,16 @@ class Search:
             vals = [self._value(self.start.rung1[s]) for s in self.seeds]
             start_reward = sum(vals) / len(vals)
         better = [r for r in rows if r["verdict"] == "better"]
-        if better:
+        confirmed = [r for r in rows if r.get("confirmation", {}).get("verdict") == "better"]
+        tested = [r for r in rows if "confirmation" in r]
+        if tested:
+            conclusion = (
+                f"{len(confirmed)} of the {len(tested)} best candidates beat "
+                f"{self.start_text} on task reward beyond noise on fresh seeds "
+                f"{self.confirm_seeds} (paired 95% t interval excludes 0)"
+                + (f": {', '.join(r['name'] for r in confirmed)}" if confirmed else
+                   "; none is confirmed, whatever rung 1 said"))
+        elif better:
             conclusion = (f"{len(better)} candidate(s) beat {self.start_text} on task reward "
                           f"beyond noise (paired 95% t interval over {len(self.seeds)} seeds "
                           f"excludes 0): {', '.join(r['name'] for r in better)}")
