@@ -20,7 +20,9 @@ Implies(premise=Atom(model='M', response='yl'), conclusion=Atom(model='M', respo
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import os
 import sys
@@ -145,11 +147,12 @@ def _parse(text: str, file: str, start: str):
     def line_of(n: int) -> str:
         return lines[n - 1] if 0 < n <= len(lines) else ""
 
-    try:
-        tree = lark_parser().parse(text, start=start)
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, file, line_of) from None
-    result = transform(_ToAst(file), tree, line_of)
+    with _no_gc():
+        try:
+            tree = lark_parser().parse(text, start=start)
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, text, file, line_of) from None
+        result = transform(_ToAst(file), tree, line_of)
     roots = [*result[1]] if start == "program" else [result]
     for root in roots:  # later layers recurse: nothing deeper than the limit gets past here
         deep = first_too_deep(root, ast.children, counts=ast.levels)
@@ -158,6 +161,24 @@ def _parse(text: str, file: str, start: str):
                 "the objective" if start == "objective_expr" else f"'{root.name}'")
             raise too_deep(what, deep.span, line_of(deep.span.line) if deep.span else None)
     return result
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused while a text is parsed.
+
+    A 64 KiB file makes about 100,000 tree and AST nodes, none of them in a cycle, and every
+    collection the allocations trigger walks all of them again: that took 35 to 55% of the
+    parse and transform time of the 2,000-structure benchmark (docs/performance.md). The
+    collector is resumed (if it was on) however the parse ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def transform(transformer, tree, line_of):
