@@ -197,7 +197,9 @@ def transform(transformer, tree, line_of):
 
 def _describe_expected(names) -> str:
     lark = lark_parser()
-    names = set(names)
+    # ATOM (M(yw) as one token) is expected exactly where a formula is, and a reader
+    # knows it as a name and a call: it never shows in a message
+    names = set(names) - {"ATOM"}
     shown = []
     for group, meaning in _GROUPS:
         if group <= names:
@@ -229,7 +231,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         return ParseError(f"unexpected end of input, expected {expected}",
                           Span(file, line, col, line, col + 1), source_line=line_of(line))
     if isinstance(exc, UnexpectedToken):
-        token = exc.token
+        token = _as_name(exc.token)
         span = Span(file, token.line, token.column, token.end_line, token.end_column)
         expected = _describe_expected(exc.expected)
         hint = None
@@ -246,13 +248,23 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
-        allowed = exc.allowed or set()
+        allowed = (exc.allowed or set()) - {"ATOM"}  # see _describe_expected
         message = f"unexpected character {char!r}"
         if len(allowed) <= 6:
             message += f", expected {_describe_expected(allowed)}"
         return ParseError(message, span, source_line=line_of(exc.line),
                           hint="connectives are ~ & xor | -> <->; comments start with #")
     return ParseError(str(exc))
+
+
+def _as_name(token: Token) -> Token:
+    """An unexpected ATOM token reported as the name it starts with, as the text is read
+    everywhere but in a formula (``M(yw)`` inside ``{ }`` is an unexpected 'M')."""
+    if token.type != "ATOM":
+        return token
+    model = str(token).split("(")[0]
+    return Token("NAME", model, token.start_pos, token.line, token.column, token.line,
+                 token.column + len(model), token.start_pos + len(model))
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -345,6 +357,12 @@ class _ToAst(Transformer_NonRecursive):
 
     def false(self, meta, children):
         return ast.Const(False, span_of(self.file, meta))
+
+    def atom(self, meta, children):
+        # M(yw) as one token (the grammar's ATOM): the same node as the call M(yw) makes
+        token = children[0]
+        model, response = str(token)[:-1].split("(")
+        return ast.Atom(model, response, token_span(self.file, token))
 
     def name(self, meta, children):
         return ast.Name(str(children[0]), span_of(self.file, meta))
