@@ -1,8 +1,9 @@
 """The parser's speed-ups change nothing a reader can see: every tree, span and message is the
 one the previous parser gives, on random programs (valid and not).
 
-The previous parser is the same grammar without its ATOM terminal (``M(yw)`` read as one
-token, added for speed: docs/performance.md), built here from the grammar file itself.
+The previous parser is lark on ``tests/reference/lpo-before-speedups.lark``, the grammar as it
+was before them (a frozen copy, only this test reads it; the grammar is ``grammar/lpo.lark``),
+with the transformer of today, which reads both trees.
 """
 
 from __future__ import annotations
@@ -10,39 +11,58 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lark import Lark
+from lark import Lark, Transformer_NonRecursive, v_args
+from lark.exceptions import VisitError
 
 from logicpo.errors import LogicpoError
 from logicpo.syntax import parser
 
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def _previous_grammar() -> str:
-    text = parser.grammar_text()
-    alternative = re.compile(r"^\?primary: ATOM +-> atom\n        \| ", re.M)
-    terminal = re.compile(r"^ATOM\.\d+: .*\n", re.M)
-    assert alternative.search(text) and terminal.search(text), "the grammar changed shape"
-    return terminal.sub("", alternative.sub("?primary: ", text))
+BEFORE = Path(__file__).parent / "reference" / "lpo-before-speedups.lark"
 
 
 @pytest.fixture(scope="module")
 def previous() -> Lark:
-    return Lark(_previous_grammar(), **parser._OPTIONS)
+    options = {**parser._OPTIONS, "start": ["program", "objective_expr", "formula_expr"]}
+    return Lark(BEFORE.read_text(encoding="utf-8"), **options)
+
+
+def _previous_transformer():
+    """Today's rule methods, run by lark's Transformer_NonRecursive as they were before."""
+    methods = {k: v for k, v in vars(parser._ToAst).items()
+               if not k.startswith("__") and k != "transform"}
+
+    def __init__(self, file):
+        Transformer_NonRecursive.__init__(self)
+        self.file = file
+
+    def transform(self, tree):
+        try:
+            return Transformer_NonRecursive.transform(self, tree)
+        except VisitError as exc:
+            if isinstance(exc.orig_exc, LogicpoError):
+                raise exc.orig_exc from None
+            raise
+
+    cls = type("PreviousToAst", (Transformer_NonRecursive,),
+               {**methods, "__init__": __init__, "transform": transform})
+    return v_args(meta=True)(cls)
 
 
 @contextlib.contextmanager
 def _using(lark: Lark):
-    current = parser.lark_parser
+    current = parser.lark_parser, parser._ToAst
     parser.lark_parser = lambda: lark
+    parser._ToAst = _previous_transformer()
     try:
         yield
     finally:
-        parser.lark_parser = current
+        parser.lark_parser, parser._ToAst = current
 
 
 def _outcome(parse, text):
@@ -111,6 +131,18 @@ def test_a_program_reads_as_before(previous, regions, noise, where):
     _same(previous, parser.parse_program, text)
     cut = where % (len(text) + 1)
     _same(previous, parser.parse_program, text[:cut] + noise + text[cut:])
+
+
+_OBJECTIVE_PIECES = ["sigmoid", "hinge(CPO", "hinge(ref(CPO)", ", beta=0.5", ", normalize=length",
+                     ', tag="x"', ")", "0.8*", "2*", " + ", " - ", "(", "ref(", "flip(", ",",
+                     "=", "-0.3", "1e-2", "#c\n", " "]
+
+
+@FAST
+@given(st.lists(st.sampled_from(_OBJECTIVE_PIECES), max_size=20).map("".join))
+def test_an_objective_reads_as_before(previous, text):
+    _same(previous, parser.parse_objective, text)
+    _same(previous, parser.parse_program, "objective o = " + text)
 
 
 @pytest.mark.parametrize("text", [
