@@ -84,7 +84,10 @@ class Structure:
     span: Span | None = None
     origin: str = "pca"  # "pca", "regions", or the operator that derived it
     pca: Pca | None = field(default=None, compare=False, repr=False)
-    _masks_over: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+    #: what :meth:`masks` has answered, by atom order: read directly where entailment is
+    #: decided in bulk (``order.entails_bitmask``), as a method call there costs more than
+    #: the mask test itself
+    masks_over: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -227,14 +230,14 @@ class Structure:
     def masks(self, atoms: tuple[str, ...] | None = None) -> tuple[int, int]:
         """``(ok_mask, bad_mask)`` over ``atoms`` (a superset of this structure's atoms)."""
         try:
-            return self._masks_over[atoms]
+            return self.masks_over[atoms]
         except KeyError:  # once per atom order: entailment and the lattice ask often
             if atoms is None or atoms == self.atoms:
                 found = (self.ok_mask, self.bad_mask)
             else:
                 found = (lift(self.ok_mask, self.atoms, atoms),
                          lift(self.bad_mask, self.atoms, atoms))
-            self._masks_over[atoms] = found
+            self.masks_over[atoms] = found
             return found
 
     def regions(self) -> tuple[list[str], list[str]]:
