@@ -235,8 +235,7 @@ def _groups(e: sympy.Expr, span) -> tuple[list[tuple[str, list]], sympy.Expr, li
             groups.append(("other", [a]))
         elif isinstance(rest, sigmoid):
             groups.append(("sigmoid", [a]))
-        elif log_term(rest) and not (rest.free_symbols & set(COUNTS)) or \
-                log_term(rest.subs({NC: 1, NR: 1})):
+        elif log_term(rest):  # pc, log1mexp(pc), log q: a semantic loss
             semantic.append(a)
         else:
             unknown.append(rest)
