@@ -49,7 +49,7 @@ from logicpo.logic.closed_form import rr as RR
 from logicpo.logic.families import FAMILIES, ROLES
 from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.identify import matches
-from logicpo.logic.structure import Structure
+from logicpo.logic.structure import Structure, definition_line
 from logicpo.syntax import loss_expr as lx
 
 _CE = (0b1010, 0b0101)  # CE over (M(yw), M(yl)): ok = M(yw), bad = ~M(yw)
@@ -442,7 +442,7 @@ def _dsl(terms, known):
         name = t.structure.name
         if not t.matches and name not in seen:
             seen.add(name)
-            definitions.append(_definition(t.structure))
+            definitions.append(definition_line(t.structure))
         if parameters_of(t.exact_weight):
             culprits |= {p.name for p in parameters_of(t.exact_weight)}
             problems.append(f"the weight {show(t.exact_weight)} of term {i} is not a number")
@@ -510,16 +510,6 @@ def _dsl(terms, known):
                      + (f" (default {default})" if default else " (default: the family's)"))
     text = Objective("decompiled", tuple(dsl_terms)).text()
     return text, tuple(definitions), None, tuple(sorted(open_params.items())), tuple(notes)
-
-
-def _definition(s: Structure) -> str:
-    """A new structure as one DSL line (``cond: true``, ``add: false`` are left out)."""
-    fields = [f"core: {s.core_text}"]
-    if s.cond_text != "true":
-        fields.append(f"cond: {s.cond_text}")
-    if s.add_text != "false":
-        fields.append(f"add: {s.add_text}")
-    return f"structure {s.name} {{ {'  '.join(fields)} }}"
 
 
 def _check_dsl(dsl: str, definitions, terms, expr) -> list[str]:

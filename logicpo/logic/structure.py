@@ -416,7 +416,8 @@ def flip(s: Structure, name: str | None = None) -> Structure:
 def definition_line(s: Structure) -> str:
     """``s`` as one line of the DSL, ready to paste into a ``.lpo`` file (``cond: true``
     and ``add: false`` are the defaults and are left out). The one home of this spelling:
-    ``neighbors`` prints it for every neighbour, the ``show --html`` page for its structure.
+    ``neighbors`` prints it for every neighbour, the ``show --html`` page for its structure,
+    ``decompile`` for each new structure of its DSL text.
 
     >>> definition_line(Structure.from_masks("mine", ("M(yw)", "M(yl)"), 0b1010, 0b0100))
     'structure mine { core: M(yl) -> M(yw)  cond: M(yw) | M(yl) }'
