@@ -16,11 +16,13 @@ import random
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import logicpo
 from logicpo.cli.logic_cmds import check_file
 from logicpo.decompiler import decompile
-from logicpo.errors import NotExpressibleError, UsageError
+from logicpo.errors import LogicpoError, NotExpressibleError, UsageError
 
 
 def ls(x: float) -> float:
@@ -316,3 +318,130 @@ def test_a_new_structure_gets_a_definition_line():
     assert "decompiled" in names and r.definitions[0].startswith("structure decompiled {")
     program = logicpo.load_text(r.source)
     assert program.objective("decompiled_loss").text() == r.dsl
+
+
+# ---------------------------------------------------------------- random objectives
+
+
+_ATOMS = (("M(yw)", "M(yl)"), ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)"))
+
+
+def _regions_strategy():
+    return st.sampled_from(_ATOMS).flatmap(lambda atoms: st.tuples(
+        st.just(atoms), st.integers(1, (1 << (1 << len(atoms))) - 1),
+        st.integers(1, (1 << (1 << len(atoms))) - 1)))
+
+
+def _rho_text(atoms, ok, bad) -> str:
+    """log WMC(ok) - log WMC(bad), spelled as sums of world weights in log space."""
+    lp = ["pc", "pr", "rc", "rr"]
+
+    def wmc(mask: int) -> str:
+        worlds = []
+        for k in range(1 << len(atoms)):
+            if (mask >> k) & 1:
+                worlds.append("exp(" + " + ".join(
+                    lp[i] if (k >> i) & 1 else f"log1mexp({lp[i]})"
+                    for i in range(len(atoms))) + ")")
+        return "log(" + " + ".join(worlds) + ")"
+
+    return f"{wmc(ok)} - {wmc(bad)}"
+
+
+SPELLINGS = {
+    "logistic": lambda rho, k: f"-{k}*logsigmoid({rho})",
+    "softplus": lambda rho, k: f"{k}*softplus(-({rho}))",
+    "cdpo": lambda rho, k: f"-{k}*(0.9*logsigmoid({rho}) + 0.1*logsigmoid(-({rho})))",
+    "robust": lambda rho, k: f"{k}*(-0.8*logsigmoid({rho}) + 0.2*logsigmoid(-({rho})))/0.6",
+    "hinge": lambda rho, k: f"{k}*max(0, 1 - ({rho}))",
+    "sigmoid": lambda rho, k: f"{k}*sigmoid(-({rho}))",
+}
+
+
+def _brute(atoms, ok, bad, spelling, k, env) -> float:
+    """The loss by enumerating worlds in float64 (independent of the decompiler)."""
+    lp = [env[n] for n in ("pc", "pr", "rc", "rr")[:len(atoms)]]
+
+    def wmc(mask):
+        return sum(math.exp(sum(lp[i] if (w >> i) & 1 else l1m(lp[i]) for i in range(len(lp))))
+                   for w in range(1 << len(lp)) if (mask >> w) & 1)
+
+    rho = math.log(wmc(ok)) - math.log(wmc(bad))
+    return k * {"logistic": -ls(rho), "softplus": -ls(rho),
+                "cdpo": -(0.9 * ls(rho) + 0.1 * ls(-rho)),
+                "robust": (-0.8 * ls(rho) + 0.2 * ls(-rho)) / 0.6,
+                "hinge": max(0.0, 1 - rho), "sigmoid": sig(-rho)}[spelling]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_regions_strategy(), st.sampled_from(sorted(SPELLINGS)),
+                          st.sampled_from([1, 2, 0.5])), min_size=1, max_size=3))
+def test_random_objectives_in_several_spellings_decompile_to_the_same_loss(terms):
+    """Random structures (2 and 4 atoms, robust and cDPO spellings included), summed: the
+    decompiled objective computes, at random points, what world enumeration computes."""
+    text = " + ".join(SPELLINGS[sp](_rho_text(atoms, ok, bad), k)
+                      for (atoms, ok, bad), sp, k in terms)
+    if len(text) > 1200:  # four-atom terms are long; keep each example a few seconds
+        return
+    try:
+        r = decompile(text, check_points=3)
+    except NotExpressibleError as exc:
+        # only degenerate regions (ok or bad empty after cancelling) or symmetric ones may fail
+        assert any(w in exc.message for w in ("does not depend", "symmetric", "coefficient",
+                                              "not a finite", "different arguments",
+                                              "constant")), exc.message
+        return
+    rng = random.Random(0)
+    from logicpo.decompiler.round_trip import term_value
+
+    for _ in range(3):
+        env = {n: rng.uniform(-2.5, -0.1) for n in ("pc", "pr", "rc", "rr")}
+        env.update(nc=1.0, nr=1.0)
+        want = sum(_brute(atoms, ok, bad, sp, k, env) for (atoms, ok, bad), sp, k in terms)
+        got = sum(term_value(t, env)[0] for t in r.terms)
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_regions_strategy())
+def test_random_four_atom_robust_losses_never_crash(regions):
+    """The reported "TypeError: Cannot convert complex to float" class: every number a
+    decompilation makes becomes a float in one checked place, so a loss either decompiles
+    or is a user error, never a TypeError."""
+    atoms, ok, bad = regions
+    rho = _rho_text(atoms, ok, bad)
+    for text in (SPELLINGS["robust"](rho, 1), SPELLINGS["cdpo"](rho, 1),
+                 f"(-(1 - 0.3)*logsigmoid({rho}) + 0.3*logsigmoid(-({rho})))/(1 - 2*0.3)"):
+        try:
+            r = decompile(text, check_points=2)
+        except LogicpoError:
+            continue
+        assert r.round_trip_error < 1e-9
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, (1 << 16) - 1), st.integers(1, (1 << 16) - 1))
+def test_closed_form_rho_is_real_for_random_four_atom_structures(ok, bad):
+    """The root of the complex-to-float crash: the closed form took a log of each factor of
+    a WMC, and two factors negative on the weights' cube (product positive) made rho
+    complex (log(exp(rr) - 1) + log(... - 1)). rho must equal the world enumeration."""
+    import sympy
+
+    from logicpo.logic.closed_form import closed_form, pc, pr, rc, rr
+    from logicpo.logic.structure import Structure
+
+    s = Structure.from_masks("s", _ATOMS[1], ok, bad)
+    if s.degeneracy is not None:
+        return
+    cf = closed_form(s)
+    env = {"pc": -1.0, "pr": -2.0, "rc": -0.5, "rr": -1.5}
+    value = complex(cf.rho.subs({pc: -1.0, pr: -2.0, rc: -0.5, rr: -1.5})
+                    .rewrite(sympy.log).evalf())
+    lp = [env[n] for n in ("pc", "pr", "rc", "rr")]
+
+    def wmc(mask):
+        return sum(math.exp(sum(lp[i] if (w >> i) & 1 else l1m(lp[i]) for i in range(4)))
+                   for w in range(16) if (mask >> w) & 1)
+
+    assert value.imag == 0
+    assert value.real == pytest.approx(math.log(wmc(ok)) - math.log(wmc(bad)), rel=1e-9)

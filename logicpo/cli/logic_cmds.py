@@ -403,6 +403,7 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     if not shorts and files:
         shorts = program.names_of("structure", user_only=True)
     structures, yours, notes = [], set(), []
+    listed = set()  # the names in structures: a set, as 2,000 structures made this quadratic
     zoo_names = program.names_of("structure", zoo_only=True)
     for n in shorts:
         found, note = loss_structures(program, n)
@@ -415,8 +416,9 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
                 if s.name in zoo_names:  # a shadowing name must not replace the zoo's node
                     s = s.renamed(f"{Path(program.entry(s.name).file).name}:{s.name}")
                 yours.add(s.name)
-            if s.name not in {x.name for x in structures}:
+            if s.name not in listed:
                 structures.append(s)
+                listed.add(s.name)
     if use_zoo:  # the zoo's own definitions, even where a --file shadows a name; first, so
         given = {s.name for s in structures}  # that a merged node reads cCPO=mine
         structures = [program.structure(n, zoo=True) for n in zoo_names

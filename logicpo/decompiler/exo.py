@@ -7,6 +7,7 @@ import sympy
 from logicpo.decompiler.symbolic import LOGPS, const, is_positive, parameters_of, show
 from logicpo.errors import NotExpressibleError
 from logicpo.logic.closed_form import sigmoid
+from logicpo.logic.families import FAMILIES
 
 # ---------------------------------------------------------------- exo and discopop
 #
@@ -142,10 +143,7 @@ def _factors_in_z(factors, z, family, span, sig_c, pieces) -> sympy.Expr:
     return product
 
 
-_FORMULA = {
-    "exo": "sigmoid(s)*(log sigmoid(s) - log(1-eps)) + sigmoid(-s)*(log sigmoid(-s) - log eps)",
-    "discopop": "(1 - m)*(-log sigmoid(s)) + m*exp(-s), m = sigmoid(s/tau)",
-}
+_FORMULA = {name: FAMILIES[name].formula for name in ("exo", "discopop")}
 
 
 def _term_kind(product: sympy.Expr) -> str:

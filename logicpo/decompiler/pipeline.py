@@ -18,7 +18,7 @@ import sympy
 
 from logicpo.decompiler.exo import mixes_sigmoid
 from logicpo.decompiler.outer import recognise
-from logicpo.decompiler.result import ROLES, Decompiled, DecompiledTerm, Parameter
+from logicpo.decompiler.result import Decompiled, DecompiledTerm, Parameter
 from logicpo.decompiler.round_trip import finite_real, parameters_in, round_trip
 from logicpo.decompiler.symbolic import (
     ASSUMED,
@@ -46,9 +46,10 @@ from logicpo.logic.closed_form import pc as PC
 from logicpo.logic.closed_form import pr as PR
 from logicpo.logic.closed_form import rc as RC
 from logicpo.logic.closed_form import rr as RR
+from logicpo.logic.families import FAMILIES, ROLES
 from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.identify import matches
-from logicpo.logic.structure import Structure
+from logicpo.logic.structure import Structure, definition_line
 from logicpo.syntax import loss_expr as lx
 
 _CE = (0b1010, 0b0101)  # CE over (M(yw), M(yl)): ok = M(yw), bad = ~M(yw)
@@ -234,8 +235,7 @@ def _groups(e: sympy.Expr, span) -> tuple[list[tuple[str, list]], sympy.Expr, li
             groups.append(("other", [a]))
         elif isinstance(rest, sigmoid):
             groups.append(("sigmoid", [a]))
-        elif log_term(rest) and not (rest.free_symbols & set(COUNTS)) or \
-                log_term(rest.subs({NC: 1, NR: 1})):
+        elif log_term(rest):  # pc, log1mexp(pc), log q: a semantic loss
             semantic.append(a)
         else:
             unknown.append(rest)
@@ -283,7 +283,11 @@ def _read_objective(e: sympy.Expr, span, node, expr, values) -> list[tuple[str, 
         return [(expr.strip(), read_term(e, span))]
     except NotExpressibleError as exc:
         first = exc
-    if any(_logsig_arg(x) is not None for x in sympy.preorder_traversal(e)):
+    pieces = sympy.Add.make_args(e)
+    if any(_logsig_arg(a.as_independent(*LOGPS, as_Add=False)[1]) is not None
+           for a in pieces) and any(log_term(a.as_independent(*LOGPS, as_Add=False)[1])
+                                    and _logsig_arg(a.as_independent(*LOGPS, as_Add=False)[1])
+                                    is None for a in pieces):
         try:  # a probability written with exp: -log(exp(pc)/(1 + exp(pc + pr))) is sCE
             return [(expr.strip(), read_term(_as_semantic(e), span, semantic=True))]
         except NotExpressibleError:
@@ -408,9 +412,7 @@ def _parameters(terms) -> tuple[tuple[Parameter, ...], tuple[str, ...]]:
         for key, v in [*t.exact_params.items(), ("weight", t.exact_weight)]:
             for p in sorted(parameters_of(v), key=str):
                 symbols[p.name] = p
-                role = ROLES[key] + of
-                if key == "tau":
-                    role = f"temperature of discopop's m = sigmoid(s/tau){of}"
+                role = (FAMILIES[t.family].role(key) if key != "weight" else ROLES[key]) + of
                 if v != p:
                     role += f" ({key} = {show(v)})"
                 roles.setdefault(p.name, [])
@@ -427,7 +429,7 @@ def _parameters(terms) -> tuple[tuple[Parameter, ...], tuple[str, ...]]:
 
 def _dsl(terms, known):
     """The objective as DSL text, or why there is none; open parameters; notes."""
-    from logicpo.logic.objective import FAMILIES, Objective, Term
+    from logicpo.logic.objective import Objective, Term
 
     definitions: list[str] = []
     seen: set[str] = set()
@@ -440,7 +442,7 @@ def _dsl(terms, known):
         name = t.structure.name
         if not t.matches and name not in seen:
             seen.add(name)
-            definitions.append(_definition(t.structure))
+            definitions.append(definition_line(t.structure))
         if parameters_of(t.exact_weight):
             culprits |= {p.name for p in parameters_of(t.exact_weight)}
             problems.append(f"the weight {show(t.exact_weight)} of term {i} is not a number")
@@ -508,16 +510,6 @@ def _dsl(terms, known):
                      + (f" (default {default})" if default else " (default: the family's)"))
     text = Objective("decompiled", tuple(dsl_terms)).text()
     return text, tuple(definitions), None, tuple(sorted(open_params.items())), tuple(notes)
-
-
-def _definition(s: Structure) -> str:
-    """A new structure as one DSL line (``cond: true``, ``add: false`` are left out)."""
-    fields = [f"core: {s.core_text}"]
-    if s.cond_text != "true":
-        fields.append(f"cond: {s.cond_text}")
-    if s.add_text != "false":
-        fields.append(f"add: {s.add_text}")
-    return f"structure {s.name} {{ {'  '.join(fields)} }}"
 
 
 def _check_dsl(dsl: str, definitions, terms, expr) -> list[str]:

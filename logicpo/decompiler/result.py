@@ -10,12 +10,9 @@ import sympy
 from logicpo.decompiler.symbolic import show
 from logicpo.errors import UsageError
 from logicpo.logic.closed_form import closed_form
+from logicpo.logic.families import ROLES
 from logicpo.logic.identify import Match
 from logicpo.logic.structure import Structure
-
-#: What a parameter does, by the family parameter it sets (spec section 3).
-ROLES = {"beta": "temperature", "gamma": "margin", "label_smoothing": "smoothing",
-         "tau": "temperature", "weight": "weight"}
 
 
 @dataclass(frozen=True)

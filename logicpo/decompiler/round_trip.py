@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import sympy
 
-from logicpo.decompiler.floats import _log1mexp, _sigmoid, _softplus, evaluate
+from logicpo.decompiler.floats import _log1mexp, evaluate
 from logicpo.decompiler.symbolic import parameter, parameters_of, show
 from logicpo.errors import NotExpressibleError, RoundTripError
 from logicpo.logic.closed_form import LOGP, closed_form
@@ -16,6 +16,7 @@ from logicpo.logic.closed_form import pc as PC
 from logicpo.logic.closed_form import pr as PR
 from logicpo.logic.closed_form import rc as RC
 from logicpo.logic.closed_form import rr as RR
+from logicpo.logic.families import FAMILIES, MATH
 from logicpo.logic.structure import Structure
 from logicpo.syntax import loss_expr as lx
 
@@ -24,26 +25,9 @@ if TYPE_CHECKING:
 
 
 def family_value(family: str, s: float, rho: float, params: dict[str, float]) -> float:
-    """``f`` of spec section 3 at ``s = beta*rho - gamma``, in float64."""
-    eps = params.get("label_smoothing", 0.0)
-    if family == "logistic":
-        return (1 - eps) * _softplus(-s) + eps * _softplus(s)
-    if family == "robust":
-        return ((1 - eps) * _softplus(-s) - eps * _softplus(s)) / (1 - 2 * eps)
-    if family == "hinge":
-        return max(0.0, 1 - s)
-    if family == "square":
-        return (rho - 1 / (2 * params["beta"])) ** 2
-    if family == "sigmoid":
-        return _sigmoid(-s)
-    if family == "exo":
-        return (_sigmoid(s) * (-_softplus(-s) - math.log1p(-eps))
-                + _sigmoid(-s) * (-_softplus(s) - math.log(eps)))
-    if family == "discopop":
-        tau = params["tau"]
-        # m*exp(-s) as exp(log m - s): exp(-s) alone overflows where m underflows
-        return _sigmoid(-s / tau) * _softplus(-s) + math.exp(-_softplus(-s / tau) - s)
-    raise ValueError(family)
+    """``f`` of spec section 3 at ``s = beta*rho - gamma``, in float64: the family
+    registry's reference formula (:mod:`logicpo.logic.families`) on floats."""
+    return FAMILIES[family].reference(MATH, s, rho, params)
 
 
 def structure_rho(structure: Structure, logps: dict[str, float]) -> float:

@@ -92,7 +92,18 @@ def poly_of(term: sympy.Expr, span) -> sympy.Expr:
     return q
 
 
+#: At most this many factors in exp(rho) = t/b: a weighted model count is multilinear, and
+#: expanding high powers of sums of world weights only to find that out takes minutes.
+MAX_FACTORS = 8
+
+
 def ratio(exponents: dict, span) -> tuple[sympy.Expr, sympy.Expr]:
+    total = sum(abs(m) for m in exponents.values())
+    if total > MAX_FACTORS:
+        shown = ", ".join(f"{m} for '{show(t)}'" for t, m in exponents.items())
+        raise NotExpressibleError(
+            f"exp(rho) would multiply {total} log-probability factors (exponents {shown}), "
+            f"more than the {MAX_FACTORS} a weighted model count of four atoms can need", span)
     num, den = sympy.Integer(1), sympy.Integer(1)
     for term, m in exponents.items():
         p = poly_of(term, span)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import product
 
 import sympy
 
@@ -105,11 +106,37 @@ def _factors(poly: sympy.Expr) -> tuple[sympy.Expr, Counter]:
             if sympy.expand(f - (w - 1)) == 0:  # w - 1 = -(1 - w)
                 f, coeff = 1 - w, coeff * (-1) ** mult
         out[f] += mult
+    # Only a factor of one sign on the weights' cube may get a log of its own: two factors
+    # that are both negative somewhere (their product positive) would give log(-x) = log x +
+    # I*pi twice (a complex rho). Factors of a multilinear polynomial are multilinear, so
+    # the sign on the cube is decided at its vertices.
+    for f, mult in list(out.items()):
+        if _cube_sign(f) < 0:
+            out.pop(f)
+            out[sympy.expand(-f)] += mult
+            coeff *= (-1) ** mult
+    mixed = [(f, m) for f, m in out.items() if _cube_sign(f) == 0]
+    if mixed:  # one log of their product, positive as the WMC is
+        for f, _ in mixed:
+            out.pop(f)
+        out[sympy.expand(sympy.Mul(*(f ** m for f, m in mixed)))] += 1
     if coeff < 0:  # a WMC is positive: move the sign into a factor, never log(-1) = I*pi
         f = next(f for f, m in out.items() if m % 2)
         out[sympy.expand(-f)] = out.pop(f)
         coeff = -coeff
     return coeff, out
+
+
+def _cube_sign(f: sympy.Expr) -> int:
+    """1 if the multilinear ``f`` is >= 0 at every vertex of the weights' cube, -1 if <= 0,
+    0 if its sign changes."""
+    ws = sorted(f.free_symbols, key=str)
+    values = [f.subs(dict(zip(ws, bits, strict=True))) for bits in product((0, 1), repeat=len(ws))]
+    if all(v >= 0 for v in values):
+        return 1
+    if all(v <= 0 for v in values):
+        return -1
+    return 0
 
 
 def _log_of(factor: sympy.Expr) -> sympy.Expr:

@@ -4,9 +4,10 @@ The structure ``S`` is the semantics of a term; the family ``f`` and its
 parameters are optimisation details. This module only describes and checks
 objectives; :mod:`logicpo.numbers` turns them into PyTorch modules.
 
-Each family lists the parameters it takes and its defaults; that table is the one place
-where a default is decided, and every default passes the same check as a written value
-(``exo`` needs a label smoothing above 0, so its default is TRL's typical 1e-3).
+Each family lists the parameters it takes and its defaults in the one family registry,
+:mod:`logicpo.logic.families`, the one place where a default is decided; every default
+passes the same check as a written value (``exo`` needs a label smoothing above 0, so its
+default is TRL's typical 1e-3).
 
 >>> FAMILIES["logistic"].params
 ('beta', 'gamma', 'label_smoothing', 'normalize')
@@ -20,48 +21,13 @@ import math
 from dataclasses import dataclass, field
 
 from logicpo.errors import DefinitionError, NameResolutionError, Span, did_you_mean
+from logicpo.logic.families import FAMILIES, PARAM_DEFAULTS, Family
 from logicpo.logic.structure import Structure
 
-#: The neutral value of each parameter (what a family that does not override it uses).
-PARAM_DEFAULTS: dict[str, float | str | None] = {
-    "beta": 1.0,
-    "gamma": 0.0,
-    "label_smoothing": 0.0,
-    "tau": 0.05,
-    "normalize": None,
-}
+__all__ = ["FAMILIES", "NORMALIZE_VALUES", "PARAM_DEFAULTS", "Family", "Objective", "Term",
+           "check_term", "resolved_params"]
+
 NORMALIZE_VALUES = ("length", "none")
-
-
-@dataclass(frozen=True)
-class Family:
-    """An outer function ``f`` applied to ``s = beta*rho - gamma``."""
-
-    name: str
-    formula: str
-    params: tuple[str, ...]
-    used_by: str
-    defaults: tuple[tuple[str, float], ...] = ()  # where this family differs from neutral
-
-    def default(self, key: str):
-        """The value of ``key`` when a term leaves it open."""
-        return dict(self.defaults).get(key, PARAM_DEFAULTS[key])
-
-
-FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("logistic", "-(1-eps)*log sigmoid(s) - eps*log sigmoid(-s)",
-           ("beta", "gamma", "label_smoothing", "normalize"), "DPO, CPO, SimPO, cDPO"),
-    Family("hinge", "max(0, 1 - s)", ("beta", "gamma", "normalize"), "SLiC, RSO"),
-    Family("square", "(rho - 1/(2*beta))^2", ("beta", "normalize"), "IPO"),
-    Family("robust", "(-(1-eps)*log sigmoid(s) + eps*log sigmoid(-s)) / (1 - 2*eps)",
-           ("beta", "gamma", "label_smoothing", "normalize"), "robust DPO"),
-    Family("exo", "sigmoid(s)*(log sigmoid(s) - log(1-eps)) + sigmoid(-s)*(log sigmoid(-s) - log eps)",
-           ("beta", "gamma", "label_smoothing", "normalize"), "EXO",
-           defaults=(("label_smoothing", 1e-3),)),
-    Family("sigmoid", "sigmoid(-s)", ("beta", "gamma", "normalize"), "APO"),
-    Family("discopop", "(1-m)*(-log sigmoid(s)) + m*exp(-s), m = sigmoid(s/tau)",
-           ("beta", "gamma", "tau", "normalize"), "DiscoPOP"),
-)}
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,10 @@ class Structure:
     span: Span | None = None
     origin: str = "pca"  # "pca", "regions", or the operator that derived it
     pca: Pca | None = field(default=None, compare=False, repr=False)
-    _masks_over: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+    #: what :meth:`masks` has answered, by atom order: read directly where entailment is
+    #: decided in bulk (``order.entails_bitmask``), as a method call there costs more than
+    #: the mask test itself
+    masks_over: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -227,14 +230,14 @@ class Structure:
     def masks(self, atoms: tuple[str, ...] | None = None) -> tuple[int, int]:
         """``(ok_mask, bad_mask)`` over ``atoms`` (a superset of this structure's atoms)."""
         try:
-            return self._masks_over[atoms]
+            return self.masks_over[atoms]
         except KeyError:  # once per atom order: entailment and the lattice ask often
             if atoms is None or atoms == self.atoms:
                 found = (self.ok_mask, self.bad_mask)
             else:
                 found = (lift(self.ok_mask, self.atoms, atoms),
                          lift(self.bad_mask, self.atoms, atoms))
-            self._masks_over[atoms] = found
+            self.masks_over[atoms] = found
             return found
 
     def regions(self) -> tuple[list[str], list[str]]:
@@ -413,7 +416,8 @@ def flip(s: Structure, name: str | None = None) -> Structure:
 def definition_line(s: Structure) -> str:
     """``s`` as one line of the DSL, ready to paste into a ``.lpo`` file (``cond: true``
     and ``add: false`` are the defaults and are left out). The one home of this spelling:
-    ``neighbors`` prints it for every neighbour, the ``show --html`` page for its structure.
+    ``neighbors`` prints it for every neighbour, the ``show --html`` page for its structure,
+    ``decompile`` for each new structure of its DSL text.
 
     >>> definition_line(Structure.from_masks("mine", ("M(yw)", "M(yl)"), 0b1010, 0b0100))
     'structure mine { core: M(yl) -> M(yw)  cond: M(yw) | M(yl) }'

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from logicpo.errors import DegenerateStructureError
+from logicpo.logic.families import FAMILIES
 from logicpo.logic.formulas import ATOMS_REF
 from logicpo.numbers.params import ResolvedTerm
 
@@ -48,27 +49,25 @@ def log_wmc(region_mask: int, logps: list[torch.Tensor]) -> torch.Tensor:
     return torch.logsumexp(torch.stack(worlds), dim=0)
 
 
+class _TensorOps:
+    """The operations of the family registry's reference formulas, on float64 tensors."""
+
+    logsigmoid = staticmethod(F.logsigmoid)
+    sigmoid = staticmethod(torch.sigmoid)
+    exp = staticmethod(torch.exp)
+
+    @staticmethod
+    def relu(x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(x, min=0)
+
+
 def outer(t: ResolvedTerm, rho: torch.Tensor) -> torch.Tensor:
-    """The family ``f`` of spec section 3, applied to ``s = beta*rho - gamma``."""
+    """The family ``f`` of spec section 3, applied to ``s = beta*rho - gamma``, as the
+    family registry (:mod:`logicpo.logic.families`) writes it, one formula per family."""
     s = t.beta * rho - t.gamma
-    eps, f = t.label_smoothing, t.family
-    if f == "logistic":
-        return -(1 - eps) * F.logsigmoid(s) - eps * F.logsigmoid(-s)
-    if f == "hinge":
-        return torch.clamp(1 - s, min=0)
-    if f == "square":
-        return (rho - 1 / (2 * t.beta)) ** 2
-    if f == "robust":
-        return (-(1 - eps) * F.logsigmoid(s) + eps * F.logsigmoid(-s)) / (1 - 2 * eps)
-    if f == "exo":
-        return (torch.sigmoid(s) * (F.logsigmoid(s) - math.log(1 - eps))
-                + torch.sigmoid(-s) * (F.logsigmoid(-s) - math.log(eps)))
-    if f == "sigmoid":
-        return torch.sigmoid(-s)
-    if f == "discopop":
-        m = torch.sigmoid(s / t.tau)
-        return (1 - m) * (-F.logsigmoid(s)) + m * torch.exp(-s)
-    raise ValueError(f"unknown family {f}")
+    params = {"beta": t.beta, "gamma": t.gamma, "label_smoothing": t.label_smoothing,
+              "tau": t.tau}
+    return FAMILIES[t.family].reference(_TensorOps, s, rho, params)
 
 
 def evaluate(terms: list[ResolvedTerm], pc, pr, rc=None, rr=None, nc=None, nr=None

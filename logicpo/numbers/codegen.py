@@ -22,11 +22,11 @@ once and returned with the loss for the rewards (TRL's ``beta * (pc - rc)``). A 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 from logicpo.errors import DegenerateStructureError
+from logicpo.logic.families import FAMILIES, Code
 from logicpo.logic.formulas import ATOMS_REF
 from logicpo.logic.structure import Structure
 from logicpo.logic.truth import full_mask
@@ -300,47 +300,10 @@ def _outer(t: ResolvedTerm, rho: str, neg_rho: str, k: int) -> tuple[list[str], 
         s, s_text = f"{s} - {_num(gamma)}", f"{s_text} - {gamma:g}"
         neg = f"{neg} + {_num(gamma)}"
     lines: list[str] = []
-    sv = f"s{k}"
-
-    def bind() -> str:
-        lines.append(f"{sv} = {s}  # (B,)")
-        return sv
-
-    f = t.family
-    if f == "square":
-        c = 1.0 / (2.0 * beta)
-        return lines, f"torch.square({r} - {_num(c)})", f"(rho - {c:g})^2"
-    if f == "hinge":
-        return lines, f"F.relu(1.0 - {_paren(s)})", f"max(0, 1 - ({s_text}))"
-    if f == "sigmoid":
-        return lines, f"torch.sigmoid({neg})", f"sigmoid(-({s_text}))"
-    if f in ("logistic", "robust") and eps == 0.0:
-        return lines, f"F.softplus({neg})", f"-log sigmoid({s_text})"
-    if f == "logistic":
-        v = bind()
-        return (lines, f"-{_num(1 - eps)} * F.logsigmoid({v}) - {_num(eps)} * F.logsigmoid(-{v})",
-                f"-{1 - eps:g}*log sigmoid(s) - {eps:g}*log sigmoid(-s), s = {s_text}")
-    if f == "robust":
-        v = bind()
-        return (lines, f"(-{_num(1 - eps)} * F.logsigmoid({v}) + {_num(eps)} * F.logsigmoid(-{v}))"
-                       f" / {_num(1 - 2 * eps)}",
-                f"(-{1 - eps:g}*log sigmoid(s) + {eps:g}*log sigmoid(-s)) / {1 - 2 * eps:g}, "
-                f"s = {s_text}")
-    if f == "exo":
-        v = bind()
-        lines.append(f"lsp{k} = F.logsigmoid({v})  # (B,)")
-        lines.append(f"lsn{k} = F.logsigmoid(-{v})  # (B,)")
-        return (lines, f"torch.exp(lsp{k}) * (lsp{k} + {_num(-math.log1p(-eps))}) + "
-                       f"torch.exp(lsn{k}) * (lsn{k} + {_num(-math.log(eps))})",
-                f"sigmoid(s)*(log sigmoid(s) - log {1 - eps:g}) + sigmoid(-s)*(log sigmoid(-s)"
-                f" - log {eps:g}), s = {s_text}")
-    if f == "discopop":
-        v = bind()
-        # (1 - m) * -log sigmoid(s) + m * exp(-s), m = sigmoid(s / tau), without overflow
-        return (lines, f"torch.sigmoid(-{v} / {_num(tau)}) * F.softplus(-{v}) + "
-                       f"torch.exp(F.logsigmoid({v} / {_num(tau)}) - {v})",
-                f"(1 - m)*(-log sigmoid(s)) + m*exp(-s), m = sigmoid(s/{tau:g}), s = {s_text}")
-    raise AssertionError(f)  # pragma: no cover - families are checked when parsed
+    code = Code(r=r, s=s, neg=neg, s_text=s_text, beta=beta, gamma=gamma, eps=eps, tau=tau,
+                k=k, num=_num, paren=_paren, lines=lines)
+    expr, text = FAMILIES[t.family].code(code)  # the family registry's template
+    return lines, expr, text
 
 
 def _rho_text(s: Sum) -> str:

@@ -20,7 +20,9 @@ Implies(premise=Atom(model='M', response='yl'), conclusion=Atom(model='M', respo
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import os
 import sys
@@ -28,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 import lark as lark_module
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark import Lark, Token, Tree
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -145,11 +147,17 @@ def _parse(text: str, file: str, start: str):
     def line_of(n: int) -> str:
         return lines[n - 1] if 0 < n <= len(lines) else ""
 
-    try:
-        tree = lark_parser().parse(text, start=start)
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, file, line_of) from None
-    result = transform(_ToAst(file), tree, line_of)
+    with _no_gc():
+        try:
+            tree = lark_parser().parse(text, start=start)
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, text, file, line_of) from None
+        try:
+            result = _ToAst(file).transform(tree)
+        except LogicpoError as exc:
+            if exc.span and exc.source_line is None:
+                exc.source_line = line_of(exc.span.line)
+            raise
     roots = [*result[1]] if start == "program" else [result]
     for root in roots:  # later layers recurse: nothing deeper than the limit gets past here
         deep = first_too_deep(root, ast.children, counts=ast.levels)
@@ -158,6 +166,24 @@ def _parse(text: str, file: str, start: str):
                 "the objective" if start == "objective_expr" else f"'{root.name}'")
             raise too_deep(what, deep.span, line_of(deep.span.line) if deep.span else None)
     return result
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused while a text is parsed.
+
+    A 64 KiB file makes about 100,000 tree and AST nodes, none of them in a cycle, and every
+    collection the allocations trigger walks all of them again: that took 35 to 55% of the
+    parse and transform time of the 2,000-structure benchmark (docs/performance.md). The
+    collector is resumed (if it was on) however the parse ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def transform(transformer, tree, line_of):
@@ -176,7 +202,9 @@ def transform(transformer, tree, line_of):
 
 def _describe_expected(names) -> str:
     lark = lark_parser()
-    names = set(names)
+    # ATOM (M(yw) as one token) is expected exactly where a formula is, and a reader
+    # knows it as a name and a call: it never shows in a message
+    names = set(names) - {"ATOM"}
     shown = []
     for group, meaning in _GROUPS:
         if group <= names:
@@ -208,7 +236,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
         return ParseError(f"unexpected end of input, expected {expected}",
                           Span(file, line, col, line, col + 1), source_line=line_of(line))
     if isinstance(exc, UnexpectedToken):
-        token = exc.token
+        token = _as_name(exc.token)
         span = Span(file, token.line, token.column, token.end_line, token.end_column)
         expected = _describe_expected(exc.expected)
         hint = None
@@ -225,13 +253,23 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
-        allowed = exc.allowed or set()
+        allowed = (exc.allowed or set()) - {"ATOM"}  # see _describe_expected
         message = f"unexpected character {char!r}"
         if len(allowed) <= 6:
             message += f", expected {_describe_expected(allowed)}"
         return ParseError(message, span, source_line=line_of(exc.line),
                           hint="connectives are ~ & xor | -> <->; comments start with #")
     return ParseError(str(exc))
+
+
+def _as_name(token: Token) -> Token:
+    """An unexpected ATOM token reported as the name it starts with, as the text is read
+    everywhere but in a formula (``M(yw)`` inside ``{ }`` is an unexpected 'M')."""
+    if token.type != "ATOM":
+        return token
+    model = str(token).split("(")[0]
+    return Token("NAME", model, token.start_pos, token.line, token.column, token.line,
+                 token.column + len(model), token.start_pos + len(model))
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -254,13 +292,35 @@ def _unquote(token: Token | None) -> str | None:
     return None if token is None else str(token)[1:-1]
 
 
-@v_args(meta=True)
-class _ToAst(Transformer_NonRecursive):
-    """lark tree -> AST. Semantic checks that need only the local text happen here."""
+class _ToAst:
+    """lark tree -> AST. Semantic checks that need only the local text happen here.
+
+    Each rule's method takes the rule's ``meta`` (its position) and its children, already
+    turned into AST nodes. The walk is lark's ``Transformer_NonRecursive`` (the same order,
+    so the same first error) without its per-node wrapping, a third of the cost on large files.
+    """
 
     def __init__(self, file: str) -> None:
-        super().__init__()
         self.file = file
+
+    def transform(self, tree: Tree):
+        # children before their parent, left to right, without recursion
+        order, todo = [], [tree]
+        while todo:
+            node = todo.pop()
+            order.append(node)
+            if isinstance(node, Tree):
+                todo += node.children
+        done: list = []
+        for node in reversed(order):
+            if isinstance(node, Tree):
+                size = len(node.children)
+                children = done[len(done) - size:]
+                del done[len(done) - size:]
+                done.append(getattr(self, node.data)(node.meta, children))
+            else:
+                done.append(node)
+        return done[0]
 
     # ------------------------------------------------------------ program
     def program(self, meta, items):
@@ -324,6 +384,12 @@ class _ToAst(Transformer_NonRecursive):
 
     def false(self, meta, children):
         return ast.Const(False, span_of(self.file, meta))
+
+    def atom(self, meta, children):
+        # M(yw) as one token (the grammar's ATOM): the same node as the call M(yw) makes
+        token = children[0]
+        model, response = str(token)[:-1].split("(")
+        return ast.Atom(model, response, token_span(self.file, token))
 
     def name(self, meta, children):
         return ast.Name(str(children[0]), span_of(self.file, meta))
