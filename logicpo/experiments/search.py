@@ -215,12 +215,8 @@ class Search:
             s = structure.from_masks(name, structure.atoms, structure.ok_mask,
                                      structure.bad_mask, origin="neighbour")
         name = s.name
-        fields = [f"core: {s.core_text}"]
-        if s.cond_text != "true":
-            fields.append(f"cond: {s.cond_text}")
-        if s.add_text != "false":
-            fields.append(f"add: {s.add_text}")
-        definition = (f"structure {name} {{ {'  '.join(fields)} }}\n"
+        from logicpo.logic.structure import definition_line
+        definition = (f"{definition_line(s)}\n"
                       f"objective {loss_name} = {_term_text(self.family, name, self.params)}")
         path = self.out / "losses" / f"{run_name(name)}.lpo"
         write_atomic(path, definition + "\n")
