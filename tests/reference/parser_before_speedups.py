@@ -1,0 +1,443 @@
+"""Parse .lpo text into the AST of :mod:`logicpo.syntax.ast`.
+
+The grammar is ``grammar/lpo.lark`` (its single source; the wheel carries a copy
+inside the package). Parsing is LALR with lark's strict mode, so the grammar
+itself is checked for conflicts and terminal collisions when it is built.
+
+Building the LALR tables takes about 0.2 s, more than everything else ``logicpo check``
+does, so the built parser is kept in a cache file (lark's own serialisation,
+``Lark.save``/``Lark.load``) named after a hash of the grammar, the options and the lark
+and Python versions, in :func:`cache_dir`; a changed grammar gets a new file. The file is
+written atomically; one that cannot be read is rebuilt, one that cannot be written is
+skipped (the parser is the same either way).
+
+>>> program = parse_program('structure CE { core: M(yw) }', "demo.lpo")
+>>> program.definitions[0].name
+'CE'
+>>> parse_formula("M(yl) -> M(yw)")
+Implies(premise=Atom(model='M', response='yl'), conclusion=Atom(model='M', response='yw'))
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+import lark as lark_module
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+
+from logicpo import files
+from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, did_you_mean
+from logicpo.syntax import ast
+from logicpo.syntax.limits import MAX_SOURCE_CHARS, first_too_deep, too_deep, too_long
+
+MODELS = ("M", "Ref")
+RESPONSES = ("yw", "yl")
+# Function-style connectives, as the paper writes them.
+CONNECTIVES = {"And": "and", "Or": "or", "Not": "not", "Implies": "implies",
+               "XOR": "xor", "Xor": "xor", "Iff": "iff", "Equivalent": "iff"}
+STRUCTURE_OPERATORS = ("ref", "flip")
+#: Words of the language, which cannot name a definition.
+KEYWORDS = ("import", "formula", "structure", "objective", "true", "false",
+            "and", "or", "xor", "not")
+
+_FRIENDLY = {
+    "NAME": "a name",
+    "STRING": 'a string in double quotes',
+    "NUMBER": "a number",
+    "SIGNED_NUMBER": "a number",
+    "FIELD": "a field (core:, cond:, add:, ok: or bad:)",
+    "OR": "'|'",
+    "AND": "'&'",
+    "NOT": "'~'",
+    "XOR": "'xor'",
+    "$END": "end of input",
+}
+# Sets of terminals that together mean one thing to a reader.
+_GROUPS = (({"NAME", "LPAR", "NOT"}, "a formula"),)
+
+
+def grammar_text() -> str:
+    """The grammar: from ``grammar/`` in a checkout, else the copy shipped in the wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "grammar" / "lpo.lark"
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    return resources.files("logicpo").joinpath("grammar/lpo.lark").read_text(encoding="utf-8")
+
+
+_OPTIONS = {"parser": "lalr", "strict": True, "propagate_positions": True,
+            "maybe_placeholders": True,
+            "start": ["program", "objective_expr", "formula_expr", "loss_expr"]}
+
+
+def cache_dir() -> Path:
+    """Where logicpo keeps what it can rebuild: ``$LOGICPO_CACHE_DIR`` if set, else
+    ``$XDG_CACHE_HOME/logicpo``, else ``~/.cache/logicpo``."""
+    if os.environ.get("LOGICPO_CACHE_DIR"):
+        return Path(os.environ["LOGICPO_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "logicpo"
+
+
+def parser_cache_file(text: str | None = None) -> Path:
+    """The cache file of the parser of grammar ``text`` (the current grammar by default)."""
+    text = grammar_text() if text is None else text
+    key = hashlib.sha256("\0".join([
+        text, repr(sorted(_OPTIONS.items())), lark_module.__version__,
+        sys.version.split()[0]]).encode("utf-8")).hexdigest()[:20]
+    return cache_dir() / f"lpo-parser-{key}.lark"
+
+
+@functools.cache
+def lark_parser() -> Lark:
+    """The one LALR parser of the grammar, with every entry point: built once, then loaded
+    from its cache file."""
+    text = grammar_text()
+    path = parser_cache_file(text)
+    try:
+        with open(path, "rb") as fh:
+            return Lark.load(fh)
+    except FileNotFoundError:  # the first run with this grammar
+        pass
+    except Exception:  # noqa: BLE001 - a corrupt or foreign cache file is rebuilt below
+        pass
+    parser = Lark(text, **_OPTIONS)
+    try:
+        with files.atomic_output(path, binary=True) as fh:
+            parser.save(fh)
+    except files.OutputError:  # a read-only cache directory: the parser is the same
+        pass
+    return parser
+
+
+def parse_program(text: str, file: str = "<string>") -> ast.Program:
+    """Parse a whole .lpo file."""
+    imports, definitions = _parse(text, file, "program")
+    return ast.Program(file=file, source=text, imports=imports, definitions=definitions)
+
+
+def parse_objective(text: str, file: str = "<objective>") -> ast.Sum:
+    """Parse an inline objective such as ``"0.8*sigmoid + 0.2*bco_pair"``."""
+    return _parse(text, file, "objective_expr")
+
+
+def parse_formula(text: str, file: str = "<formula>") -> ast.Formula:
+    """Parse a single formula such as ``"M(yl) -> M(yw)"``."""
+    return _parse(text, file, "formula_expr")
+
+
+def _parse(text: str, file: str, start: str):
+    if len(text) > MAX_SOURCE_CHARS:
+        raise too_long(len(text), file)
+    lines = text.splitlines()
+
+    def line_of(n: int) -> str:
+        return lines[n - 1] if 0 < n <= len(lines) else ""
+
+    try:
+        tree = lark_parser().parse(text, start=start)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, file, line_of) from None
+    result = transform(_ToAst(file), tree, line_of)
+    roots = [*result[1]] if start == "program" else [result]
+    for root in roots:  # later layers recurse: nothing deeper than the limit gets past here
+        deep = first_too_deep(root, ast.children, counts=ast.levels)
+        if deep is not None:
+            what = "the formula" if start == "formula_expr" else (
+                "the objective" if start == "objective_expr" else f"'{root.name}'")
+            raise too_deep(what, deep.span, line_of(deep.span.line) if deep.span else None)
+    return result
+
+
+def transform(transformer, tree, line_of):
+    """Run a lark transformer; a logicpo error raised inside it comes out unwrapped,
+    with its source line filled in."""
+    try:
+        return transformer.transform(tree)
+    except VisitError as exc:
+        inner = exc.orig_exc
+        if isinstance(inner, LogicpoError):
+            if inner.span and inner.source_line is None:
+                inner.source_line = line_of(inner.span.line)
+            raise inner from None
+        raise
+
+
+def _describe_expected(names) -> str:
+    lark = lark_parser()
+    names = set(names)
+    shown = []
+    for group, meaning in _GROUPS:
+        if group <= names:
+            shown.append(meaning)
+            names -= group | {"TRUE", "FALSE"}
+    for name in sorted(names):
+        if name in _FRIENDLY:
+            shown.append(_FRIENDLY[name])
+            continue
+        try:
+            pattern = lark.get_terminal(name).pattern
+        except KeyError:
+            shown.append(name)
+            continue
+        shown.append(f"'{pattern.value}'" if pattern.type == "str" else name)
+    shown = sorted(set(shown))
+    if len(shown) > 1:
+        return ", ".join(shown[:-1]) + " or " + shown[-1]
+    return shown[0] if shown else "something else"
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseError:
+    if isinstance(exc, UnexpectedEOF) or (
+        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+    ):
+        lines = text.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+        expected = _describe_expected(getattr(exc, "expected", ()))
+        return ParseError(f"unexpected end of input, expected {expected}",
+                          Span(file, line, col, line, col + 1), source_line=line_of(line))
+    if isinstance(exc, UnexpectedToken):
+        token = exc.token
+        span = Span(file, token.line, token.column, token.end_line, token.end_column)
+        expected = _describe_expected(exc.expected)
+        hint = None
+        if token.type == "NAME" and str(token) in ("ok", "bad", "core", "cond", "add"):
+            hint = f"'{token}' is a field name: write '{token}: <formula>' inside a structure body"
+        for arrow in ("=>", "<=>"):
+            if text.startswith(arrow, token.start_pos):
+                return ParseError(f"unexpected '{arrow}'", Span(
+                    file, token.line, token.column, token.line, token.column + len(arrow)),
+                    source_line=line_of(token.line),
+                    hint="the DSL writes implication as '->' (and if-and-only-if as '<->')")
+        return ParseError(f"unexpected '{_short(str(token))}', expected {expected}", span,
+                          source_line=line_of(token.line), hint=hint)
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
+        allowed = exc.allowed or set()
+        message = f"unexpected character {char!r}"
+        if len(allowed) <= 6:
+            message += f", expected {_describe_expected(allowed)}"
+        return ParseError(message, span, source_line=line_of(exc.line),
+                          hint="connectives are ~ & xor | -> <->; comments start with #")
+    return ParseError(str(exc))
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A token as quoted in a message: at most ``limit`` characters of it."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def span_of(file: str, meta) -> Span | None:
+    """The span of a parsed rule (None for an empty one)."""
+    if getattr(meta, "empty", True):
+        return None
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def token_span(file: str, token: Token) -> Span:
+    return Span(file, token.line, token.column, token.end_line, token.end_column)
+
+
+def _unquote(token: Token | None) -> str | None:
+    return None if token is None else str(token)[1:-1]
+
+
+@v_args(meta=True)
+class _ToAst(Transformer_NonRecursive):
+    """lark tree -> AST. Semantic checks that need only the local text happen here."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+
+    # ------------------------------------------------------------ program
+    def program(self, meta, items):
+        imports = tuple(i for i in items if isinstance(i, ast.ImportStmt))
+        definitions = tuple(i for i in items if not isinstance(i, ast.ImportStmt))
+        return imports, definitions
+
+    def import_stmt(self, meta, children):
+        return ast.ImportStmt(_unquote(children[0]), span_of(self.file, meta))
+
+    def formula_def(self, meta, children):
+        name, doc, formula = children
+        return ast.FormulaDef(self._new_name(name), _unquote(doc), formula,
+                              span_of(self.file, meta))
+
+    def structure_def(self, meta, children):
+        name, doc, body = children
+        return ast.StructureDef(self._new_name(name), _unquote(doc), body,
+                                span_of(self.file, meta))
+
+    def objective_def(self, meta, children):
+        name, doc, expr = children
+        return ast.ObjectiveDef(self._new_name(name), _unquote(doc), expr,
+                                span_of(self.file, meta))
+
+    def _new_name(self, token: Token) -> str:
+        if str(token) in KEYWORDS:
+            raise ParseError(f"'{token}' is a keyword of the language and cannot name a "
+                             "definition", token_span(self.file, token),
+                             hint=f"choose another name, e.g. '{token}_'")
+        return str(token)
+
+    def objective_expr(self, meta, children):
+        return children[0]
+
+    def formula_expr(self, meta, children):
+        return children[0]
+
+    # ------------------------------------------------------------ structures
+    def structure_body(self, meta, fields):
+        return ast.StructureBody(tuple(fields), span_of(self.file, meta))
+
+    def field(self, meta, children):
+        key, formula = children
+        return ast.Field(str(key), formula, span_of(self.file, meta))
+
+    def sname(self, meta, children):
+        return ast.StructureName(str(children[0]), span_of(self.file, meta))
+
+    def sapply(self, meta, children):
+        op, arg = children
+        if str(op) not in STRUCTURE_OPERATORS:
+            raise NameResolutionError(
+                f"unknown structure operator '{op}' (known: ref, flip)",
+                token_span(self.file, op), hint=did_you_mean(str(op), STRUCTURE_OPERATORS))
+        return ast.StructureOp(str(op), arg, span_of(self.file, meta))
+
+    # ------------------------------------------------------------ formulas
+    def true(self, meta, children):
+        return ast.Const(True, span_of(self.file, meta))
+
+    def false(self, meta, children):
+        return ast.Const(False, span_of(self.file, meta))
+
+    def name(self, meta, children):
+        return ast.Name(str(children[0]), span_of(self.file, meta))
+
+    def not_(self, meta, children):
+        return ast.Not(children[-1], span_of(self.file, meta))
+
+    def and_(self, meta, children):
+        return ast.And(self._flat(ast.And, children), span_of(self.file, meta))
+
+    def or_(self, meta, children):
+        return ast.Or(self._flat(ast.Or, children), span_of(self.file, meta))
+
+    def xor(self, meta, children):
+        return ast.Xor(self._flat(ast.Xor, children), span_of(self.file, meta))
+
+    def implies(self, meta, children):
+        return ast.Implies(children[0], children[1], span_of(self.file, meta))
+
+    def iff(self, meta, children):
+        return ast.Iff(children[0], children[1], span_of(self.file, meta))
+
+    @staticmethod
+    def _flat(cls, children):
+        # a & b & c is one And with three arguments, as the paper writes it, and so is
+        # (a & b) & c; children alternate operand, operator token, operand, ...
+        first, rest = children[0], children[2::2]
+        return (*(first.args if isinstance(first, cls) else (first,)), *rest)
+
+    def call(self, meta, children):
+        head, *args = children
+        args = [a for a in args if a is not None]
+        span = span_of(self.file, meta)
+        fname = str(head)
+        if fname in MODELS:
+            return self._atom(fname, args, span)
+        if fname in CONNECTIVES:
+            return self._connective(CONNECTIVES[fname], fname, args, span)
+        raise NameResolutionError(
+            f"unknown atom or connective '{fname}(...)'", token_span(self.file, head),
+            hint=did_you_mean(fname, (*MODELS, *CONNECTIVES)) or
+            "atoms are M(yw), M(yl), Ref(yw), Ref(yl); connectives And, Or, Not, Implies, XOR")
+
+    def _atom(self, model, args, span):
+        names = [a.id if isinstance(a, ast.Name) else None for a in args]
+        if len(names) == 2 and names[0] == "x":  # the paper's M(x, yw) spelling
+            names = names[1:]
+        if len(names) != 1 or names[0] not in RESPONSES:
+            shown = ", ".join(n or "<formula>" for n in names)
+            raise NameResolutionError(
+                f"unknown atom '{model}({shown})': the response must be yw or yl",
+                span, hint=f"write {model}(yw) or {model}(yl)")
+        return ast.Atom(model, names[0], span)
+
+    def _connective(self, op, fname, args, span):
+        arity = {"not": (1, 1), "implies": (2, 2), "iff": (2, 2), "xor": (2, None),
+                 "and": (1, None), "or": (1, None)}[op]
+        low, high = arity
+        if len(args) < low or (high is not None and len(args) > high):
+            want = f"{low}" if low == high else f"at least {low}"
+            raise ParseError(f"{fname}(...) takes {want} argument(s), got {len(args)}", span)
+        if op == "not":
+            return ast.Not(args[0], span)
+        if op == "implies":
+            return ast.Implies(args[0], args[1], span)
+        if op == "iff":
+            return ast.Iff(args[0], args[1], span)
+        cls = {"and": ast.And, "or": ast.Or, "xor": ast.Xor}[op]
+        return args[0] if len(args) == 1 else cls(tuple(args), span)
+
+    # ------------------------------------------------------------ objectives
+    def sum(self, meta, children):
+        # children alternate term, sign token, term, ...: read in one pass
+        terms = [self._weighted(children[0])]
+        for sign, node in zip(children[1::2], children[2::2], strict=True):
+            term = self._weighted(node)
+            if sign.type == "MINUS":
+                term = ast.WeightedTerm(-term.weight, term.operand, term.span)
+            terms.append(term)
+        return ast.Sum(tuple(terms), span_of(self.file, meta))
+
+    def _weighted(self, node):
+        if isinstance(node, ast.WeightedTerm):
+            return node
+        return ast.WeightedTerm(1.0, node, node.span)
+
+    def scaled(self, meta, children):
+        weight, operand = children
+        return ast.WeightedTerm(float(weight), operand, span_of(self.file, meta))
+
+    def bare(self, meta, children):
+        return ast.Bare(str(children[0]), span_of(self.file, meta))
+
+    def apply(self, meta, children):
+        family, target, *params = children
+        return ast.Apply(str(family), target, tuple(params), span_of(self.file, meta))
+
+    def kwarg(self, meta, children):
+        key, value = children
+        return ast.Param(str(key), value, span_of(self.file, meta))
+
+    def number(self, meta, children):
+        return float(children[0])
+
+    def word(self, meta, children):
+        return str(children[0])
+
+    def text(self, meta, children):
+        return _unquote(children[0])
+
+
+def as_sum(node) -> ast.Sum:
+    """Normalise an objective expression to a :class:`~logicpo.syntax.ast.Sum`."""
+    if isinstance(node, ast.Sum):
+        return node
+    term = node if isinstance(node, ast.WeightedTerm) else ast.WeightedTerm(1.0, node, node.span)
+    return ast.Sum((term,), term.span)
