@@ -24,6 +24,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import io
 import os
 import sys
 from importlib import resources
@@ -123,6 +124,18 @@ def lark_parser() -> Lark:
     return parser
 
 
+@functools.cache
+def _without_positions(lark: Lark) -> Lark:
+    """``lark`` (the one parser, same tables) building its trees without positions: for
+    .lpo text, whose spans :class:`_ToAst` computes (lark's position propagation was half
+    of its parse time). Loaded from ``lark``'s own serialisation, as lark's cache does, with
+    the one option lark lets a load change here."""
+    buffer = io.BytesIO()
+    lark.save(buffer)
+    buffer.seek(0)
+    return Lark.__new__(Lark)._load(buffer, propagate_positions=False)
+
+
 def parse_program(text: str, file: str = "<string>") -> ast.Program:
     """Parse a whole .lpo file."""
     imports, definitions = _parse(text, file, "program")
@@ -149,7 +162,7 @@ def _parse(text: str, file: str, start: str):
 
     with _no_gc():
         try:
-            tree = lark_parser().parse(text, start=start)
+            tree = _without_positions(lark_parser()).parse(text, start=start)
         except UnexpectedInput as exc:
             raise _syntax_error(exc, text, file, line_of) from None
         try:
@@ -295,9 +308,14 @@ def _unquote(token: Token | None) -> str | None:
 class _ToAst:
     """lark tree -> AST. Semantic checks that need only the local text happen here.
 
-    Each rule's method takes the rule's ``meta`` (its position) and its children, already
-    turned into AST nodes. The walk is lark's ``Transformer_NonRecursive`` (the same order,
-    so the same first error) without its per-node wrapping, a third of the cost on large files.
+    Each rule's method takes the rule's span and its children, already turned into AST
+    nodes. The walk is lark's ``Transformer_NonRecursive`` (the same order, so the same
+    first error) without its per-node wrapping. lark parses programs without propagating
+    positions (half of its parse time): the walk gives each node the span lark would, from
+    the first token under it to the last. Tokens at a node's ends are in the tree (the
+    grammar's ``!`` rules); a parenthesised formula is a ``primary`` node whose value is
+    the formula inside (with its own span) and whose extent, for its parent, includes the
+    brackets.
     """
 
     def __init__(self, file: str) -> None:
@@ -311,40 +329,51 @@ class _ToAst:
             order.append(node)
             if isinstance(node, Tree):
                 todo += node.children
+        # (value, line, column, end_line, end_column) of every node done, in order
         done: list = []
         for node in reversed(order):
             if isinstance(node, Tree):
                 size = len(node.children)
-                children = done[len(done) - size:]
+                items = done[len(done) - size:]
                 del done[len(done) - size:]
-                done.append(getattr(self, node.data)(node.meta, children))
+                placed = [item for item in items if item[1] is not None]
+                if placed:
+                    first, last = placed[0], placed[-1]
+                    where = (first[1], first[2], last[3], last[4])
+                    span = Span(self.file, *where)
+                else:
+                    where, span = (None, None, None, None), None
+                value = getattr(self, node.data)(span, [item[0] for item in items])
+                done.append((value, *where))
+            elif node is None:  # an optional part left out
+                done.append((None, None, None, None, None))
             else:
-                done.append(node)
-        return done[0]
+                done.append((node, node.line, node.column, node.end_line, node.end_column))
+        return done[0][0]
 
     # ------------------------------------------------------------ program
-    def program(self, meta, items):
+    def program(self, span, items):
         imports = tuple(i for i in items if isinstance(i, ast.ImportStmt))
         definitions = tuple(i for i in items if not isinstance(i, ast.ImportStmt))
         return imports, definitions
 
-    def import_stmt(self, meta, children):
-        return ast.ImportStmt(_unquote(children[0]), span_of(self.file, meta))
+    def import_stmt(self, span, children):
+        return ast.ImportStmt(_unquote(children[-1]), span)
 
-    def formula_def(self, meta, children):
-        name, doc, formula = children
+    def formula_def(self, span, children):
+        _, name, doc, _, formula = children
         return ast.FormulaDef(self._new_name(name), _unquote(doc), formula,
-                              span_of(self.file, meta))
+                              span)
 
-    def structure_def(self, meta, children):
-        name, doc, body = children
+    def structure_def(self, span, children):
+        name, doc, body = children[1], children[2], children[-1]
         return ast.StructureDef(self._new_name(name), _unquote(doc), body,
-                                span_of(self.file, meta))
+                                span)
 
-    def objective_def(self, meta, children):
-        name, doc, expr = children
+    def objective_def(self, span, children):
+        _, name, doc, _, expr = children
         return ast.ObjectiveDef(self._new_name(name), _unquote(doc), expr,
-                                span_of(self.file, meta))
+                                span)
 
     def _new_name(self, token: Token) -> str:
         if str(token) in KEYWORDS:
@@ -353,64 +382,63 @@ class _ToAst:
                              hint=f"choose another name, e.g. '{token}_'")
         return str(token)
 
-    def objective_expr(self, meta, children):
+    def objective_expr(self, span, children):
         return children[0]
 
-    def formula_expr(self, meta, children):
+    def formula_expr(self, span, children):
         return children[0]
 
     # ------------------------------------------------------------ structures
-    def structure_body(self, meta, fields):
-        return ast.StructureBody(tuple(fields), span_of(self.file, meta))
+    def structure_body(self, span, children):
+        return ast.StructureBody(tuple(children[1:-1]), span)
 
-    def field(self, meta, children):
+    def field(self, span, children):
         key, formula = children
-        return ast.Field(str(key), formula, span_of(self.file, meta))
+        return ast.Field(str(key), formula, span)
 
-    def sname(self, meta, children):
-        return ast.StructureName(str(children[0]), span_of(self.file, meta))
+    def sname(self, span, children):
+        return ast.StructureName(str(children[0]), span)
 
-    def sapply(self, meta, children):
-        op, arg = children
+    def sapply(self, span, children):
+        op, _, arg, _ = children
         if str(op) not in STRUCTURE_OPERATORS:
             raise NameResolutionError(
                 f"unknown structure operator '{op}' (known: ref, flip)",
                 token_span(self.file, op), hint=did_you_mean(str(op), STRUCTURE_OPERATORS))
-        return ast.StructureOp(str(op), arg, span_of(self.file, meta))
+        return ast.StructureOp(str(op), arg, span)
 
     # ------------------------------------------------------------ formulas
-    def true(self, meta, children):
-        return ast.Const(True, span_of(self.file, meta))
+    def true(self, span, children):
+        return ast.Const(True, span)
 
-    def false(self, meta, children):
-        return ast.Const(False, span_of(self.file, meta))
+    def false(self, span, children):
+        return ast.Const(False, span)
 
-    def atom(self, meta, children):
+    def atom(self, span, children):
         # M(yw) as one token (the grammar's ATOM): the same node as the call M(yw) makes
-        token = children[0]
-        model, response = str(token)[:-1].split("(")
-        return ast.Atom(model, response, token_span(self.file, token))
+        model, response = str(children[0])[:-1].split("(")
+        return ast.Atom(model, response, span)
 
-    def name(self, meta, children):
-        return ast.Name(str(children[0]), span_of(self.file, meta))
+    def name(self, span, children):
+        return ast.Name(str(children[0]), span)
 
-    def not_(self, meta, children):
-        return ast.Not(children[-1], span_of(self.file, meta))
+    def not_(self, span, children):
+        return ast.Not(children[-1], span)
 
-    def and_(self, meta, children):
-        return ast.And(self._flat(ast.And, children), span_of(self.file, meta))
+    def and_(self, span, children):
+        return ast.And(self._flat(ast.And, children), span)
 
-    def or_(self, meta, children):
-        return ast.Or(self._flat(ast.Or, children), span_of(self.file, meta))
+    def or_(self, span, children):
+        return ast.Or(self._flat(ast.Or, children), span)
 
-    def xor(self, meta, children):
-        return ast.Xor(self._flat(ast.Xor, children), span_of(self.file, meta))
+    def xor(self, span, children):
+        return ast.Xor(self._flat(ast.Xor, children), span)
 
-    def implies(self, meta, children):
-        return ast.Implies(children[0], children[1], span_of(self.file, meta))
+    def implies(self, span, children):
+        return ast.Implies(children[0], children[1], span)
 
-    def iff(self, meta, children):
-        return ast.Iff(children[0], children[1], span_of(self.file, meta))
+    def iff(self, span, children):
+        return ast.Iff(children[0], children[1], span)
 
     @staticmethod
     def _flat(cls, children):
@@ -419,10 +447,9 @@ class _ToAst:
         first, rest = children[0], children[2::2]
         return (*(first.args if isinstance(first, cls) else (first,)), *rest)
 
-    def call(self, meta, children):
-        head, *args = children
-        args = [a for a in args if a is not None]
-        span = span_of(self.file, meta)
+    def call(self, span, children):
+        head = children[0]
+        args = [a for a in children[2:-1] if a is not None and not isinstance(a, Token)]
         fname = str(head)
         if fname in MODELS:
             return self._atom(fname, args, span)
@@ -461,7 +488,7 @@ class _ToAst:
         return args[0] if len(args) == 1 else cls(tuple(args), span)
 
     # ------------------------------------------------------------ objectives
-    def sum(self, meta, children):
+    def sum(self, span, children):
         # children alternate term, sign token, term, ...: read in one pass
         terms = [self._weighted(children[0])]
         for sign, node in zip(children[1::2], children[2::2], strict=True):
@@ -469,35 +496,40 @@ class _ToAst:
             if sign.type == "MINUS":
                 term = ast.WeightedTerm(-term.weight, term.operand, term.span)
             terms.append(term)
-        return ast.Sum(tuple(terms), span_of(self.file, meta))
+        return ast.Sum(tuple(terms), span)
 
     def _weighted(self, node):
         if isinstance(node, ast.WeightedTerm):
             return node
         return ast.WeightedTerm(1.0, node, node.span)
 
-    def scaled(self, meta, children):
+    def scaled(self, span, children):
         weight, operand = children
-        return ast.WeightedTerm(float(weight), operand, span_of(self.file, meta))
+        return ast.WeightedTerm(float(weight), operand, span)
 
-    def bare(self, meta, children):
-        return ast.Bare(str(children[0]), span_of(self.file, meta))
+    def bare(self, span, children):
+        return ast.Bare(str(children[0]), span)
 
-    def apply(self, meta, children):
-        family, target, *params = children
-        return ast.Apply(str(family), target, tuple(params), span_of(self.file, meta))
+    def primary(self, span, children):
+        # ( formula ): the formula itself; the walk gives this node the brackets' extent
+        return children[1]
 
-    def kwarg(self, meta, children):
+    def apply(self, span, children):
+        family, _, target, *rest = children
+        params = [p for p in rest[:-1] if isinstance(p, ast.Param)]
+        return ast.Apply(str(family), target, tuple(params), span)
+
+    def kwarg(self, span, children):
         key, value = children
-        return ast.Param(str(key), value, span_of(self.file, meta))
+        return ast.Param(str(key), value, span)
 
-    def number(self, meta, children):
+    def number(self, span, children):
         return float(children[0])
 
-    def word(self, meta, children):
+    def word(self, span, children):
         return str(children[0])
 
-    def text(self, meta, children):
+    def text(self, span, children):
         return _unquote(children[0])
 
 
