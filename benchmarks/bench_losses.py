@@ -228,7 +228,7 @@ def _block(fn, xs, lengths, iters: int, clock) -> float:
 def paired(a, b, xs, lengths, rounds: int, clock) -> tuple[float, float, float]:
     """Median over ABAB rounds of time(a) / time(b), and each one's median time."""
     batch = xs[0].shape[0]
-    iters = max(3, min(200, 100_000 // batch))
+    iters = max(20, min(200, 100_000 // batch))  # 3 at batch 65,536 gave +-5% noise
     for fn in (a, b):  # warm up
         _block(fn, xs, lengths, 3, clock)
     ta, tb = [], []
