@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
 # Spec section 5: worlds over (M(yw), M(yl)) as ok / bad.
 SPEC_REGIONS = {
@@ -49,3 +50,17 @@ def zoo():
     from logicpo.program import zoo as load_zoo
 
     return load_zoo()
+
+
+@pytest.fixture()
+def run():
+    """``run(*args)``: the CLI on ``args`` (any values, given as strings), its exceptions not
+    caught, so a traceback fails the test instead of passing as an exit code."""
+    from logicpo.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke

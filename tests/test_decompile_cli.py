@@ -8,21 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from logicpo.cli import main
 from logicpo.errors import INTERNAL_EXIT_CODE, InternalError, LogicpoError
-
-
-@pytest.fixture()
-def run():
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
-
 
 # ---------------------------------------------------------------- a bug is not a user error
 

@@ -15,16 +15,6 @@ from hypothesis import strategies as st
 from logicpo.cli import main
 
 
-@pytest.fixture()
-def run():
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
-
-
 def said(result) -> str:
     """The command's output with rich's line wrapping undone."""
     return " ".join(result.output.split())

@@ -6,22 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from logicpo.cli import main
 from logicpo.numbers.zoo_doc import render
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture()
-def run():
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def test_compile_prints_the_generated_code(run):
