@@ -221,5 +221,6 @@ def test_compiled_losses_pickle_and_deepcopy(tmp_path):
 def test_generated_code_is_visible_to_inspect():
     import inspect
 
-    assert "F.softplus(-0.1 * (lr_c - lr_r))" in inspect.getsource(
-        type(logicpo.loss("sigmoid")).compute)
+    # beta = 0.1 is in the shared log-ratios, which the rewards reuse
+    source = inspect.getsource(type(logicpo.loss("sigmoid")).compute)
+    assert "lr_c = 0.1 * (pc - rc)" in source and "F.softplus(lr_r - lr_c)" in source

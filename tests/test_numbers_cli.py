@@ -18,7 +18,8 @@ def test_compile_prints_the_generated_code(run):
     result = run("compile", "sigmoid", "--beta", "0.2")
     assert result.exit_code == 0
     assert "class SigmoidLoss(CompiledLoss):" in result.output
-    assert "return F.softplus(-0.2 * (lr_c - lr_r)), lr_c, lr_r" in result.output
+    assert "lr_c = 0.2 * (pc - rc)" in result.output  # beta, shared with the rewards
+    assert "return F.softplus(lr_r - lr_c), lr_c, lr_r" in result.output
 
 
 def test_compile_json(run):

@@ -98,6 +98,9 @@ class Family:
     reference: Callable[[Any, Any, Any, dict], Any]  # (ops, s, rho, params) -> f
     code: Callable[[Code], tuple[str, str]]  # -> (expression, display text)
     defaults: tuple[tuple[str, float], ...] = ()  # where this family differs from neutral
+    #: the template reads ``rho`` only through ``s = beta*rho - gamma`` (square reads rho
+    #: and beta apart), so the code generator may hand it log-ratios already times beta
+    reads_s: bool = True
 
     def default(self, key: str):
         """The value of ``key`` when a term leaves it open."""
@@ -161,7 +164,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            lambda o, s, rho, p: o.relu(1 - s),
            lambda c: (f"F.relu(1.0 - {c.paren(c.s)})", f"max(0, 1 - ({c.s_text}))")),
     Family("square", "(rho - 1/(2*beta))^2", ("beta", "normalize"), "IPO",
-           lambda o, s, rho, p: (rho - 1 / (2 * p["beta"])) ** 2, _square_code),
+           lambda o, s, rho, p: (rho - 1 / (2 * p["beta"])) ** 2, _square_code,
+           reads_s=False),
     Family("robust", "(-(1-eps)*log sigmoid(s) + eps*log sigmoid(-s)) / (1 - 2*eps)",
            ("beta", "gamma", "label_smoothing", "normalize"), "robust DPO",
            lambda o, s, rho, p: (-(1 - _eps(p)) * o.logsigmoid(s)

@@ -5,7 +5,9 @@ factorised into ``logp``, ``log1mexp`` and (rarely) ``logaddexp`` nodes; shared
 nodes are computed once. The outer function is written out for the term's
 parameters, which are literals in the code: ``beta = 1`` multiplies nothing, a
 zero margin subtracts nothing. The log-ratios ``pc - rc`` and ``pr - rr`` are computed
-once and returned with the loss for the rewards (TRL's ``beta * (pc - rc)``). A structure whose two regions split the worlds
+once and returned with the loss for the rewards (TRL's ``beta * (pc - rc)``); when every
+term reads them only through ``beta * rho`` with the rewards' beta, they are computed
+times beta, once for both (``rewards_scaled``). A structure whose two regions split the worlds
 (CE, CEUnl, unCPO, ...) under the paper's loss needs no log-ratio at all:
 ``-log sigmoid(rho) = -log WMC(ok)``.
 
@@ -14,14 +16,15 @@ once and returned with the loss for the rewards (TRL's ``beta * (pc - rc)``). A 
 >>> terms, params = resolve(zoo().objective("sigmoid"), {}, paper=False)
 >>> print(generate("sigmoid", "", terms, params, "logistic(DPO, beta=0.1)").compute)
     def compute(self, pc, pr, rc, rr, nc, nr):
-        lr_c = pc - rc  # (B,) log-ratio, shared with the rewards
-        lr_r = pr - rr  # (B,) log-ratio, shared with the rewards
+        lr_c = 0.1 * (pc - rc)  # (B,) 0.1 * log-ratio, shared with the rewards
+        lr_r = 0.1 * (pr - rr)  # (B,) 0.1 * log-ratio, shared with the rewards
         # logistic(DPO, beta=0.1): rho = pc - rc - pr + rr
-        return F.softplus(-0.1 * (lr_c - lr_r)), lr_c, lr_r  # (B,) each: loss, what the rewards scale
+        return F.softplus(lr_r - lr_c), lr_c, lr_r  # (B,) each: loss, what the rewards scale
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -227,8 +230,21 @@ class _Writer:
         return extra + rest
 
     def ratio_lines(self) -> list[str]:
-        return [f"{name} = {self.ratios[name][1]}  # (B,) log-ratio, shared with the rewards"
+        return [f"{name} = {self.ratios[name][1]}  # (B,) {self.ratio_note}"
                 for name in self.used_ratios]
+
+    ratio_note = "log-ratio, shared with the rewards"
+
+    def scale_ratios(self, beta: float) -> None:
+        """Every shared log-ratio is computed times ``beta`` (TRL's ``beta * (pc - rc)``),
+        once for the loss and the rewards: see :func:`_scaled`."""
+        self.ratios = {name: (pattern, f"{_num(beta)} * ({code})")
+                       for name, (pattern, code) in self.ratios.items()}
+        self.ratio_note = f"{beta:g} * log-ratio, shared with the rewards"
+
+    def only_ratios(self, s: Sum) -> bool:
+        """Is ``s`` a combination of the shared log-ratios alone?"""
+        return all(isinstance(n, str) for n, _ in self._substitute(s))
 
     def code(self, s: Sum) -> str:
         """``s`` as an expression over the named variables and nodes."""
@@ -323,6 +339,9 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     if uses_reference:
         writer.share_ratio("lr_c", (offset + 0, offset + 2))
         writer.share_ratio("lr_r", (offset + 1, offset + 3))
+    scaled = uses_reference and _scaled(writer, terms, ratios, params["beta"])
+    if scaled:
+        writer.scale_ratios(params["beta"])
     body: list[str] = []
     forms: list[TermForm] = []
     single = len(terms) == 1 and terms[0].weight == 1.0
@@ -332,7 +351,10 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
             text = f"-{_paren(_rho_text(log_ok))}"
             body.append(f"# {t.text()}: -log WMC(ok) = {text}")
         else:
-            lines, code, text = _outer(t, writer.top(rho), writer.top(ZERO - rho), k)
+            top, neg_top = writer.top(rho), writer.top(ZERO - rho)
+            lines, code, text = _outer(t, top, neg_top, k)
+            if scaled:  # the ratios carry beta already: the same template with beta = 1
+                lines, code, _ = _outer(dataclasses.replace(t, beta=1.0), top, neg_top, k)
             body.append(f"# {t.text()}: rho = {_rho_text(rho)}")
             body.extend(lines)
         if not single:
@@ -340,8 +362,8 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
         forms.append(TermForm(t, rho, log_ok, code, text))
     total = forms[0].code if single else render(
         [(k, t.weight) for k, t in enumerate(terms, 1)], lambda k: f"loss{k}")
-    chosen, rejected = (_reward_base(writer, side, uses_reference, needs_lengths)
-                        for side in (0, 1))
+    chosen, rejected = (_reward_base(writer, side, uses_reference, needs_lengths,
+                                     params["beta"] if scaled else None) for side in (0, 1))
     body.append(f"return {total}, {chosen}, {rejected}  "
                 "# (B,) each: loss, what the rewards scale")
     body = (writer.normalisation_lines() + writer.ratio_lines() + list(writer.lines) + body)
@@ -357,6 +379,7 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
         f"    uses_reference = {uses_reference!r}",
         f"    needs_lengths = {needs_lengths!r}",
         f"    beta = {_num(params['beta'])}",
+        *(["    rewards_scaled = True"] if scaled else []),
         f"    params = {params!r}",
         "",
         compute,
@@ -365,8 +388,19 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     return Generated(name, code, compute, dsl, tuple(forms))
 
 
-def _reward_base(writer: _Writer, side: int, uses_reference: bool, needs_lengths: bool
-                 ) -> str:
+def _scaled(writer: _Writer, terms, ratios, beta: float) -> bool:
+    """Can the shared log-ratios carry ``beta``? When every term is ``f(beta * rho - gamma)``
+    with the rewards' beta and a ``rho`` made of the shared log-ratios alone, computing
+    ``beta * (pc - rc)`` once serves the loss and the rewards, as TRL's code does (one
+    multiplication per side instead of one for the loss and one for the rewards)."""
+    return beta != 1.0 and all(
+        rho is not None and t.beta == beta and FAMILIES[t.family].reads_s
+        and writer.only_ratios(rho) and writer.only_ratios(ZERO - rho)
+        for t, (rho, _) in zip(terms, ratios, strict=True))
+
+
+def _reward_base(writer: _Writer, side: int, uses_reference: bool, needs_lengths: bool,
+                 beta: float | None = None) -> str:
     """What the rewards of ``side`` (0 chosen, 1 rejected) scale by beta, as TRL logs them:
     the log-ratio policy - reference (reference losses) or the policy log-prob, per token
     when the loss is length-normalised (as TRL's CPOTrainer logs SimPO's rewards). A name the
@@ -377,7 +411,8 @@ def _reward_base(writer: _Writer, side: int, uses_reference: bool, needs_lengths
         if name in writer.used_ratios:
             return name
         diff = f"{p}.detach() - {r}.detach()"
-        return f"({diff}) / {n}" if needs_lengths else diff
+        diff = f"({diff}) / {n}" if needs_lengths else diff
+        return diff if beta is None else f"{_num(beta)} * ({diff})"  # rewards_scaled
     if needs_lengths:
         return NAMES[4 + side]  # kept: named by normalisation_lines
     return p

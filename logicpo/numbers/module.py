@@ -108,6 +108,8 @@ class CompiledLoss(nn.Module):
     uses_reference: bool = False
     needs_lengths: bool = False
     beta: float = 1.0
+    #: ``compute`` returns the rewards' log-ratios times beta (shared with the loss)
+    rewards_scaled: bool = False
     params: dict = {}
 
     def __init__(self) -> None:
@@ -151,7 +153,7 @@ class CompiledLoss(nn.Module):
         generated code shares them with the loss when it computes them anyway; they come
         here detached, so autograd records nothing."""
         beta = self.beta
-        if beta == 1.0:
+        if beta == 1.0 or self.rewards_scaled:  # rewards_scaled: compute multiplied already
             return chosen, rejected  # (B,) each
         return chosen * beta, rejected * beta  # (B,) each
 
