@@ -161,6 +161,7 @@ class _Writer:
         self.kept = kept                     # per-token atoms the rewards read: named
         self.ratios: dict[str, tuple[dict, str]] = {}   # shared log-ratio: (pattern, code)
         self.used_ratios: list[str] = []
+        self.ratio_note = "log-ratio, shared with the rewards"  # the comment of their lines
         for s in sums:
             self._collect_vars(s, nested=False)
         nodes = nodes_in_order(sums)
@@ -212,7 +213,8 @@ class _Writer:
         self.ratios[name] = ({a: 1, b: -1}, code)
 
     def _substitute(self, s: Sum) -> list:
-        """``s``'s terms with every shared log-ratio it contains replaced by its name."""
+        """``s``'s terms with every shared log-ratio it contains replaced by its name
+        (reads only: :meth:`top` records the names the code uses)."""
         coef = {n.atom: c for n, c in s.terms if isinstance(n, Var)}
         taken: set[int] = set()
         extra = []
@@ -224,16 +226,12 @@ class _Writer:
             if all(coef[a] == k * pattern[a] for a in atoms):
                 taken.update(atoms)
                 extra.append((name, k))
-                if name not in self.used_ratios:
-                    self.used_ratios.append(name)
         rest = [(n, c) for n, c in s.terms if not (isinstance(n, Var) and n.atom in taken)]
         return extra + rest
 
     def ratio_lines(self) -> list[str]:
         return [f"{name} = {self.ratios[name][1]}  # (B,) {self.ratio_note}"
                 for name in self.used_ratios]
-
-    ratio_note = "log-ratio, shared with the rewards"
 
     def scale_ratios(self, beta: float) -> None:
         """Every shared log-ratio is computed times ``beta`` (TRL's ``beta * (pc - rc)``),
@@ -254,6 +252,9 @@ class _Writer:
         """``s`` at the top of a log-ratio: shared log-ratios by name, per-token terms
         grouped by their token count."""
         terms = self._substitute(s)
+        for n, _ in terms:  # a shared log-ratio the code reads: its line is written
+            if isinstance(n, str) and n not in self.used_ratios:
+                self.used_ratios.append(n)
         late = [(n, c) for n, c in terms if isinstance(n, Var) and self._divided_late(n.atom)]
         rest = [(n, c) for n, c in terms if (n, c) not in late]
         pairs: list = []
