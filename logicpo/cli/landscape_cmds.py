@@ -20,6 +20,7 @@ from logicpo.cli.common import (
     make_table,
 )
 from logicpo.errors import UsageError
+from logicpo.logic.truth import world_list
 
 
 def register(group: click.Group) -> None:
@@ -201,7 +202,7 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | 
                 tag = (tag + " same loss as " + origin.name).strip()
             ok, bad = m.structure.regions()
             rows.append([i, m.edit, m.relation, ", ".join(m.same_as) or "-",
-                         escape(m.structure.core_text), _short(ok), _short(bad), tag or "-"])
+                         escape(m.structure.core_text), world_list(ok, empty="-"), world_list(bad, empty="-"), tag or "-"])
     table = make_table(
         f"{len(hood.neighbours)} one-world edits of {origin.name}, "
         f"{len(hood.groups)} distinct losses",
@@ -219,10 +220,6 @@ def neighbors(name: str, files: tuple[Path, ...], png: Path | None, svg: Path | 
                           soft_wrap=True, highlight=False)
     for path in pictures:
         console.print(f"picture written to {escape(str(path))}")
-
-
-def _short(bits: list[str]) -> str:
-    return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "-"
 
 
 # ---------------------------------------------------------------- census

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from logicpo.cli.common import console, emit_json, err_console, file_option, json_option
 from logicpo.errors import LogicpoError, UsageError
+from logicpo.logic.truth import world_list
 
 
 def register(group: click.Group) -> None:
@@ -100,10 +101,6 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------- show
-
-
-def _world_list(bits: list[str]) -> str:
-    return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
 
 
 def _truth_table(s) -> Table:
@@ -199,8 +196,8 @@ def show(name: str, files: tuple[Path, ...], latex: bool, html_path: Path | None
     grid.add_row("core P", escape(s.core_text))
     grid.add_row("cond P_C", escape(s.cond_text))
     grid.add_row("add P_A", escape(s.add_text))
-    grid.add_row("ok ✓", _world_list(ok))
-    grid.add_row("bad ✗", _world_list(bad))
+    grid.add_row("ok ✓", world_list(ok))
+    grid.add_row("bad ✗", world_list(bad))
     if cf.rho_text:
         grid.add_row("rho", escape(cf.rho_text))
     grid.add_row("loss", escape(cf.text))

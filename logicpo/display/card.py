@@ -25,12 +25,12 @@ from logicpo.display.html import (
     neighbourhood_lattice,
     standing_html,
     truth_table_html,
-    world_list,
 )
 from logicpo.display.reading import reading
 from logicpo.display.standing import zoo_standing
 from logicpo.files import write_atomic
 from logicpo.logic.structure import definition_line
+from logicpo.logic.truth import world_list
 
 
 def _structure_sections(program, name: str, s, heading: str = "h2") -> str:

@@ -24,6 +24,7 @@ from html import escape
 from logicpo.display.reading import reading
 from logicpo.display.standing import Standing, standing
 from logicpo.logic.structure import Structure
+from logicpo.logic.truth import world_list
 
 CSS = """
 .logicpo { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; line-height: 1.45;
@@ -54,11 +55,6 @@ def zoo_place(s: Structure) -> Standing:
     key = (s.atoms, s.ok_mask, s.bad_mask)
     return standing(s, [k for k in known
                         if not (k.name == s.name and (k.atoms, k.ok_mask, k.bad_mask) == key)])
-
-
-def world_list(bits: list[str]) -> str:
-    """World bitstrings as the paper writes them: ``['11', '10']`` -> ``TT TF``."""
-    return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or "(none)"
 
 
 def truth_table_html(s: Structure) -> str:

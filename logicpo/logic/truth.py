@@ -175,6 +175,15 @@ def world_bits(k: int, n: int) -> str:
     return "".join("1" if (k >> i) & 1 else "0" for i in range(n))
 
 
+def world_list(bits: list[str], empty: str = "(none)") -> str:
+    """World bitstrings as the paper writes them, ``empty`` for none.
+
+    >>> world_list(["11", "10"]), world_list([], empty="-")
+    ('TT TF', '-')
+    """
+    return " ".join(b.replace("1", "T").replace("0", "F") for b in bits) or empty
+
+
 @dataclass(frozen=True)
 class World:
     """One truth assignment, named for people.
