@@ -32,6 +32,7 @@ SPEC = {
     "exo": lambda s, rho, b, e, tau: sig(s) * (ls(s) - math.log(1 - e))
     + sig(-s) * (ls(-s) - math.log(e)),
     "sigmoid": lambda s, rho, b, e, tau: sig(-s),
+    "linear": lambda s, rho, b, e, tau: -s,  # SELM's term: alpha*beta*(ps - rs) on flip(W(ys))
     "discopop": lambda s, rho, b, e, tau: (1 - sig(s / tau)) * -ls(s)
     + sig(s / tau) * math.exp(-s),
 }

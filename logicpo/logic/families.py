@@ -179,6 +179,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("sigmoid", "sigmoid(-s)", ("beta", "gamma", "normalize"), "APO",
            lambda o, s, rho, p: o.sigmoid(-s),
            lambda c: (f"torch.sigmoid({c.neg})", f"sigmoid(-({c.s_text}))")),
+    Family("linear", "-s", ("beta", "gamma", "normalize"), "SELM",
+           lambda o, s, rho, p: -s,
+           lambda c: (c.neg, f"-({c.s_text})")),
     Family("discopop", "(1-m)*(-log sigmoid(s)) + m*exp(-s), m = sigmoid(s/tau)",
            ("beta", "gamma", "tau", "normalize"), "DiscoPOP",
            # m*exp(-s) as exp(log m - s): exp(-s) alone overflows where m underflows

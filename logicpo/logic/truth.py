@@ -24,13 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from logicpo.logic.atoms import ATOMS_REF, ATOMS_SINGLE  # noqa: F401 (re-exported)
 from logicpo.syntax import ast
 
 if TYPE_CHECKING:
     from sympy.logic.boolalg import Boolean
 
-ATOMS_SINGLE: tuple[str, ...] = ("M(yw)", "M(yl)")
-ATOMS_REF: tuple[str, ...] = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
 
 
 def full_mask(n: int) -> int:

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 from logicpo.errors import Span
 
+#: What a file that declares no responses or models uses: the classic four atoms.
+DEFAULT_MODELS: tuple[str, ...] = ("M", "Ref")
+DEFAULT_RESPONSES: tuple[str, ...] = ("yw", "yl")
+
 # ---------------------------------------------------------------- formulas
 
 
