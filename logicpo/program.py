@@ -44,9 +44,10 @@ from logicpo.errors import (
     Span,
     did_you_mean,
 )
+from logicpo.logic.atoms import atom_order
 from logicpo.logic.objective import FAMILIES, Objective, Term, check_term
-from logicpo.logic.structure import Structure, flip, ref
-from logicpo.logic.truth import ATOMS_REF, ATOMS_SINGLE, mask
+from logicpo.logic.structure import Structure, at_response, flip, ref
+from logicpo.logic.truth import ATOMS_REF, mask
 from logicpo.syntax import ast
 from logicpo.syntax.limits import MAX_DEPTH, MAX_SIZE, MAX_SOURCE_CHARS, too_deep
 from logicpo.syntax.parser import as_sum, parse_objective, parse_program
@@ -94,8 +95,12 @@ class Program:
     """Resolved definitions, looked up by name: the user's first, then the zoo's."""
 
     def __init__(self, sources: dict[str, str], zoo_entries: dict[str, Entry],
-                 user_entries: dict[str, Entry], diagnostics: list[Diagnostic]) -> None:
+                 user_entries: dict[str, Entry], diagnostics: list[Diagnostic],
+                 responses: dict[str, tuple[str, ...]] | None = None) -> None:
         self._sources = sources
+        #: the responses each file declares (``responses ...``), by file; the classic
+        #: ``yw, yl`` for a file that declares none
+        self._responses = responses or {}
         self._zoo = zoo_entries
         self._user = user_entries
         self._built: dict[tuple[str, bool, str], object] = {}
@@ -223,7 +228,9 @@ class Program:
         """Resolve every user definition, raising the first error found."""
         for name, entry in self._user.items():
             if entry.kind == "formula":  # its truth table resolves every name it uses
-                self.formula_mask(name)
+                written = self._build(entry, lambda d: self._atoms([d.formula], False),
+                                      view="atoms")
+                self.formula_mask(name, atom_order(written))
             else:
                 getattr(self, entry.kind)(name)
 
@@ -358,8 +365,9 @@ class Program:
         return frozenset(out)
 
     def _atom_order(self, nodes: list[ast.Formula], zoo: bool) -> tuple[str, ...]:
-        """Single-model unless a Ref atom is written (in the formulas or the names they use)."""
-        return ATOMS_REF if self._atoms(nodes, zoo) & {"Ref(yw)", "Ref(yl)"} else ATOMS_SINGLE
+        """The atoms written (in the formulas or the names they use), in
+        :func:`~logicpo.logic.atoms.atom_order`: single-model unless a Ref atom is written."""
+        return atom_order(self._atoms(nodes, zoo))
 
     def _formula_text(self, node: ast.Formula, zoo: bool) -> str:
         inline = {}
@@ -417,6 +425,12 @@ class Program:
     def _structure_expr(self, node: ast.StructureExpr, zoo: bool) -> Structure:
         if isinstance(node, ast.StructureName):
             return self.structure(node.id, node.span, zoo=zoo)
+        if isinstance(node, ast.StructureAt):
+            inner = self.structure(node.id, node.span, zoo=zoo)
+            try:
+                return at_response(inner, node.response)
+            except LogicpoError as exc:
+                raise self._fail(type(exc), exc.message, node.span, exc.hint) from None
         inner = self._structure_expr(node.arg, zoo)
         try:
             return ref(inner) if node.op == "ref" else flip(inner)
@@ -446,6 +460,16 @@ class Program:
                 raise self._fail(NameResolutionError,
                                  f"unknown objective or structure '{op.id}'", op.span,
                                  did_you_mean(op.id, candidates))
+            if self._at_response(op):  # sft(yg): an objective about one response, on yg
+                inner = self.objective(op.family, op.span, zoo=zoo).terms
+                try:
+                    terms.extend(Term(wt.weight * t.weight, t.family,
+                                      at_response(t.structure, op.target.id), t.params)
+                                 for t in inner)
+                except LogicpoError as exc:
+                    raise self._fail(type(exc), f"{op.family}({op.target.id}): {exc.message}",
+                                     op.span, exc.hint) from None
+                continue
             target = self._structure_expr(op.target, zoo)
             try:
                 params = check_term(op.family, [(p.key, p.value, p.span) for p in op.params],
@@ -454,6 +478,23 @@ class Program:
                 raise self._fail(type(exc), exc.message, exc.span, exc.hint) from None
             terms.append(Term(wt.weight, op.family, target, params))
         return tuple(terms)
+
+
+    def _at_response(self, op: ast.Apply) -> bool:
+        """Whether the term ``f(y)`` applies an objective or structure ``f`` to a response
+        ``y`` the file declares (rather than a family to a structure)."""
+        if op.family in FAMILIES or not isinstance(op.target, ast.StructureName):
+            return False
+        file = op.span.file if op.span else None
+        if op.target.id not in self._responses.get(file, ast.DEFAULT_RESPONSES):
+            return False
+        if op.params:
+            raise self._fail(DefinitionError, f"{op.family}({op.target.id}, ...) takes no "
+                             "parameters: it applies a whole objective to a response",
+                             op.params[0].span, "write the parameters inside the objective "
+                             f"'{op.family}' or as a family term, e.g. "
+                             f"logistic(CE({op.target.id}), beta=1)")
+        return self.kind(op.family) in ("objective", "structure")
 
 
 def _kind_hint(name: str, actual: str, wanted: str) -> str | None:
@@ -480,11 +521,13 @@ class _Loader:
         self.user_entries: dict[str, Entry] = {}
         self.diagnostics: list[Diagnostic] = []
         self.loaded: set[str] = set()
+        self.responses: dict[str, tuple[str, ...]] = {}
 
     def add_text(self, text: str, file: str, *, from_zoo: bool, stack: tuple[str, ...] = (),
                  base: Path | None = None, parsed: ast.Program | None = None) -> None:
         program = parsed or parse_program(text, file)
         self.sources[file] = text  # quoted in later errors: only text that parsed as .lpo
+        self.responses[file] = program.responses
         for imp in program.imports:
             self.add_import(imp, file, from_zoo=from_zoo, stack=(*stack, file), base=base)
         for d in program.definitions:
@@ -565,7 +608,7 @@ class _Loader:
 
     def program(self) -> Program:
         return Program(dict(self.sources), dict(self.zoo_entries), dict(self.user_entries),
-                       list(self.diagnostics))
+                       list(self.diagnostics), dict(self.responses))
 
 
 def _display_path(path: Path) -> str:
@@ -581,15 +624,16 @@ def _zoo_loader_state():
     loader = _Loader()
     file, text = zoo_source()
     loader.add_text(text, file, from_zoo=True)
-    return loader.sources, loader.zoo_entries
+    return loader.sources, loader.zoo_entries, loader.responses
 
 
 def _fresh_loader(zoo: bool) -> _Loader:
     loader = _Loader()
     if zoo:
-        sources, entries = _zoo_loader_state()
+        sources, entries, responses = _zoo_loader_state()
         loader.sources.update(sources)
         loader.zoo_entries.update(entries)
+        loader.responses.update(responses)
     return loader
 
 

@@ -344,6 +344,8 @@ def _print_comparison(result, summary: str) -> None:
     colour = {"equivalent": "green", "stronger": "cyan", "weaker": "cyan",
               "incomparable": "yellow", "unknown": "red"}[result.relation.value]
     console.print(f"[bold {colour}]{result.relation.value}[/]: {escape(summary)}")
+    if result.atoms_note():
+        console.print(f"  [dim]{escape(result.atoms_note())}[/]", soft_wrap=True)
     for v, x, y in ((result.forward, sa, sb), (result.backward, sb, sa)):
         if v.is_unknown:
             console.print(f"  {x} |= {y}: unknown ({escape(v.reason or '')})")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from logicpo.logic.atoms import is_classic
 from logicpo.logic.identify import Match, matches
 from logicpo.logic.structure import Structure
 from logicpo.reasoning.bitmask import structure_entails_masks
@@ -129,10 +130,14 @@ def standing(s: Structure, known: Iterable[Structure]) -> Standing:
     known = list(known)
     found = matches(s, known)
     # Known structures over the same atoms, merged into lattice nodes by their regions.
+    # Beyond the classic atoms, also those over fewer atoms (CPO for a listwise structure),
+    # compared over this structure's atoms: one that does not mention an atom is the same
+    # on both of its values.
     nodes: dict[tuple[int, int], list[str]] = {}
+    wider = not is_classic(s.atoms)
     for k in known:
-        if k.atoms == s.atoms:
-            nodes.setdefault((k.ok_mask, k.bad_mask), []).append(k.name)
+        if k.atoms == s.atoms or (wider and set(k.atoms) <= set(s.atoms)):
+            nodes.setdefault(k.masks(s.atoms), []).append(k.name)
     mine = (s.ok_mask, s.bad_mask)
 
     def entails(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -157,12 +162,12 @@ def _same_loss(s: Structure, known: list[Structure]) -> tuple[str, ...]:
     """Known structures with other regions whose loss is the same function as ``s``'s (equal
     canonical forms of the ratio, :func:`logicpo.reasoning.landscape.loss_key`), compared
     over all four atoms when one of them uses the reference."""
-    from logicpo.logic.truth import ATOMS_REF
+    from logicpo.logic.atoms import union
     from logicpo.reasoning.landscape import loss_key
 
     out = []
     for k in known:
-        atoms = s.atoms if k.atoms == s.atoms else ATOMS_REF
+        atoms = s.atoms if k.atoms == s.atoms else union(s.atoms, k.atoms)
         mine, theirs = s.masks(atoms), k.masks(atoms)
         if mine != theirs and loss_key(*mine, len(atoms)) == loss_key(*theirs, len(atoms)):
             out.append(k.name)

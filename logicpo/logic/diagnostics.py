@@ -32,18 +32,22 @@ import functools
 from itertools import product
 
 from logicpo.errors import DegenerateStructureError, Diagnostic, UntrainableError
+from logicpo.logic.atoms import ATOMS_REF, ATOMS_SINGLE
 from logicpo.logic.objective import Objective, Term
 from logicpo.logic.structure import Structure
 
-POLICY_ATOMS = ("M(yw)", "M(yl)")
 _GRID = (1, 2, 3)  # weights 1/4, 1/2, 3/4, scaled by 4 so that all arithmetic is on integers
 _SCALE = 4
 
 
 @functools.cache
 def policy_slopes(atoms: tuple[str, ...], ok: int, bad: int) -> dict[str, frozenset[int]]:
-    """For each policy atom, the signs (-1, 0, 1) that ``d rho / d logp`` takes on the grid."""
+    """For each policy atom (every ``M(...)`` atom of the structure), the signs (-1, 0, 1)
+    that ``d rho / d logp`` takes on the grid."""
     n = len(atoms)
+    policy = [a for a in atoms if a.startswith("M(")]
+    if n > 4:  # the same grid, with numpy: 3^(n-1) points of 2^n worlds each
+        return {a: _slope_signs_numpy(atoms.index(a), n, ok, bad) for a in policy}
 
     def wmc(region: int, w: tuple[int, ...]) -> int:
         total = 0
@@ -56,7 +60,7 @@ def policy_slopes(atoms: tuple[str, ...], ok: int, bad: int) -> dict[str, frozen
         return total
 
     out = {}
-    for a in POLICY_ATOMS:
+    for a in policy:
         i = atoms.index(a)
         signs = set()
         for point in product(_GRID, repeat=n - 1):
@@ -70,6 +74,32 @@ def policy_slopes(atoms: tuple[str, ...], ok: int, bad: int) -> dict[str, frozen
     return out
 
 
+def _slope_signs_numpy(i: int, n: int, ok: int, bad: int) -> frozenset[int]:
+    """:func:`policy_slopes` for atom ``i`` of ``n`` > 4, in exact int64 arithmetic (every
+    WMC is at most 4^n, so a product of two is at most 2^40 for 10 atoms), the grid in
+    chunks so that memory stays bounded."""
+    import numpy as np
+
+    ok_v = np.array([(ok >> k) & 1 for k in range(1 << n)], dtype=np.int64)
+    bad_v = np.array([(bad >> k) & 1 for k in range(1 << n)], dtype=np.int64)
+    grid = np.array(list(product(_GRID, repeat=n - 1)), dtype=np.int64).reshape(-1, n - 1)
+    signs: set[int] = set()
+    for start in range(0, len(grid), 1024):
+        point = grid[start:start + 1024]
+        sums = []
+        for value in (_SCALE, 0):  # the atom true, then false
+            w = np.insert(point, i, value, axis=1)  # (P, n)
+            weights = np.ones((len(w), 1), dtype=np.int64)
+            for j in range(n):  # world index k: bit j is atom j
+                weights = np.concatenate([weights * (_SCALE - w[:, j:j + 1]),
+                                          weights * w[:, j:j + 1]], axis=1)
+            sums.append((weights @ ok_v, weights @ bad_v))
+        (t1, b1), (t0, b0) = sums
+        value = (t1 - t0) * b0 - t0 * (b1 - b0)
+        signs |= {int(x) for x in np.unique(np.sign(value))}
+    return frozenset(signs)
+
+
 def moves_with_policy(s: Structure) -> bool:
     """Does the policy's log-prob of either response change the structure's log-ratio?"""
     return any(signs != {0} for signs in policy_slopes(s.atoms, s.ok_mask, s.bad_mask).values())
@@ -78,6 +108,8 @@ def moves_with_policy(s: Structure) -> bool:
 def prefers_loser(s: Structure) -> bool:
     """Does raising M(yw) never help and raising M(yl) never hurt (the preference reversed)?"""
     slopes = policy_slopes(s.atoms, s.ok_mask, s.bad_mask)
+    if "M(yw)" not in slopes or "M(yl)" not in slopes:  # no winner and loser to prefer
+        return False
     return (moves_with_policy(s) and slopes["M(yw)"] <= {-1, 0}
             and slopes["M(yl)"] <= {0, 1})
 
@@ -110,8 +142,10 @@ def _diagnose(name: str, terms: tuple[Term, ...], span, what: str) -> list[Diagn
     live = [t for t in terms if t.weight != 0 and moves_with_policy(t.structure)]
     if not live:
         if single:
+            which = "M(yw) or M(yl)" if all(t.structure.atoms in (ATOMS_SINGLE, ATOMS_REF)
+                                            for t in terms) else "M(...)"
             add("error", "no-gradient", f"'{name}' cannot train: its loss does not depend on "
-                "the policy (no M(yw) or M(yl) atom moves its log-ratio)",
+                f"the policy (no {which} atom moves its log-ratio)",
                 "a loss needs a policy atom whose weight changes rho, as in ref(CPO) = DPO")
         elif all(t.weight == 0 for t in terms):
             add("error", "no-gradient", f"'{name}' cannot train: every term has weight 0")

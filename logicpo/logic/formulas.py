@@ -1,4 +1,4 @@
-"""Propositional formulas over the four atoms, as SymPy Boolean expressions.
+"""Propositional formulas over the atoms ``Model(response)``, as SymPy Boolean expressions.
 
 Connectives are built explicitly (``sympy.Implies(a, b)``), never with ``>>``,
 ``^`` or ``|``, so a Python bool or a power can never sneak in.
@@ -19,18 +19,27 @@ import sympy
 from sympy.logic.boolalg import Boolean, BooleanFalse, BooleanTrue
 
 from logicpo.errors import NameResolutionError
+from logicpo.logic.atoms import atom_key, atom_order
 from logicpo.logic.truth import ATOMS_REF, ATOMS_SINGLE
 from logicpo.syntax import ast
 
 __all__ = ["ATOMS_REF", "ATOMS_SINGLE", "FALSE", "SYMBOLS", "TRUE", "atom", "atoms_of", "decompose", "from_ast",
            "size", "to_dsl"]
-SYMBOLS: dict[str, sympy.Symbol] = {name: sympy.Symbol(name) for name in ATOMS_REF}
+class _Symbols(dict):
+    """The SymPy symbol of each atom, made when an atom is first met (``M(yg)``, ...)."""
+
+    def __missing__(self, name: str) -> sympy.Symbol:
+        self[name] = sympy.Symbol(name)
+        return self[name]
+
+
+SYMBOLS: dict[str, sympy.Symbol] = _Symbols({name: sympy.Symbol(name) for name in ATOMS_REF})
 TRUE = sympy.true
 FALSE = sympy.false
 
 
 def atom(name: str) -> sympy.Symbol:
-    """The SymPy symbol of an atom such as ``"M(yw)"``."""
+    """The SymPy symbol of an atom such as ``"M(yw)"`` or ``"M(yg)"``."""
     return SYMBOLS[name]
 
 
@@ -87,19 +96,16 @@ def decompose(expr: Boolean) -> tuple[str, tuple]:
 
 
 def atoms_of(*exprs: Boolean) -> tuple[str, ...]:
-    """The atom order used for these formulas: single-model unless a Ref atom occurs."""
-    names = {s.name for e in exprs for s in e.free_symbols}
-    return ATOMS_REF if names & {"Ref(yw)", "Ref(yl)"} else ATOMS_SINGLE
+    """The atom order used for these formulas (:func:`logicpo.logic.atoms.atom_order`):
+    single-model unless a Ref atom occurs, other atoms after the classic ones."""
+    return atom_order(s.name for e in exprs for s in e.free_symbols)
 
 
 # ---------------------------------------------------------------- display
 
 _LEVEL = {"iff": 1, "implies": 2, "or": 3, "xor": 4, "and": 5, "not": 6}
-_ORDER = {name: i for i, name in enumerate(ATOMS_REF)}
-
-
 def _sort_key(expr: Boolean):
-    names = sorted(_ORDER.get(s.name, 9) for s in expr.free_symbols)
+    names = sorted(atom_key(s.name) for s in expr.free_symbols)
     return (len(names), names)
 
 

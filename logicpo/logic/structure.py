@@ -32,14 +32,18 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from logicpo.errors import DefinitionError, Span
+from logicpo.logic import atoms as atom_names
 from logicpo.logic.truth import (
     ATOMS_REF,
+    ATOMS_SINGLE,
     World,
     atom_mask,
     display_order,
     formula_of,
     lift,
     mask,
+    project,
+    support,
     world_bits,
     worlds_in,
 )
@@ -221,7 +225,8 @@ class Structure:
     # ------------------------------------------------------------ views
     @property
     def single_model(self) -> bool:
-        return len(self.atoms) == 2
+        """Whether only the policy's atoms ``M(...)`` occur (a reference-free loss)."""
+        return all(a.startswith("M(") for a in self.atoms)
 
     @property
     def uses_reference(self) -> bool:
@@ -400,11 +405,46 @@ def ref(s: Structure, name: str | None = None) -> Structure:
         raise DefinitionError(
             f"ref() applies to single-model structures, but '{s.name}' already mentions Ref(...)",
             s.span)
+    if s.atoms != ATOMS_SINGLE:
+        raise DefinitionError(
+            f"ref() is defined for structures over M(yw), M(yl) (spec section 5), but "
+            f"'{s.name}' is over {', '.join(s.atoms)}", s.span,
+            hint="write the reference atoms into the structure's fields yourself")
     ok, bad = s.masks(ATOMS_REF)
     n = len(ATOMS_REF)
     return Structure.from_masks(name or f"ref({s.name})", ATOMS_REF,
                                 ok & atom_mask(ATOMS_REF.index("Ref(yl)"), n),
                                 bad & atom_mask(ATOMS_REF.index("Ref(yw)"), n), origin="ref")
+
+
+def at_response(s: Structure, response: str, name: str | None = None) -> Structure:
+    """``S(y)``: a structure that judges one response (``W``: ``M(yw)`` against
+    ``Ref(yw)``; ``CE``: ``M(yw)``) judging the response ``y`` instead. Its atoms are the
+    ones its regions depend on, renamed, in :func:`~logicpo.logic.atoms.atom_order`.
+
+    >>> from logicpo.logic.truth import ATOMS_REF
+    >>> w = Structure.from_masks("W", ATOMS_REF, *(lift(m, ("M(yw)", "Ref(yw)"), ATOMS_REF)
+    ...                                           for m in (0b1010, 0b1100)))
+    >>> ws = at_response(w, "ys")
+    >>> ws.name, ws.atoms, ws.core_text
+    ('W(ys)', ('M(ys)', 'Ref(ys)'), 'M(ys)')
+    """
+    used = support((s.ok_mask, s.bad_mask), s.atoms)
+    judged = atom_names.responses_of(used)
+    label = name or f"{s.name}({response})"
+    if len(judged) != 1:
+        what = (f"judges {len(judged)} responses ({', '.join(judged)})" if judged
+                else "does not depend on any atom")
+        raise DefinitionError(
+            f"{label}: '{s.name}' {what}; only a structure that judges one response can be "
+            f"applied to another", s.span,
+            hint="write the structure for the new response with its own atoms")
+    old = judged[0]
+    renamed = [atom_names.rename_response(a, old, response) for a in used]
+    atoms = atom_names.atom_order(renamed)
+    ok, bad = (lift(project(m, s.atoms, used), tuple(renamed), atoms)
+               for m in (s.ok_mask, s.bad_mask))
+    return Structure.from_masks(label, atoms, ok, bad, doc=s.doc, origin="at")
 
 
 def flip(s: Structure, name: str | None = None) -> Structure:

@@ -147,6 +147,37 @@ def _lift_table(atoms: tuple[str, ...], to: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(table)
 
 
+def project(m: int, atoms: tuple[str, ...], sub: tuple[str, ...]) -> int:
+    """The mask over ``sub`` (a subset of ``atoms``) of a mask over ``atoms`` that does not
+    depend on the other atoms: read where they are all false.
+
+    >>> bin(project(lift(0b10, ATOMS_SINGLE, ATOMS_REF), ATOMS_REF, ATOMS_SINGLE))
+    '0b10'
+    """
+    pos = [atoms.index(a) for a in sub]
+    out = 0
+    for k in range(1 << len(sub)):
+        big = sum(((k >> i) & 1) << p for i, p in enumerate(pos))
+        if (m >> big) & 1:
+            out |= 1 << k
+    return out
+
+
+def support(masks: tuple[int, ...], atoms: tuple[str, ...]) -> tuple[str, ...]:
+    """The atoms on which at least one of ``masks`` depends, in ``atoms``' order.
+
+    >>> support((0b0010,), ATOMS_SINGLE), support((lift(0b1010, ATOMS_SINGLE, ATOMS_REF),), ATOMS_REF)
+    (('M(yw)', 'M(yl)'), ('M(yw)',))
+    """
+    n = len(atoms)
+    out = []
+    for i, a in enumerate(atoms):
+        on = atom_mask(i, n)
+        if any(((m & on) >> (1 << i)) != (m & ~on & full_mask(n)) for m in masks):
+            out.append(a)
+    return tuple(out)
+
+
 def worlds_in(m: int, n: int) -> list[int]:
     """World indices in ``m``, in display order (all-true first: TT, TF, FT, FF)."""
     return [k for k in display_order(n) if (m >> k) & 1]

@@ -29,8 +29,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from logicpo.logic.atoms import union
 from logicpo.logic.structure import Structure
-from logicpo.logic.truth import ATOMS_REF
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -49,7 +49,7 @@ class Lattice:
 
     @classmethod
     def build(cls, structures: list[Structure]) -> Lattice:
-        atoms = ATOMS_REF if any(s.uses_reference for s in structures) else structures[0].atoms
+        atoms = union(*{s.atoms for s in structures})
         # Merge equivalent structures (identical regions), keeping the given order.
         classes: dict[tuple[int, int], list[Structure]] = {}
         for s in structures:
@@ -105,7 +105,7 @@ class Lattice:
     @cached_property
     def _atoms(self) -> tuple[str, ...]:
         reps = [g[0] for g in self.members.values()]
-        return ATOMS_REF if any(s.uses_reference for s in reps) else reps[0].atoms
+        return union(*{s.atoms for s in reps})
 
     @cached_property
     def graph(self) -> nx.DiGraph:

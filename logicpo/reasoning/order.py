@@ -18,8 +18,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from logicpo.logic.atoms import is_classic, union
 from logicpo.logic.structure import Structure
-from logicpo.logic.truth import ATOMS_REF, World, first_world
+from logicpo.logic.truth import World, first_world
 from logicpo.reasoning.bitmask import structure_entails_masks
 from logicpo.reasoning.verdict import DEFAULT_TIMEOUT_MS, Status, Verdict
 
@@ -105,10 +106,32 @@ class Comparison:
             Relation.UNKNOWN: f"the solver could not decide how {a} and {b} relate.",
         }[self.relation]
 
+    @property
+    def atoms(self) -> tuple[str, ...]:
+        """The atoms both structures are compared over: the union of theirs."""
+        return common_atoms(self.a, self.b)
+
+    def atoms_note(self) -> str | None:
+        """What comparing over the union of the atoms means, when the structures are not
+        both over the same atoms (``None`` for the classic four, as the paper compares)."""
+        atoms = self.atoms
+        if is_classic(atoms) or self.a.atoms == self.b.atoms:
+            return None
+        missing = [(s.name, [x for x in atoms if x not in s.atoms])
+                   for s in (self.a, self.b) if s.atoms != atoms]
+        said = "; ".join(f"{n} does not mention {', '.join(m)}, so it counts both values of "
+                         f"{'that atom' if len(m) == 1 else 'those atoms'} the same"
+                         for n, m in missing)
+        return f"compared over the union of their atoms ({', '.join(atoms)}): {said}."
+
     def to_json(self) -> dict:
-        return {"a": self.a.name, "b": self.b.name, "relation": self.relation.value,
-                "a_entails_b": self.forward.to_json(), "b_entails_a": self.backward.to_json(),
-                "witnesses": [w.to_json() for w in self.witnesses], "summary": self.summary()}
+        out = {"a": self.a.name, "b": self.b.name, "relation": self.relation.value,
+               "a_entails_b": self.forward.to_json(), "b_entails_a": self.backward.to_json(),
+               "witnesses": [w.to_json() for w in self.witnesses], "summary": self.summary()}
+        note = self.atoms_note()
+        if note is not None:  # structures beyond pairs: say over which atoms
+            out.update({"atoms": list(self.atoms), "atoms_note": note})
+        return out
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the relation and the witness worlds (:mod:`logicpo.display.html`)."""
@@ -118,7 +141,9 @@ class Comparison:
 
 
 def common_atoms(a: Structure, b: Structure) -> tuple[str, ...]:
-    return a.atoms if a.atoms == b.atoms else ATOMS_REF
+    """The union of both structures' atoms (a structure that does not mention an atom is
+    the same on both of its values), in :func:`~logicpo.logic.atoms.atom_order`."""
+    return a.atoms if a.atoms == b.atoms else union(a.atoms, b.atoms)
 
 
 def entails_z3(a: Structure, b: Structure, atoms: tuple[str, ...],

@@ -19,10 +19,10 @@ DEFAULT_RESPONSES: tuple[str, ...] = ("yw", "yl")
 
 @dataclass(frozen=True)
 class Atom:
-    """``M(yw)``, ``M(yl)``, ``Ref(yw)`` or ``Ref(yl)``."""
+    """``Model(response)``: ``M(yw)``, ``Ref(yl)``, or with declarations ``M(yg)``, ``Src(yw)``."""
 
-    model: str  # "M" or "Ref"
-    response: str  # "yw" or "yl"
+    model: str  # "M" or "Ref" unless the file declares other models
+    response: str  # "yw" or "yl" unless the file declares other responses
     span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -117,7 +117,19 @@ class StructureOp:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-StructureExpr = StructureName | StructureOp
+@dataclass(frozen=True)
+class StructureAt:
+    """``W(ys)``: the structure ``W``, which judges one response, applied to the response
+    ``ys`` instead. As an objective term, ``sft(yg)`` applies an objective (or a structure)
+    whose terms judge one response to another (read by the program, which knows which
+    names are families)."""
+
+    id: str
+    response: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+StructureExpr = StructureName | StructureOp | StructureAt
 
 # ---------------------------------------------------------------- objectives
 
@@ -150,7 +162,7 @@ class Bare:
 @dataclass(frozen=True)
 class WeightedTerm:
     weight: float
-    operand: Apply | Bare
+    operand: Apply | Bare | StructureAt
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -166,6 +178,15 @@ class Sum:
 @dataclass(frozen=True)
 class ImportStmt:
     path: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """``responses yw, yl, yg`` or ``models M, Ref, Src``."""
+
+    kind: str  # "responses" or "models"
+    names: tuple[str, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -204,6 +225,9 @@ class Program:
     source: str
     imports: tuple[ImportStmt, ...]
     definitions: tuple[Definition, ...]
+    #: what the file declares (``responses ...``, ``models ...``), or the classic defaults
+    responses: tuple[str, ...] = DEFAULT_RESPONSES
+    models: tuple[str, ...] = DEFAULT_MODELS
 
     def line(self, number: int) -> str:
         lines = self.source.splitlines()
@@ -213,8 +237,9 @@ class Program:
 # ---------------------------------------------------------------- walking
 
 #: Nodes that use a named definition: a formula name, a structure name, a bare objective term.
-REFERENCES = (Name, StructureName, Bare)
-_NESTING = (Atom, Const, Name, Not, And, Or, Xor, Implies, Iff, StructureName, StructureOp, Bare)
+REFERENCES = (Name, StructureName, Bare, StructureAt)
+_NESTING = (Atom, Const, Name, Not, And, Or, Xor, Implies, Iff, StructureName, StructureOp, Bare,
+            StructureAt)
 _NESTING_TYPES = frozenset(_NESTING)
 
 

@@ -45,8 +45,9 @@ from logicpo.errors import LogicpoError, NameResolutionError, ParseError, Span, 
 from logicpo.syntax import ast
 from logicpo.syntax.limits import MAX_SOURCE_CHARS, first_too_deep, too_deep, too_long
 
-MODELS = ("M", "Ref")
-RESPONSES = ("yw", "yl")
+MODELS = ast.DEFAULT_MODELS
+RESPONSES = ast.DEFAULT_RESPONSES
+DECLARATIONS = ("responses", "models")
 # Function-style connectives, as the paper writes them.
 CONNECTIVES = {"And": "and", "Or": "or", "Not": "not", "Implies": "implies",
                "XOR": "xor", "Xor": "xor", "Iff": "iff", "Equivalent": "iff"}
@@ -138,8 +139,10 @@ def _without_positions(lark: Lark) -> Lark:
 
 def parse_program(text: str, file: str = "<string>") -> ast.Program:
     """Parse a whole .lpo file."""
-    imports, definitions = _parse(text, file, "program")
-    return ast.Program(file=file, source=text, imports=imports, definitions=definitions)
+    imports, definitions, declared = _parse(text, file, "program")
+    return ast.Program(file=file, source=text, imports=imports, definitions=definitions,
+                       responses=declared.get("responses", RESPONSES),
+                       models=declared.get("models", MODELS))
 
 
 def parse_objective(text: str, file: str = "<objective>") -> ast.Sum:
@@ -166,7 +169,8 @@ def _parse(text: str, file: str, start: str):
         except UnexpectedInput as exc:
             raise _syntax_error(exc, text, file, line_of) from None
         try:
-            result = _ToAst(file).transform(tree)
+            result = _ToAst(file, _declarations(tree, file) if start == "program" else {}
+                            ).transform(tree)
         except LogicpoError as exc:
             if exc.span and exc.source_line is None:
                 exc.source_line = line_of(exc.span.line)
@@ -179,6 +183,33 @@ def _parse(text: str, file: str, start: str):
                 "the objective" if start == "objective_expr" else f"'{root.name}'")
             raise too_deep(what, deep.span, line_of(deep.span.line) if deep.span else None)
     return result
+
+
+def _declarations(tree: Tree, file: str) -> dict[str, tuple[str, ...]]:
+    """What a program's ``responses ...`` and ``models ...`` lines declare, read before the
+    walk (a declaration holds for the whole file, wherever it is written)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for item in tree.children:
+        if not (isinstance(item, Tree) and item.data == "declaration"):
+            continue
+        kind, names = str(item.children[0]), [t for t in item.children[1:] if t.type == "NAME"]
+        if kind in out:
+            raise ParseError(f"'{kind}' is declared twice in this file",
+                             token_span(file, item.children[0]),
+                             hint=f"declare all {kind} on one line: {kind} "
+                                  f"{', '.join((*out[kind], *map(str, names)))}")
+        seen: list[str] = []
+        for t in names:
+            if str(t) in seen:
+                raise ParseError(f"'{t}' is declared twice in '{kind}'", token_span(file, t))
+            if str(t) in KEYWORDS or str(t) == "x":
+                raise ParseError(f"'{t}' cannot name one of the {kind}",
+                                 token_span(file, t),
+                                 hint="x is the prompt (M(x, yw)); the others are keywords"
+                                 if str(t) == "x" else "it is a keyword of the language")
+            seen.append(str(t))
+        out[kind] = tuple(seen)
+    return out
 
 
 @contextlib.contextmanager
@@ -216,8 +247,10 @@ def transform(transformer, tree, line_of):
 def _describe_expected(names) -> str:
     lark = lark_parser()
     # ATOM (M(yw) as one token) is expected exactly where a formula is, and a reader
-    # knows it as a name and a call: it never shows in a message
-    names = set(names) - {"ATOM"}
+    # knows it as a name and a call: it never shows in a message. The declarations
+    # (responses, models) may start any item but are written once at the top, so they are
+    # left out of the list as well (it reads as before they existed)
+    names = set(names) - _UNLISTED
     shown = []
     for group, meaning in _GROUPS:
         if group <= names:
@@ -237,6 +270,9 @@ def _describe_expected(names) -> str:
     if len(shown) > 1:
         return ", ".join(shown[:-1]) + " or " + shown[-1]
     return shown[0] if shown else "something else"
+
+
+_UNLISTED = frozenset({"ATOM", "RESPONSES", "MODELS"})
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseError:
@@ -266,7 +302,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line_of) -> ParseE
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
-        allowed = (exc.allowed or set()) - {"ATOM"}  # see _describe_expected
+        allowed = (exc.allowed or set()) - _UNLISTED  # see _describe_expected
         message = f"unexpected character {char!r}"
         if len(allowed) <= 6:
             message += f", expected {_describe_expected(allowed)}"
@@ -318,8 +354,12 @@ class _ToAst:
     brackets.
     """
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, declared: dict[str, tuple[str, ...]] | None = None) -> None:
         self.file = file
+        declared = declared or {}
+        self.declared = bool(declared)
+        self.models = declared.get("models", MODELS)
+        self.responses = declared.get("responses", RESPONSES)
 
     def transform(self, tree: Tree):
         # children before their parent, left to right, without recursion
@@ -354,8 +394,14 @@ class _ToAst:
     # ------------------------------------------------------------ program
     def program(self, span, items):
         imports = tuple(i for i in items if isinstance(i, ast.ImportStmt))
-        definitions = tuple(i for i in items if not isinstance(i, ast.ImportStmt))
-        return imports, definitions
+        definitions = tuple(i for i in items
+                            if not isinstance(i, (ast.ImportStmt, ast.Declaration)))
+        declared = {i.kind: i.names for i in items if isinstance(i, ast.Declaration)}
+        return imports, definitions, declared
+
+    def declaration(self, span, children):
+        names = tuple(str(t) for t in children[1:] if t.type == "NAME")
+        return ast.Declaration(str(children[0]), names, span)
 
     def import_stmt(self, span, children):
         return ast.ImportStmt(_unquote(children[-1]), span)
@@ -402,9 +448,17 @@ class _ToAst:
     def sapply(self, span, children):
         op, _, arg, _ = children
         if str(op) not in STRUCTURE_OPERATORS:
+            if (isinstance(arg, ast.StructureName) and arg.id in self.responses
+                    and str(op) not in self.models):  # M(yw) is an atom, not a structure
+                return ast.StructureAt(str(op), arg.id, span)  # W(ys)
+            hint = did_you_mean(str(op), STRUCTURE_OPERATORS)
+            if (hint is None and self.declared and isinstance(arg, ast.StructureName)
+                    and arg.id not in self.responses and arg.id.startswith("y")):
+                hint = (f"to apply {op} to the response {arg.id}, declare it: responses "
+                        f"{', '.join((*self.responses, arg.id))}")
             raise NameResolutionError(
                 f"unknown structure operator '{op}' (known: ref, flip)",
-                token_span(self.file, op), hint=did_you_mean(str(op), STRUCTURE_OPERATORS))
+                token_span(self.file, op), hint=hint)
         return ast.StructureOp(str(op), arg, span)
 
     # ------------------------------------------------------------ formulas
@@ -417,6 +471,8 @@ class _ToAst:
     def atom(self, span, children):
         # M(yw) as one token (the grammar's ATOM): the same node as the call M(yw) makes
         model, response = str(children[0])[:-1].split("(")
+        if self.declared and (model not in self.models or response not in self.responses):
+            return self._atom(model, [ast.Name(response, span)], span)  # its message
         return ast.Atom(model, response, span)
 
     def name(self, span, children):
@@ -451,24 +507,48 @@ class _ToAst:
         head = children[0]
         args = [a for a in children[2:-1] if a is not None and not isinstance(a, Token)]
         fname = str(head)
-        if fname in MODELS:
+        if fname in self.models:
             return self._atom(fname, args, span)
         if fname in CONNECTIVES:
             return self._connective(CONNECTIVES[fname], fname, args, span)
+        if not self.declared:
+            hint = did_you_mean(fname, (*MODELS, *CONNECTIVES)) or (
+                "atoms are M(yw), M(yl), Ref(yw), Ref(yl); connectives And, Or, Not, "
+                "Implies, XOR")
+        else:
+            hint = did_you_mean(fname, (*self.models, *CONNECTIVES)) or (
+                f"this file declares the models {', '.join(self.models)}; connectives are "
+                "And, Or, Not, Implies, XOR")
         raise NameResolutionError(
             f"unknown atom or connective '{fname}(...)'", token_span(self.file, head),
-            hint=did_you_mean(fname, (*MODELS, *CONNECTIVES)) or
-            "atoms are M(yw), M(yl), Ref(yw), Ref(yl); connectives And, Or, Not, Implies, XOR")
+            hint=hint)
 
     def _atom(self, model, args, span):
         names = [a.id if isinstance(a, ast.Name) else None for a in args]
         if len(names) == 2 and names[0] == "x":  # the paper's M(x, yw) spelling
             names = names[1:]
-        if len(names) != 1 or names[0] not in RESPONSES:
-            shown = ", ".join(n or "<formula>" for n in names)
+        if model not in self.models:
             raise NameResolutionError(
-                f"unknown atom '{model}({shown})': the response must be yw or yl",
-                span, hint=f"write {model}(yw) or {model}(yl)")
+                f"unknown atom '{model}({', '.join(n or '<formula>' for n in names)})': "
+                f"'{model}' is not among the models this file declares "
+                f"({', '.join(self.models)})", span,
+                hint=did_you_mean(model, self.models) or
+                f"declare it: models {', '.join((*self.models, model))}")
+        if len(names) != 1 or names[0] not in self.responses:
+            shown = ", ".join(n or "<formula>" for n in names)
+            if not self.declared:
+                hint = f"write {model}(yw) or {model}(yl)"
+                raise NameResolutionError(
+                    f"unknown atom '{model}({shown})': the response must be yw or yl",
+                    span, hint=hint)
+            known = ", ".join(self.responses)
+            close = did_you_mean(names[0], self.responses) if len(names) == 1 and names[0] \
+                else None
+            raise NameResolutionError(
+                f"unknown atom '{model}({shown})': the response must be one of {known} "
+                "(the responses this file declares)", span,
+                hint=close or f"write {model}({self.responses[0]}), or add {shown} to the "
+                              f"responses line")
         return ast.Atom(model, names[0], span)
 
     def _connective(self, op, fname, args, span):
