@@ -10,6 +10,7 @@ from rich.table import Table
 
 from logicpo.cli.common import console, emit_json, err_console, file_option, json_option
 from logicpo.errors import LogicpoError, UsageError
+from logicpo.logic.atoms import is_classic
 from logicpo.logic.truth import world_list
 
 
@@ -372,6 +373,9 @@ def _print_comparison(result, summary: str) -> None:
 @click.argument("names", nargs=-1)
 @file_option
 @click.option("--zoo", "use_zoo", is_flag=True, help="Use the structures of the built-in zoo.")
+@click.option("--beyond-pairs", is_flag=True,
+              help="With --zoo, also the zoo's structures beyond the classic four atoms "
+                   "(listwise CPO3, ...), compared over the union of their atoms.")
 @click.option("--single-model", is_flag=True,
               help="Keep only single-model structures (the paper's lattice with --zoo).")
 @click.option("--reference", "reference_only", is_flag=True,
@@ -382,7 +386,8 @@ def _print_comparison(result, summary: str) -> None:
               help="Draw the lattice to this SVG file.")
 @json_option
 def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, single_model: bool,
-            reference_only: bool, png: Path | None, svg: Path | None, as_json: bool) -> None:
+            reference_only: bool, png: Path | None, svg: Path | None, as_json: bool,
+            beyond_pairs: bool = False) -> None:
     """The loss lattice of NAMES: which losses entail which (Hasse diagram).
 
     With --zoo, all structures of the built-in zoo; with only --file, all structures
@@ -420,8 +425,10 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
                 listed.add(s.name)
     if use_zoo:  # the zoo's own definitions, even where a --file shadows a name; first, so
         given = {s.name for s in structures}  # that a merged node reads cCPO=mine
-        structures = [program.structure(n, zoo=True) for n in zoo_names
-                      if n not in given] + structures
+        zoo_structures = [program.structure(n, zoo=True) for n in zoo_names if n not in given]
+        if not beyond_pairs:  # the paper's lattice: the classic atoms only
+            zoo_structures = [s for s in zoo_structures if is_classic(s.atoms)]
+        structures = zoo_structures + structures
     if single_model:
         structures = [s for s in structures if s.single_model]
     if reference_only:
@@ -439,10 +446,17 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
 
             written.append(str(save_figure(draw_lattice(lat, yours=yours), path)))
     user_nodes = [n for n in lat.nodes if any(s.name in yours for s in lat.members[n])]
+    atoms_note = None
+    if not is_classic(lat.atoms) and len({s.atoms for s in structures}) > 1:
+        atoms_note = (f"compared over the union of their atoms ({', '.join(lat.atoms)}): a "
+                      "structure that does not mention an atom counts both of its values the "
+                      "same")
     if as_json:
         out = lat.to_json()
         out.update(top=lat.top, bottom=lat.bottom, yours=sorted(yours), user_nodes=user_nodes,
                    notes=notes, pictures=written)
+        if atoms_note:
+            out.update(atoms=list(lat.atoms), atoms_note=atoms_note)
         emit_json(out)
         return
     levels = lat.levels()
@@ -462,6 +476,8 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
                   + "; least constrained: " + ", ".join(lat.bottom)
                   + "   (* = from the literature"
                   + ("; (yours) = a structure of your --file" if user_nodes else "") + ")")
+    if atoms_note:
+        console.print(escape(atoms_note), soft_wrap=True)
     for w in written:
         console.print(f"picture written to {escape(w)}")
 

@@ -102,6 +102,11 @@ class Lattice:
 
         return sorted(self.members, key=key)
 
+    @property
+    def atoms(self) -> tuple[str, ...]:
+        """The atoms every node is compared over: the union of the members' atoms."""
+        return self._atoms
+
     @cached_property
     def _atoms(self) -> tuple[str, ...]:
         reps = [g[0] for g in self.members.values()]
