@@ -336,7 +336,7 @@ def register(group: click.Group) -> None:
                                            gold=gold)
         if str(output) == "-":
             for ex in examples:
-                click.echo(json.dumps(ex.to_json()))
+                click.echo(json.dumps(ex.to_row()))
             return
         written = save_preferences(examples, output)
         info = {"task": task, "split": split, "rows": written, "seed": seed, "file": str(output)}

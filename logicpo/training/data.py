@@ -72,8 +72,14 @@ class PreferenceExample:
         return {"yw": self.chosen, "yl": self.rejected, **dict(self.others)}
 
     def to_json(self) -> dict:
+        """The pair ``{prompt, chosen, rejected}``, as TRL's datasets take it (the other
+        responses are in :meth:`to_row`)."""
+        return {"prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+
+    def to_row(self) -> dict:
         """The row as a file holds it: ``chosen``/``rejected``, or a ranked ``responses``
-        list when it ranks more than two, and the optional fields (``gold``, ``sampled``)."""
+        list when it ranks more than two, and the optional fields (``gold``, ``sampled``);
+        exactly :meth:`to_json` for a pair."""
         others = dict(self.others)
         ranked = [self.chosen, self.rejected]
         while atoms.ranked_response(len(ranked) + 1) in others:
@@ -164,7 +170,7 @@ def save_preferences(examples: Iterable[PreferenceExample], path: str | Path) ->
     n = 0
     with atomic_output(path) as fh:
         for ex in examples:
-            fh.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(ex.to_row(), ensure_ascii=False) + "\n")
             n += 1
     return n
 
@@ -294,10 +300,9 @@ def _example(obj, file: str, line: int, lines: list[str]) -> PreferenceExample:
         prompt = text(obj["prompt"], "field 'prompt'", response=False)
         ranked = _ranked(obj[RANKED], fail, text)
     else:
-        for key in FIELDS:
+        for key in FIELDS:  # each field there and a string, then no empty response
             if key not in obj:
                 raise fail(f"row has no {key!r} field")
-        for key in FIELDS:  # every type first, then the empty responses (as always)
             text(obj[key], f"field {key!r}", response=False)
         prompt = obj["prompt"]
         ranked = [text(obj[key], f"field {key!r}") for key in ("chosen", "rejected")]
