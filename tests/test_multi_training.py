@@ -300,6 +300,15 @@ def test_a_loss_over_a_third_model_is_refused_before_anything_is_written(tmp_pat
     assert not Path(cfg.out).exists()
 
 
+def test_a_loss_that_reads_no_policy_log_prob_is_refused(tmp_path, monkeypatch):
+    from logicpo.errors import UntrainableError
+
+    use_loss(monkeypatch, HandLoss(("Ref(yw)", "Ref(yg)"), tpo_formula(), "frozen"))
+    with pytest.raises(UntrainableError, match="reads no log-prob of the policy"):
+        train(config(tmp_path, task="sort", task_train=8, task_val=2, task_gold=True))
+    assert not (tmp_path / "run").exists()
+
+
 # ------------------------------------------------------------ the built-in tasks
 @pytest.mark.parametrize("name", sorted(TASKS))
 @pytest.mark.parametrize("k", [3, 5, MAX_RESPONSES])

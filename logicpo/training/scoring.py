@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logicpo.errors import LogicpoError
+from logicpo.errors import LogicpoError, UntrainableError
 from logicpo.logic import atoms
 
 #: The models the trainer has: the policy it trains and the reference it froze.
@@ -83,4 +83,7 @@ def scoring_of(loss_fn, spec: str) -> Scoring:
                  "loop and call the loss with logps={atom: tensor} (see docs/training.md)")
     policy = tuple(atoms.response_of(a) for a in read if atoms.model_of(a) == POLICY)
     reference = tuple(atoms.response_of(a) for a in read if atoms.model_of(a) == REFERENCE)
+    if not policy:
+        raise UntrainableError(f"the loss {spec!r} reads no log-prob of the policy ({POLICY}): "
+                               "nothing in it gives the policy a gradient")
     return Scoring(read, False, policy, reference)
