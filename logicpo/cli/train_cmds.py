@@ -21,10 +21,17 @@ from logicpo.errors import UsageError
 # Defaults mirror logicpo.training.config.TrainConfig (which imports no torch either);
 # the options are generated from its fields so that --help documents every one.
 _HELP = {
-    "data": "A preference file: JSONL (one {prompt, chosen, rejected} object a line) or a JSON array.",
+    "data": "A preference file: JSONL (one {prompt, chosen, rejected} object a line) or a JSON "
+            "array; rows may add gold and sampled responses, or rank any number in "
+            "'responses' (see docs/training.md#data).",
     "task": "A built-in task with a known reward instead of --data (see `logicpo data --list`).",
     "task_train": "Pairs generated for the task's training split.",
     "task_val": "Pairs generated for the task's validation split.",
+    "task_responses": "Ranked responses per task row (2 to 8): rank 1 is yw, 2 yl, 3 yl2, ... "
+                      "Without --task-gold, rank 1 is the answer and the rest near misses "
+                      "by decreasing task reward.",
+    "task_gold": "Add the answer as the gold response yg (for losses that read M(yg), such "
+                 "as TPO); every ranked response is then a near miss.",
     "val_fraction": "With --data: the share of rows (from the end) held out for evaluation.",
     "loss": "The loss: a zoo name (sigmoid, CPO, simpo, ...), FILE.lpo:NAME, or an inline "
             "objective such as 'logistic(cCPO, normalize=length)'.",
@@ -258,6 +265,17 @@ def _split_losses(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def _responses_held(rows) -> dict[str, int]:
+    """How many rows hold each response, in atom order."""
+    from logicpo.logic.atoms import response_key
+
+    counts: dict[str, int] = {}
+    for ex in rows:
+        for r in ex.responses:
+            counts[r] = counts.get(r, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: response_key(kv[0])))
+
+
 def register(group: click.Group) -> None:
     """Add this area's commands to the main group."""
 
@@ -272,17 +290,26 @@ def register(group: click.Group) -> None:
     @click.option("--val", "n_val", type=int, default=64, show_default=True,
                   help="Size of the validation split (the train split never overlaps it).")
     @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+    @click.option("--responses", "responses", type=int, default=2, show_default=True,
+                  help="Ranked responses per row (2 to 8). 2 writes chosen and rejected; more "
+                       "writes a ranked 'responses' list (rank 1 best).")
+    @click.option("--gold", is_flag=True,
+                  help="Add the answer as a 'gold' response; the ranked ones are then all "
+                       "near misses.")
     @click.option("--list", "list_tasks", is_flag=True, help="List the built-in tasks.")
     @click.option("--check", "check_file", type=click.Path(dir_okay=False, path_type=Path),
                   help="Validate a preference file (JSONL or JSON array) instead.")
     @json_option
-    def data_cmd(task, output, split, count, n_val, seed, list_tasks, check_file, as_json):
+    def data_cmd(task, output, split, count, n_val, seed, responses, gold, list_tasks, check_file,
+                 as_json):
         """Export a built-in task's preference pairs as JSONL, list tasks, or check a file.
 
+        \b
         Example: logicpo data sort -o sort.jsonl --split train -n 512 --seed 0
+        Ranked:  logicpo data sort -o ranked.jsonl --responses 4 --gold
         """
         from logicpo.training.data import load_preferences, save_preferences
-        from logicpo.training.tasks import TASKS, get_task
+        from logicpo.training.tasks import TASKS, get_task, task_responses
 
         if list_tasks:
             if as_json:
@@ -294,19 +321,27 @@ def register(group: click.Group) -> None:
             return
         if check_file is not None:
             rows = load_preferences(check_file)
-            info = {"file": str(check_file), "rows": len(rows)}
-            emit_json(info) if as_json else console.print(f"{check_file}: {len(rows)} rows, ok")
+            have = _responses_held(rows)
+            info = {"file": str(check_file), "rows": len(rows), "responses": have}
+            more = [f"{r} in {'every row' if n == len(rows) else f'{n} rows'}"
+                    for r, n in have.items() if r not in ("yw", "yl")]
+            emit_json(info) if as_json else console.print(
+                f"{check_file}: {len(rows)} rows, ok" + (f" (besides yw and yl: "
+                                                         f"{', '.join(more)})" if more else ""))
             return
         if task is None or output is None:
             raise UsageError("give a TASK and -o FILE (or --list, or --check FILE)")
         n = count if count is not None else (512 if split == "train" else n_val)
-        examples = get_task(task).examples(split, n, seed, n_val=n_val)
+        examples = get_task(task).examples(split, n, seed, n_val=n_val, responses=responses,
+                                           gold=gold)
         if str(output) == "-":
             for ex in examples:
-                click.echo(json.dumps(ex.to_json()))
+                click.echo(json.dumps(ex.to_row()))
             return
         written = save_preferences(examples, output)
         info = {"task": task, "split": split, "rows": written, "seed": seed, "file": str(output)}
+        if (responses, gold) != (2, False):
+            info["responses"] = list(task_responses(responses, gold))
         emit_json(info) if as_json else console.print(
             f"wrote {written} {split} pairs of task {task!r} (seed {seed}) to {output}")
 

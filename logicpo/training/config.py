@@ -73,6 +73,8 @@ class TrainConfig:
     task: str | None = None
     task_train: int = 512          # examples generated for the task's train split
     task_val: int = 64             # ... and for its validation split
+    task_responses: int = 2        # ranked responses a task row gives (yw, yl, yl2, ...)
+    task_gold: bool = False        # ... and a gold response yg (the answer; see tasks.py)
     val_fraction: float = 0.1      # with --data: the share held out for evaluation
     # the loss: anything logicpo.loss accepts, and its parameters
     loss: str = "sigmoid"
@@ -143,6 +145,12 @@ class TrainConfig:
                 raise UsageError(f"{name.replace('_', '-')} must not be negative")
         if self.task is not None and self.task_val < 1:
             raise UsageError("task-val must be at least 1")
+        if self.task is None and (self.task_responses != 2 or self.task_gold):
+            raise UsageError("--task-responses and --task-gold shape a built-in task's rows; "
+                             "with --data FILE the file says which responses a row has")
+        from logicpo.training.tasks import check_responses  # no torch there either
+
+        check_responses(self.task_responses)
         if not (self.lr > 0 and self.sft_lr > 0):
             raise UsageError("learning rates must be positive")
         if not self.weight_decay >= 0:

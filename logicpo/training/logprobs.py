@@ -90,6 +90,47 @@ def encode_pairs(examples, tokenizer, block_size: int) -> list[EncodedPair]:
     return out
 
 
+#: One example's named responses, each as ``(prompt ids, response ids)``.
+EncodedResponses = dict[str, tuple[list[int], list[int]]]
+
+
+def encode_responses(examples, tokenizer, block_size: int, responses: tuple[str, ...]
+                     ) -> list[EncodedResponses]:
+    """Tokenise the named ``responses`` of every example once, as :func:`encode_pairs` does
+    the winner and the loser (each response with its own possibly truncated prompt); only
+    these responses are tokenised. Every example must have them (the loop checks first).
+
+    >>> from logicpo.training.model import ByteTokenizer
+    >>> from logicpo.training.data import PreferenceExample
+    >>> ex = PreferenceExample("sort:21=", "12", "2", (("yg", "12"),))
+    >>> [sorted(e) for e in encode_responses([ex], ByteTokenizer(), 32, ("yg",))]
+    [['yg']]
+    """
+    def encode(text: str, keep_end: bool = False) -> list[int]:
+        return _encode_within(tokenizer, text, block_size, keep_end=keep_end)
+
+    out, truncated = [], 0
+    for ex in examples:
+        prompt = [tokenizer.bos_id, *encode(ex.prompt, keep_end=True)]
+        texts = ex.responses
+        row = {r: _fit(prompt, [*encode(texts[r]), tokenizer.eos_id], block_size)
+               for r in responses}
+        truncated += any(p is not prompt for p, _ in row.values())
+        out.append(row)
+    if truncated:
+        log.warning("%d of %d examples were truncated to the %d-token context",
+                    truncated, len(out), block_size)
+    return out
+
+
+def collate_responses(encoded: list[EncodedResponses], indices, responses: tuple[str, ...],
+                      pad_id: int = 258) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids ``(R*B, T)`` and response mask ``(R*B, T)`` of ``R`` named responses of
+    ``B`` examples: the ``B`` rows of the first response, then those of the next, ..."""
+    rows = [encoded[i][r] for r in responses for i in indices]
+    return _pad(rows, pad_id)
+
+
 def collate(pairs: list[EncodedPair], indices, pad_id: int = 258, rejected: bool = True
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids ``(2B, T)`` and response mask ``(2B, T)``: chosen rows, then rejected rows
@@ -97,6 +138,12 @@ def collate(pairs: list[EncodedPair], indices, pad_id: int = 258, rejected: bool
     rows = [(pairs[i].chosen_prompt, pairs[i].chosen) for i in indices]
     if rejected:
         rows += [(pairs[i].rejected_prompt, pairs[i].rejected) for i in indices]
+    return _pad(rows, pad_id)
+
+
+def _pad(rows: list[tuple[list[int], list[int]]], pad_id: int
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(prompt, response)`` rows as padded ids and a mask of the response tokens."""
     T = max(len(p) + len(r) for p, r in rows)
     ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), T), dtype=torch.bool)

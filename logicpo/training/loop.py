@@ -4,6 +4,12 @@ Reads top to bottom like nanoGPT's ``train.py``: set up, warm up, freeze the ref
 then per step: learning rate, eval and checkpoint, forward and backward, clip, step, log.
 Metrics use TRL's names and go to ``OUT/metrics.jsonl`` (one JSON object a line); the
 caller gets every record through ``on_event`` (the CLI draws its progress bar from it).
+
+A classic loss gets TRL's four log-probs, positionally, as it always did. A loss over more
+responses (issue 13) gets ``logps={atom: (B,)}`` and ``lengths={response: (B,)}`` for
+exactly the atoms it reads (:mod:`~logicpo.training.scoring`): one forward pass of the
+policy over every response of its ``M`` atoms, one of the reference over those of its
+``Ref`` atoms, and nothing for the responses it does not read.
 """
 
 from __future__ import annotations
@@ -24,14 +30,23 @@ import torch
 import logicpo
 from logicpo.errors import LogicpoError, UsageError
 from logicpo.files import read_text, write_atomic
+from logicpo.logic import atoms
 from logicpo.training import distributed, run_dir
 from logicpo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from logicpo.training.config import TrainConfig, default_threads
-from logicpo.training.data import load_preferences, split_examples
-from logicpo.training.logprobs import collate, encode_pairs, greedy_generate, sequence_logprobs
+from logicpo.training.data import load_preferences, require_responses, split_examples
+from logicpo.training.logprobs import (
+    collate,
+    collate_responses,
+    encode_pairs,
+    encode_responses,
+    greedy_generate,
+    sequence_logprobs,
+)
 from logicpo.training.model import load_policy
 from logicpo.training.run_dir import CONFIG_NAME, METRICS_NAME, SUMMARY_NAME
-from logicpo.training.tasks import get_task
+from logicpo.training.scoring import POLICY, REFERENCE, Scoring, scoring_of
+from logicpo.training.tasks import get_task, task_responses
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +148,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     else:
         run_record, loss_fn = run_dir.resolve_loss(cfg.loss, cfg.loss_params)
     run_record["data_sha256"] = data_sha
+    # which (model, response) log-probs the loss reads; every row must have those responses
+    scoring = scoring_of(loss_fn, cfg.loss)
+    _require_responses(cfg, train_set + val_set, scoring)
     loss_fn = loss_fn.to(ctx.device)
     _seed_everything(cfg.seed)
     policy, tokenizer = load_policy(cfg.model, cfg.block_size)
@@ -140,6 +158,14 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     block = getattr(policy, "block_size", cfg.block_size)
     train_pairs = encode_pairs(train_set, tokenizer, block)
     val_pairs = encode_pairs(val_set, tokenizer, block)
+    encoded, lengths_of = {}, {}
+    if not scoring.classic:  # the responses the loss reads, and their token counts
+        encoded = {split: encode_responses(examples, tokenizer, block, scoring.responses)
+                   for split, examples in (("train", train_set), ("val", val_set))}
+        lengths_of = {split: {r: torch.tensor([float(len(e[r][1])) for e in rows],
+                                              device=ctx.device) for r in scoring.responses}
+                      for split, rows in encoded.items()}
+    stat_names = _stat_names(scoring)
     micro = _micro_batch(cfg, ctx)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if ctx.device.type == "cuda"
                 else contextlib.nullcontext())
@@ -162,9 +188,11 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     emit("start", {"steps": cfg.steps, "sft_steps": 0 if state else cfg.sft_steps,
                    "start_step": state["step"] if state else 0, "world_size": ctx.world_size,
                    "device": str(ctx.device), "model": policy.describe(),
-                   "loss": cfg.loss, "uses_reference": loss_fn.uses_reference,
+                   "loss": cfg.loss, "uses_reference": scoring.uses_reference,
                    "train_pairs": len(train_pairs), "val_pairs": len(val_pairs)})
     log.info("loss %s:\n%s", cfg.loss, loss_fn.source)
+    log.info("scored: the policy on %s; the reference on %s", ", ".join(scoring.policy),
+             ", ".join(scoring.reference) or "nothing")
 
     def logps_of(net, indices, pairs, rejected=True):
         """Log-prob sums and token counts of the chosen and rejected responses, and the
@@ -174,6 +202,16 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
             logps, counts = sequence_logprobs(net, ids.to(ctx.device), mask.to(ctx.device))
         n = len(indices)
         return logps[:n], logps[n:], counts[:n], counts[n:], int((ids != tokenizer.pad_id).sum())
+
+    def scored(net, indices, split, responses):
+        """Log-prob sums of the named responses of the examples at ``indices`` (one forward
+        pass for all of them), and the number of tokens that went through the model."""
+        ids, mask = collate_responses(encoded[split], indices, responses, tokenizer.pad_id)
+        with autocast:
+            logps, _ = sequence_logprobs(net, ids.to(ctx.device), mask.to(ctx.device))
+        n = len(indices)
+        return ({r: logps[k * n:(k + 1) * n] for k, r in enumerate(responses)},
+                int((ids != tokenizer.pad_id).sum()))
 
     clock.end("setup")
     # -------- SFT warm-up on the chosen (or all) responses, so the reference knows the task
@@ -209,7 +247,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
 
     # -------- the frozen reference model (a copy of the warmed-up policy)
     reference = None
-    if loss_fn.uses_reference:
+    if scoring.uses_reference:
         reference = copy.deepcopy(policy)
         if state is not None:
             reference.load_state_dict(state["reference"])
@@ -225,13 +263,29 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
             rr.append(r.float())
         return torch.cat(rc), torch.cat(rr)
 
+    @torch.no_grad()
+    def reference_scores(split, indices):
+        """The reference's log-probs of the responses of its atoms, by atom."""
+        got, _ = scored(reference, indices, split, scoring.reference)
+        return {atoms.name(REFERENCE, r): t.float() for r, t in got.items()}
+
     precomputed = {}
     if reference is not None and cfg.reference == "precompute":
-        precomputed = {"train": reference_logps(train_pairs), "val": reference_logps(val_pairs)}
+        if scoring.classic:
+            precomputed = {"train": reference_logps(train_pairs),
+                           "val": reference_logps(val_pairs)}
+        else:
+            for split, rows in encoded.items():
+                parts = [reference_scores(split, list(range(i, min(i + EVAL_BATCH, len(rows)))))
+                         for i in range(0, len(rows), EVAL_BATCH)]
+                precomputed[split] = {a: torch.cat([p[a] for p in parts]) for a in parts[0]}
     clock.end("reference")
 
     def loss_of(net, indices, pairs, split):
-        """Per-example loss output and policy log-probs for the pairs at ``indices``."""
+        """Per-example loss output, the policy log-probs its metrics report (those of
+        ``stat_names``) and the tokens scored, for the examples at ``indices``."""
+        if not scoring.classic:
+            return multi_loss_of(net, indices, split)
         pc, pr, nc, nr, tokens = logps_of(net, indices, pairs)
         rc = rr = None
         if reference is not None:
@@ -241,7 +295,19 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
                 with torch.no_grad():
                     rc, rr, *_ = logps_of(reference, indices, pairs)
         out = loss_fn(pc.float(), pr.float(), rc, rr, chosen_lengths=nc, rejected_lengths=nr)
-        return out, pc.detach(), pr.detach(), tokens
+        return out, (pc.detach(), pr.detach()), tokens
+
+    def multi_loss_of(net, indices, split):
+        """``loss_of`` for a loss over any atoms: each response it reads, scored once by
+        each model whose atom it reads."""
+        got, tokens = scored(net, indices, split, scoring.policy)
+        logps = {atoms.name(POLICY, r): t.float() for r, t in got.items()}
+        if reference is not None:
+            logps.update({a: t[indices] for a, t in precomputed[split].items()}
+                         if precomputed else reference_scores(split, indices))
+        lengths = {r: t[indices] for r, t in lengths_of[split].items()}
+        out = loss_fn(logps=logps, lengths=lengths)
+        return out, tuple(got[r].detach() for r in scoring.policy), tokens
 
     # -------- optimiser and schedule (linear warm-up, then cosine to min_lr)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr,
@@ -266,14 +332,14 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     @torch.no_grad()
     def evaluate() -> dict:
         policy.eval()
-        sums, n = torch.zeros(7, device=ctx.device), 0
+        sums, n = torch.zeros(len(stat_names), device=ctx.device), 0
         for start in range(0, len(val_pairs), EVAL_BATCH):
             idx = list(range(start, min(start + EVAL_BATCH, len(val_pairs))))
-            out_, pc, pr, _ = loss_of(policy, idx, val_pairs, "val")
-            sums += _stats(out_, pc, pr) * len(idx)
+            out_, logps, _ = loss_of(policy, idx, val_pairs, "val")
+            sums += _stats(out_, logps) * len(idx)
             n += len(idx)
         record = {"step": step, **{f"eval_{k}": v for k, v in
-                                   zip(STAT_NAMES, (sums / n).tolist(), strict=True)}}
+                                   zip(stat_names, (sums / n).tolist(), strict=True)}}
         if task is not None and cfg.eval_generate:
             prompts = [ex.prompt for ex in val_set[: cfg.eval_generate]]
             answers = greedy_generate(policy, tokenizer, prompts, task.max_new_tokens,
@@ -331,15 +397,15 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
             # forward and backward over this process's share of the batch
             indices = torch.randint(len(train_pairs), (cfg.batch_size,), generator=sampler)
             mine = indices[ctx.rank * micro * cfg.grad_accum:][: micro * cfg.grad_accum]
-            sums = torch.zeros(7, device=ctx.device)
+            sums = torch.zeros(len(stat_names), device=ctx.device)
             for k in range(cfg.grad_accum):
                 part = mine[k * micro:(k + 1) * micro].tolist()
                 sync = (model.no_sync() if ctx.distributed and k < cfg.grad_accum - 1
                         else contextlib.nullcontext())
                 with sync:
-                    out_, pc, pr, tokens = loss_of(model, part, train_pairs, "train")
+                    out_, logps, tokens = loss_of(model, part, train_pairs, "train")
                     (out_.losses.mean() / cfg.grad_accum).backward()
-                sums += _stats(out_, pc, pr) / cfg.grad_accum
+                sums += _stats(out_, logps) / cfg.grad_accum
                 tokens_seen += tokens
             stats = distributed.mean_over_ranks(sums, ctx)
             if not bool(torch.isfinite(stats[0])):
@@ -354,7 +420,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
             step += 1
             sampler_state = sampler.get_state()  # what a checkpoint of `step` must restore
             # log
-            record = {"step": step, **dict(zip(STAT_NAMES, stats.tolist(), strict=True)),
+            record = {"step": step, **dict(zip(stat_names, stats.tolist(), strict=True)),
                       "learning_rate": lr, "grad_norm": float(grad_norm)}
             metrics.write(record)
             emit("step", record)
@@ -385,19 +451,44 @@ STAT_NAMES = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
               "rewards/accuracies", "logps/chosen", "logps/rejected")
 
 
-def _stats(out, pc: torch.Tensor, pr: torch.Tensor) -> torch.Tensor:
-    """Batch means of TRL's metrics, in the order of ``STAT_NAMES``: a tensor ``(7,)``."""
+def _stat_names(scoring: Scoring) -> tuple[str, ...]:
+    """The metrics of a step: ``STAT_NAMES`` for a classic loss; for another, the loss and
+    rewards, then the policy log-prob of each response it reads (``logps/chosen`` for
+    ``yw``, ``logps/rejected`` for ``yl``, ``logps/yg``, ...)."""
+    if scoring.classic:
+        return STAT_NAMES
+    named = {"yw": "logps/chosen", "yl": "logps/rejected"}
+    return (*STAT_NAMES[:5], *(named.get(r, f"logps/{r}") for r in scoring.policy))
+
+
+def _stats(out, logps: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Batch means of TRL's metrics, in the order of ``_stat_names``: a tensor ``(5 + L,)``
+    for ``L`` log-prob tensors (``(7,)`` for a classic loss: ``pc`` and ``pr``)."""
     chosen, rejected = out.chosen_rewards.float(), out.rejected_rewards.float()
     return torch.stack([out.losses.detach().float().mean(), chosen.mean(), rejected.mean(),
                         (chosen - rejected).mean(), (chosen > rejected).float().mean(),
-                        pc.float().mean(), pr.float().mean()])
+                        *(lp.float().mean() for lp in logps)])
 
 
 def _load_examples(cfg: TrainConfig, task):
     if task is not None:
-        return (task.examples("train", cfg.task_train, cfg.seed, n_val=cfg.task_val),
-                task.examples("val", cfg.task_val, cfg.seed))
+        shape = {"responses": cfg.task_responses, "gold": cfg.task_gold}
+        return (task.examples("train", cfg.task_train, cfg.seed, n_val=cfg.task_val, **shape),
+                task.examples("val", cfg.task_val, cfg.seed, **shape))
     return split_examples(load_preferences(cfg.data), cfg.val_fraction)
+
+
+def _require_responses(cfg: TrainConfig, examples, scoring: Scoring) -> None:
+    """Refuse, before anything is written, rows that lack a response the loss reads."""
+    if scoring.classic:
+        return  # every row has a winner and a loser
+    if cfg.task is not None:
+        have = task_responses(cfg.task_responses, cfg.task_gold)
+        require_responses(examples, scoring.readers(), f"task {cfg.task!r}", hint=(
+            f"task {cfg.task!r} rows have {', '.join(have)} as asked; --task-responses K "
+            "ranks K responses (yw, yl, yl2, ...), --task-gold adds yg"))
+    else:
+        require_responses(examples, scoring.readers(), cfg.data, file=cfg.data)
 
 
 def _micro_batch(cfg: TrainConfig, ctx: distributed.Context) -> int:
