@@ -121,7 +121,7 @@ def loss_module(loss) -> torch.nn.Module:
             raise IntegrationError(
                 f"loss={loss!r}: this standalone file cannot compile a loss from its name; "
                 "pass the loss module it defines, or install logicpo")
-        return _compile_spec(loss)
+        return _pairs_only(_compile_spec(loss))
     if loss is None:
         raise IntegrationError("LogicpoDPOTrainer needs loss=: a zoo name such as 'sigmoid', "
                                "'file.lpo:name', an inline objective, or a compiled loss module")
@@ -145,6 +145,24 @@ def loss_module(loss) -> torch.nn.Module:
         raise IntegrationError(
             f"loss={type(loss).__name__}: its forward does not take {', '.join(absent)}; a "
             f"logicpo loss module's forward takes ({', '.join(LOSS_ARGUMENTS)})")
+    return _pairs_only(loss)
+
+
+#: the atoms TRL's DPOTrainer computes log-probs for: a chosen and a rejected response,
+#: under the policy and the reference
+TRL_ATOMS = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
+
+
+def _pairs_only(loss):
+    """``loss``, unless it reads a response or model TRL's trainer does not score (a gold
+    response, a ranked list, a second reference): then a clear error, before training."""
+    beyond = [a for a in (getattr(loss, "atoms", None) or ()) if a not in TRL_ATOMS]
+    if beyond:
+        raise IntegrationError(
+            f"loss {_describe(loss)} reads {', '.join(beyond)}, but TRL's DPOTrainer scores "
+            "only a chosen and a rejected response (M(yw), M(yl), Ref(yw), Ref(yl)); train "
+            "losses beyond pairs with --trainer builtin, which scores every response a loss "
+            "reads")
     return loss
 
 
