@@ -1,5 +1,6 @@
 """Closed forms: the semantic log-ratio and the paper's loss as SymPy expressions in
-the log-probs ``pc, pr, rc, rr`` (spec section 3).
+the log-probs ``pc, pr, rc, rr`` (spec section 3), or in those of any atoms, each named by
+:func:`logicpo.logic.atoms.logp_name` (``M_yg``, ``Ref_ys``, ``M_yl2``).
 
 ``WMC(ok)`` and ``WMC(bad)`` are multilinear polynomials in the atom weights
 ``w = exp(logp)``. Each is factorised; a factor ``w`` becomes ``logp``, a factor
@@ -11,22 +12,62 @@ counts collapse to ``(pc - rc) - (pr - rr)``.
 >>> cpo = Structure.from_masks("CPO", ("M(yw)", "M(yl)"), 0b1010, 0b1100)
 >>> closed_form(cpo).text
 '-log sigmoid(pc - pr)'
+
+Over atoms beyond the classic four, an irreducible factor ``q`` whose complement ``1 - q`` is
+a product of literals is written through it, ``log q = log1mexp(log(1 - q))``: the listwise
+CPO3, ``bad = M(yl) | M(yl2)``, has ``1 - WMC(bad) = (1 - e^pr)(1 - e^M_yl2)``. (This is
+the display of the number; the compiled loss computes the same count as a chain of
+``logaddexp``, which stays finite where these ``log1mexp`` terms round to 0: see
+:mod:`logicpo.numbers.logwmc`.) Closed forms over the classic atoms are spelled as they
+always were.
+
+>>> cpo3 = Structure.from_masks("CPO3", ("M(yw)", "M(yl)", "M(yl2)"), 0b10101010, 0b11111100)
+>>> closed_form(cpo3).rho_text
+'pc - log1mexp(log1mexp(pr) + log1mexp(M_yl2))'
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from itertools import product
 
 import sympy
 
+from logicpo.logic.atoms import (
+    ATOMS_REF,
+    CLASSIC_LOGP,
+    atom_key,
+    is_classic,
+    logp_name,
+    model_key,
+    model_of,
+    response_key,
+    response_of,
+)
 from logicpo.logic.structure import Degeneracy, Structure
 
-pc, pr, rc, rr = sympy.symbols("pc pr rc rr", real=True)
-LOGP = {"M(yw)": pc, "M(yl)": pr, "Ref(yw)": rc, "Ref(yl)": rr}
-WEIGHT = {name: sympy.Symbol(f"w_{lp}", positive=True) for name, lp in LOGP.items()}
-_SIDE = {pc: "chosen", rc: "chosen", pr: "rejected", rr: "rejected"}
+#: the atom of each log-prob symbol made so far, by name (``"M_yg"`` -> ``"M(yg)"``)
+_ATOM_OF: dict[str, str] = {}
+
+
+@functools.cache
+def logp_symbol(atom: str) -> sympy.Symbol:
+    """The log-prob of ``atom`` as a real symbol: ``pc`` for ``M(yw)``, ``M_yg`` for ``M(yg)``."""
+    _ATOM_OF[logp_name(atom)] = atom
+    return sympy.Symbol(logp_name(atom), real=True)
+
+
+@functools.cache
+def weight_symbol(atom: str) -> sympy.Symbol:
+    """The weight ``exp(logp)`` of ``atom`` as a positive symbol: ``w_pc``, ``w_M_yg``."""
+    return sympy.Symbol(f"w_{logp_name(atom)}", positive=True)
+
+
+pc, pr, rc, rr = (logp_symbol(a) for a in ATOMS_REF)
+LOGP = {a: logp_symbol(a) for a in ATOMS_REF}
+WEIGHT = {a: weight_symbol(a) for a in ATOMS_REF}
 
 
 class log1mexp(sympy.Function):  # noqa: N801 (named as in the literature)
@@ -44,6 +85,26 @@ class log1mexp(sympy.Function):  # noqa: N801 (named as in the literature)
     def _latex(self, printer):
         arg = printer._print(self.args[0])
         return rf"\operatorname{{log1mexp}}\left({arg}\right)"
+
+    def _sympystr(self, printer):
+        """A sum over atoms beyond the classic four is printed in atom order
+        (``log1mexp(pr) + log1mexp(M_yl2)``), not SymPy's alphabetical one; anything else
+        as SymPy prints it."""
+        arg = self.args[0]
+        names = {str(s) for s in arg.free_symbols}
+        if not arg.is_Add or names <= set(CLASSIC_LOGP.values()) or not names <= set(_ATOM_OF):
+            return printer._print_Function(self)
+
+        def key(term):
+            first = min((atom_key(_ATOM_OF[str(s)]) for s in term.free_symbols), default=())
+            return first, str(term)
+
+        terms = sorted(sympy.Add.make_args(arg), key=key)
+        text = printer._print(terms[0])
+        for term in terms[1:]:
+            body = printer._print(term)
+            text += f" - {body[1:]}" if body.startswith("-") else f" + {body}"
+        return f"log1mexp({text})"
 
 
 class sigmoid(sympy.Function):  # noqa: N801
@@ -84,6 +145,8 @@ def wmc(region_mask: int, atoms: tuple[str, ...]) -> sympy.Expr:
 
     >>> wmc(0b1000, ("M(yw)", "M(yl)")), wmc(0b0010, ("M(yw)", "M(yl)"))
     (w_pc*w_pr, -w_pc*w_pr + w_pc)
+    >>> wmc(0b10, ("M(yg)",))
+    w_M_yg
     """
     n = len(atoms)
     coef = [(region_mask >> k) & 1 for k in range(1 << n)]
@@ -92,17 +155,17 @@ def wmc(region_mask: int, atoms: tuple[str, ...]) -> sympy.Expr:
         for s in range(1 << n):
             if s & bit:
                 coef[s] -= coef[s ^ bit]
-    weights = [WEIGHT[a] for a in atoms]
+    weights = [weight_symbol(a) for a in atoms]
     return sympy.Add(*(c * sympy.Mul(*(w for i, w in enumerate(weights) if (s >> i) & 1))
                        for s, c in enumerate(coef) if c))
 
 
-def _factors(poly: sympy.Expr) -> tuple[sympy.Expr, Counter]:
+def _factors(poly: sympy.Expr, atoms: tuple[str, ...]) -> tuple[sympy.Expr, Counter]:
     """``poly = coeff * prod(factor ** mult)``, each factor normalised so ``1 - w`` is kept."""
     coeff, factors = sympy.factor_list(poly)
     out: Counter = Counter()
     for f, mult in factors:
-        for w in WEIGHT.values():
+        for w in (weight_symbol(a) for a in atoms):
             if sympy.expand(f - (w - 1)) == 0:  # w - 1 = -(1 - w)
                 f, coeff = 1 - w, coeff * (-1) ** mult
         out[f] += mult
@@ -139,20 +202,51 @@ def _cube_sign(f: sympy.Expr) -> int:
     return 0
 
 
-def _log_of(factor: sympy.Expr) -> sympy.Expr:
-    to_logp = {WEIGHT[a]: LOGP[a] for a in WEIGHT}
-    for a, w in WEIGHT.items():
-        if factor == w:
-            return LOGP[a]
-        if sympy.expand(factor - (1 - w)) == 0:
-            return log1mexp(LOGP[a])
+def _log_of(factor: sympy.Expr, atoms: tuple[str, ...]) -> sympy.Expr:
+    literal = _literal_log(factor, atoms)
+    if literal is not None:
+        return literal
+    if not is_classic(atoms):
+        through = _log_through_complement(factor, atoms)
+        if through is not None:
+            return through
+    to_logp = {weight_symbol(a): logp_symbol(a) for a in atoms}
     exp_form = factor.subs({w: sympy.exp(lp) for w, lp in to_logp.items()})
     return sympy.log(sympy.powsimp(exp_form))
 
 
-def _log_terms(poly: sympy.Expr) -> list[tuple[sympy.Expr, int]]:
-    coeff, factors = _factors(poly)
-    terms = [(_log_of(f), m) for f, m in factors.items()]
+def _literal_log(factor: sympy.Expr, atoms: tuple[str, ...]) -> sympy.Expr | None:
+    """``logp`` for a factor ``w``, ``log1mexp(logp)`` for ``1 - w``, else None."""
+    for a in atoms:
+        w = weight_symbol(a)
+        if factor == w:
+            return logp_symbol(a)
+        if sympy.expand(factor - (1 - w)) == 0:
+            return log1mexp(logp_symbol(a))
+    return None
+
+
+def _log_through_complement(factor: sympy.Expr, atoms: tuple[str, ...]) -> sympy.Expr | None:
+    """``log1mexp(sum of literal logs)`` when ``1 - factor`` is a product of literals
+    (``w`` and ``1 - w``), else None."""
+    coeff, parts = sympy.factor_list(sympy.expand(1 - factor))
+    logs = []
+    for f, mult in parts:
+        log = _literal_log(f, atoms)
+        if log is None:
+            negated = _literal_log(sympy.expand(-f), atoms)  # w - 1 = -(1 - w)
+            if negated is None:
+                return None
+            log, coeff = negated, coeff * (-1) ** mult
+        logs.append(mult * log)
+    if coeff != 1 or not logs:
+        return None
+    return log1mexp(sympy.Add(*logs))
+
+
+def _log_terms(poly: sympy.Expr, atoms: tuple[str, ...]) -> list[tuple[sympy.Expr, int]]:
+    coeff, factors = _factors(poly, atoms)
+    terms = [(_log_of(f, atoms), m) for f, m in factors.items()]
     if coeff != 1:
         terms.append((sympy.log(coeff), 1))
     return terms
@@ -170,25 +264,25 @@ def closed_form(s: Structure) -> ClosedForm:
     if s.ok_mask & s.bad_mask == 0 and s.ok_mask | s.bad_mask == full:
         # The classic semantic loss of ok: -log sigmoid(rho) = -log WMC(ok).
         terms = Counter()
-        for term, m in _log_terms(t):
+        for term, m in _log_terms(t, s.atoms):
             terms[term] += m
-        rho = _rho(t, b)
+        rho = _rho(t, b, s.atoms)
         loss = -sum((m * term for term, m in terms.items()), sympy.Integer(0))
         text = _plain(loss) if len(terms) > 1 else "-" + _plain(next(iter(terms)))
         if len(terms) == 1 and next(iter(terms.values())) != 1:
             text = _plain(loss)
-        return ClosedForm(rho, loss, text, _rho_text(rho), sympy.latex(loss), None)
-    rho = _rho(t, b)
+        return ClosedForm(rho, loss, text, _rho_text(rho, s.atoms), sympy.latex(loss), None)
+    rho = _rho(t, b, s.atoms)
     loss = -sympy.log(sigmoid(rho))
-    text = f"-log sigmoid({_rho_text(rho)})"
-    return ClosedForm(rho, loss, text, _rho_text(rho), sympy.latex(loss), None)
+    text = f"-log sigmoid({_rho_text(rho, s.atoms)})"
+    return ClosedForm(rho, loss, text, _rho_text(rho, s.atoms), sympy.latex(loss), None)
 
 
-def _rho(t: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+def _rho(t: sympy.Expr, b: sympy.Expr, atoms: tuple[str, ...]) -> sympy.Expr:
     counts: Counter = Counter()
-    for term, m in _log_terms(t):
+    for term, m in _log_terms(t, atoms):
         counts[term] += m
-    for term, m in _log_terms(b):
+    for term, m in _log_terms(b, atoms):
         counts[term] -= m
     return sum((m * term for term, m in counts.items() if m), sympy.Integer(0))
 
@@ -197,9 +291,15 @@ def _plain(expr: sympy.Expr) -> str:
     return str(expr).replace("**", "^")
 
 
-def _term_key(term: sympy.Expr):
+def _term_key(term: sympy.Expr, atom_of: dict[str, str]):
+    """Plain log-probs first, then by the first symbol's response and model (``pc rc pr rr``
+    for the classic atoms)."""
     syms = sorted(str(s) for s in term.free_symbols)
-    return (0 if term.is_Symbol else 1, ["pc", "rc", "pr", "rr"].index(syms[0]) if syms else 9)
+    if not syms:
+        return (0 if term.is_Symbol else 1, (99,))
+    atom = atom_of[syms[0]]
+    return (0 if term.is_Symbol else 1,
+            (response_key(response_of(atom)), model_key(model_of(atom))))
 
 
 def _signed_sum(parts: list[tuple[int, sympy.Expr]]) -> str:
@@ -215,26 +315,30 @@ def _signed_sum(parts: list[tuple[int, sympy.Expr]]) -> str:
     return text
 
 
-def _rho_text(rho: sympy.Expr) -> str:
-    """``rho`` grouped by response: ``(pc - rc) - (pr - rr)`` rather than SymPy's order."""
-    groups: dict[str, list[tuple[int, sympy.Expr]]] = {"chosen": [], "rejected": [], "mixed": []}
+def _rho_text(rho: sympy.Expr, atoms: tuple[str, ...] = ATOMS_REF) -> str:
+    """``rho`` grouped by response: ``(pc - rc) - (pr - rr)`` rather than SymPy's order
+    (the responses in their order, ``yw`` then ``yl`` then the others; terms that read
+    several responses last)."""
+    atom_of = {logp_name(a): a for a in atoms}
+    responses = sorted({response_of(a) for a in atoms}, key=response_key)
+    groups: dict[str, list[tuple[int, sympy.Expr]]] = {r: [] for r in [*responses, None]}
     for arg in sympy.Add.make_args(rho):
         coef, term = arg.as_coeff_Mul()
-        sides = {_SIDE.get(s, "mixed") for s in term.free_symbols}
-        side = sides.pop() if len(sides) == 1 else "mixed"
+        sides = {response_of(atom_of[str(s)]) for s in term.free_symbols}
+        side = sides.pop() if len(sides) == 1 else None
         groups[side].append((coef, term))
     for parts in groups.values():
-        parts.sort(key=lambda p: (_term_key(p[1]), bool(p[0] < 0)))
+        parts.sort(key=lambda p: (_term_key(p[1], atom_of), bool(p[0] < 0)))
+    total = sum(len(parts) for parts in groups.values())
     chunks: list[str] = []
-    for side in ("chosen", "rejected", "mixed"):
-        parts = groups[side]
+    for parts in groups.values():
         if not parts:
             continue
         negate = bool(chunks) and parts[0][0] < 0
         if negate:
             parts = [(-c, t) for c, t in parts]
         body = _signed_sum(parts)
-        if len(parts) > 1 and len(groups["chosen"] + groups["rejected"] + groups["mixed"]) > len(parts):
+        if len(parts) > 1 and total > len(parts):
             body = f"({body})"
         if not chunks:
             chunks.append(body)

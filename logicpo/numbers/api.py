@@ -13,6 +13,18 @@ a bare structure name. How they meet the values in the DSL: :mod:`logicpo.number
 (0.65876, 0.03)
 >>> logicpo.loss("CPO", f="hinge", beta=0.1).source
 'hinge(CPO, beta=0.1)'
+
+A loss over more atoms takes its log-probs by name (``module.atoms`` lists them):
+
+>>> from logicpo.logic.structure import Structure
+>>> cpo3 = Structure.from_masks("CPO3", ("M(yw)", "M(yl)", "M(yl2)"), 0b10101010, 0b11111100)
+>>> m = instantiate(compile_objective("cpo3", Objective("cpo3", (Term(1.0, "logistic", cpo3),)),
+...                                   {}, paper=True))
+>>> m.atoms
+('M(yw)', 'M(yl)', 'M(yl2)')
+>>> x = lambda v: torch.tensor([v])
+>>> round(m(logps={"M(yw)": x(-1.2), "M(yl)": x(-2.3), "M(yl2)": x(-2.3)}).losses.item(), 6)
+0.490032
 """
 
 from __future__ import annotations
@@ -50,11 +62,30 @@ class Compiled:
 
     @property
     def uses_reference(self) -> bool:
-        return any(t.structure.uses_reference for t in self.terms)
+        return self.generated.uses_reference
 
     @property
     def needs_lengths(self) -> bool:
         return any(t.normalize == "length" for t in self.terms)
+
+    @property
+    def classic(self) -> bool:
+        """Reads only the classic four atoms: the positional TRL call works."""
+        return self.generated.classic
+
+    @property
+    def atoms(self) -> tuple[str, ...]:
+        """The atoms whose log-probs the loss reads (the keys of ``logps=``)."""
+        return self.generated.atoms
+
+    @property
+    def responses(self) -> tuple[str, ...]:
+        return self.generated.responses
+
+    @property
+    def factorised(self) -> bool:
+        """Every log weighted model count has a factorised form (no sum over all worlds)."""
+        return self.generated.factorised
 
     @property
     def source(self) -> str:
@@ -107,9 +138,16 @@ def torch_compile(module: runtime.CompiledLoss):
                                 hint="drop compile=True to run the eager module")
     try:
         compiled = torch.compile(module, fullgraph=True, dynamic=True)
-        xs = [torch.full((2,), v, requires_grad=True) for v in (-1.0, -2.0, -1.5, -1.25)]
-        lengths = [torch.full((2,), 3.0), torch.full((2,), 5.0)]
-        compiled(*xs, *lengths).losses.sum().backward()
+        if module.classic:
+            xs = [torch.full((2,), v, requires_grad=True) for v in (-1.0, -2.0, -1.5, -1.25)]
+            lengths = [torch.full((2,), 3.0), torch.full((2,), 5.0)]
+            out = compiled(*xs, *lengths)
+        else:
+            out = compiled(logps={a: torch.full((2,), -1.0 - 0.25 * i, requires_grad=True)
+                                  for i, a in enumerate(module.atoms)},
+                           lengths={r: torch.full((2,), 3.0 + i)
+                                    for i, r in enumerate(module.responses)})
+        out.losses.sum().backward()
     except Exception as exc:  # noqa: BLE001 - whatever torch raises, say so and stop
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise TorchCompileError(

@@ -22,11 +22,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from logicpo.errors import DegenerateStructureError
+from logicpo.logic.atoms import ATOMS_REF, response_of
 from logicpo.logic.families import FAMILIES
-from logicpo.logic.formulas import ATOMS_REF
 from logicpo.numbers.params import ResolvedTerm
-
-_LENGTH_OF = {"M(yw)": "chosen", "Ref(yw)": "chosen", "M(yl)": "rejected", "Ref(yl)": "rejected"}
 
 
 def _log1mexp(x: torch.Tensor) -> torch.Tensor:
@@ -70,24 +68,36 @@ def outer(t: ResolvedTerm, rho: torch.Tensor) -> torch.Tensor:
     return FAMILIES[t.family].reference(_TensorOps, s, rho, params)
 
 
-def evaluate(terms: list[ResolvedTerm], pc, pr, rc=None, rr=None, nc=None, nr=None
-             ) -> torch.Tensor:
-    """``sum(weight * f(rho))`` per example, by enumerating worlds in float64."""
-    given = {"M(yw)": pc, "M(yl)": pr, "Ref(yw)": rc, "Ref(yl)": rr}
-    lengths = {"chosen": nc, "rejected": nr}
-    total = torch.zeros_like(pc, dtype=torch.float64)
+def evaluate(terms: list[ResolvedTerm], pc=None, pr=None, rc=None, rr=None, nc=None, nr=None,
+             *, logps: dict | None = None, lengths: dict | None = None) -> torch.Tensor:
+    """``sum(weight * f(rho))`` per example, by enumerating worlds in float64. The log-probs
+    are TRL's four (classic atoms) or ``logps={atom: tensor}`` and ``lengths={response:
+    tensor}`` for any atoms.
+
+    >>> from logicpo.logic.objective import Objective, Term
+    >>> from logicpo.logic.structure import Structure
+    >>> from logicpo.numbers.params import resolve
+    >>> ce_yg = Structure.from_masks("CE(yg)", ("M(yg)",), 0b10, 0b01)
+    >>> terms, _ = resolve(Objective("x", (Term(1.0, "logistic", ce_yg),)), {}, paper=True)
+    >>> x = lambda v: torch.tensor([v], dtype=torch.float64)
+    >>> evaluate(terms, logps={"M(yg)": x(-1.5)}).item()      # -log WMC(M(yg)) = 1.5
+    1.5
+    """
+    given = dict(zip(ATOMS_REF, (pc, pr, rc, rr), strict=True)) if logps is None else logps
+    counts = {"yw": nc, "yl": nr} if lengths is None else lengths
+    first = next(x for x in given.values() if x is not None)
+    total = torch.zeros_like(first, dtype=torch.float64)
     for t in terms:
         s = t.structure
         if s.degeneracy is not None:
             raise DegenerateStructureError(f"structure '{s.name}': {s.degeneracy.value}")
-        logps = []
+        weights = []
         for a in s.atoms:
             lp = given[a].to(torch.float64)
-            n = lengths[_LENGTH_OF[a]]
+            n = counts.get(response_of(a))
             if t.normalize == "length" or (t.normalize == "auto" and n is not None):
                 lp = lp / n.to(torch.float64)
-            logps.append(lp)
-        assert s.atoms == ATOMS_REF[:len(s.atoms)]
-        rho = log_wmc(s.ok_mask, logps) - log_wmc(s.bad_mask, logps)
+            weights.append(lp)
+        rho = log_wmc(s.ok_mask, weights) - log_wmc(s.bad_mask, weights)
         total = total + t.weight * outer(t, rho)
     return total

@@ -11,6 +11,15 @@ times beta, once for both (``rewards_scaled``). A structure whose two regions sp
 (CE, CEUnl, unCPO, ...) under the paper's loss needs no log-ratio at all:
 ``-log sigmoid(rho) = -log WMC(ok)``.
 
+**Any atoms** (issue 13). A loss over atoms other than the classic four (``M(yg)``,
+``Ref(ys)``, ``M(yl2)``, ...) gets one argument per atom, named as
+:func:`logicpo.logic.atoms.logp_name` names it (``M_yg``), and one token count per response
+(``n_yg``); its class says ``classic = False`` and lists its ``atoms``, ``responses`` and
+``lengths_required``, and the runtime takes them by name (``logps=``, ``lengths=``, see
+:mod:`logicpo.numbers.module`). A log weighted model count without a factorised form (see
+:mod:`logicpo.numbers.logwmc`) is one ``logsumexp`` over its worlds, said so in a comment,
+in the docstring and in ``factorised = False``.
+
 >>> from logicpo.program import zoo
 >>> from logicpo.numbers.params import resolve
 >>> terms, params = resolve(zoo().objective("sigmoid"), {}, paper=False)
@@ -26,11 +35,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from logicpo.errors import DegenerateStructureError
+from logicpo.logic.atoms import (
+    ATOMS_REF,
+    atom_key,
+    is_classic,
+    length_name,
+    logp_name,
+    model_of,
+    response_of,
+    responses_of,
+)
+from logicpo.logic.atoms import name as atom_name
 from logicpo.logic.families import FAMILIES, Code
-from logicpo.logic.formulas import ATOMS_REF
 from logicpo.logic.structure import Structure
 from logicpo.logic.truth import full_mask
 from logicpo.numbers.logwmc import (
@@ -40,17 +61,73 @@ from logicpo.numbers.logwmc import (
     Region,
     Sum,
     Var,
+    Worlds,
+    enumerated,
     log_wmc,
     nodes_in_order,
     render,
 )
 from logicpo.numbers.params import ResolvedTerm
 
-BASE_NAMES = ("pc", "pr", "rc", "rr")
 _MODES = ("none", "length", "auto")
-# atom index 4*mode + i -> variable name in the generated code
-NAMES = tuple(n + suffix for suffix in ("", "_n", "_a") for n in BASE_NAMES)
-_LENGTHS = {"pc": "nc", "rc": "nc", "pr": "nr", "rr": "nr"}
+_SUFFIXES = ("", "_n", "_a")
+
+
+@dataclass(frozen=True)
+class Variables:
+    """The generated code's variables. Atom ``i`` of ``atoms`` in normalisation mode ``m``
+    (none, length, auto) is number ``m * len(atoms) + i``, named :func:`logp_name` of the atom
+    plus ``""``, ``"_n"`` (per token) or ``"_a"`` (per token when lengths are given); its
+    token count is :func:`length_name` of its response. Classic losses are numbered over all
+    four classic atoms, reference-free or not, as they always were.
+
+    >>> Variables.of([("M(yw)", "M(yl)"), ("M(yg)",)]).names[:4]
+    ('pc', 'pr', 'M_yg', 'pc_n')
+    >>> Variables.of([("M(yw)", "M(yl)")]).atoms
+    ('M(yw)', 'M(yl)', 'Ref(yw)', 'Ref(yl)')
+    """
+
+    atoms: tuple[str, ...]
+
+    @classmethod
+    def of(cls, atom_tuples: Iterable[tuple[str, ...]]) -> Variables:
+        found = {a for atoms in atom_tuples for a in atoms}
+        return cls(ATOMS_REF if is_classic(found) else tuple(sorted(found, key=atom_key)))
+
+    @property
+    def classic(self) -> bool:
+        return is_classic(self.atoms)
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(logp_name(a) + suffix for suffix in _SUFFIXES for a in self.atoms)
+
+    @cached_property
+    def responses(self) -> tuple[str, ...]:
+        return responses_of(self.atoms)
+
+    @cached_property
+    def length_names(self) -> tuple[str, ...]:
+        return tuple(length_name(r) for r in self.responses)
+
+    def index(self, atom: str, mode: str = "none") -> int:
+        return _MODES.index(mode) * len(self.atoms) + self.atoms.index(atom)
+
+    def mode(self, i: int) -> str:
+        return _MODES[i // len(self.atoms)]
+
+    def base(self, i: int) -> str:
+        """The argument the variable is computed from: ``pc`` for ``pc_n``."""
+        return self.names[i % len(self.atoms)]
+
+    def length(self, i: int) -> str:
+        return length_name(response_of(self.atoms[i % len(self.atoms)]))
+
+
+_CLASSIC = Variables(ATOMS_REF)
+BASE_NAMES = _CLASSIC.names[:4]
+#: the classic variable names, atom index 4*mode + i (``pc``, ..., ``pc_n``, ..., ``pc_a``)
+NAMES = _CLASSIC.names
 
 
 @dataclass(frozen=True)
@@ -62,6 +139,8 @@ class TermForm:
     log_ok: Sum | None
     code: str                # expression of the term's per-example loss
     text: str                # the same, for people: "-log sigmoid(0.1 * rho)"
+    #: the counts that have no factorised form, enumerated world by world (usually none)
+    enumerated: tuple[Worlds, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +152,23 @@ class Generated:
     compute: str
     dsl: str
     forms: tuple[TermForm, ...]
+    variables: Variables = _CLASSIC
+    #: the atoms the loss reads (the keys of ``logps=``), the responses they judge, the
+    #: responses whose token counts it requires, and whether it reads the reference
+    atoms: tuple[str, ...] = ATOMS_REF
+    responses: tuple[str, ...] = ("yw", "yl")
+    lengths_required: tuple[str, ...] = ()
+    uses_reference: bool = False
+
+    @property
+    def classic(self) -> bool:
+        return self.variables.classic
+
+    @property
+    def factorised(self) -> bool:
+        """Every count has a factorised form: ``O(k)`` work for ``k`` atoms, no sum over
+        the ``2^k`` worlds (see :mod:`logicpo.numbers.logwmc`)."""
+        return not any(f.enumerated for f in self.forms)
 
 
 def class_name(spec: str) -> str:
@@ -90,16 +186,17 @@ def _check_degenerate(s: Structure) -> None:
             "there is no loss to compile")
 
 
-def _shift(s: Sum, structure: Structure, mode: str) -> Sum:
+def _shift(s: Sum, structure: Structure, mode: str, v: Variables) -> Sum:
     """Rename the structure's atoms to the global variable numbering for ``mode``."""
-    offset = 4 * _MODES.index(mode)
-    index = [ATOMS_REF.index(a) for a in structure.atoms]
+    index = [v.index(a, mode) for a in structure.atoms]
 
     def node(n):
         if isinstance(n, Var):
-            return Var(offset + index[n.atom])
+            return Var(index[n.atom])
         if isinstance(n, Log1mexp):
             return Log1mexp(sums(n.arg))
+        if isinstance(n, Worlds):
+            return Worlds(tuple(index[a] for a in n.vars), n.worlds)
         return LogAddExp(sums(n.a), sums(n.b))
 
     def sums(x: Sum) -> Sum:
@@ -108,30 +205,40 @@ def _shift(s: Sum, structure: Structure, mode: str) -> Sum:
     return sums(s)
 
 
-def _log_counts(s: Structure, normalize: str) -> tuple[Sum, Sum]:
+def _log_counts(s: Structure, normalize: str, v: Variables) -> tuple[Sum, Sum]:
     """``log WMC(ok)`` and ``log WMC(bad)`` over the generated code's variables."""
     _check_degenerate(s)
     atoms = tuple(range(len(s.atoms)))
-    return (_shift(log_wmc(Region(atoms, s.ok_mask)), s, normalize),
-            _shift(log_wmc(Region(atoms, s.bad_mask)), s, normalize))
+    return (_shift(log_wmc(Region(atoms, s.ok_mask)), s, normalize, v),
+            _shift(log_wmc(Region(atoms, s.bad_mask)), s, normalize, v))
 
 
-def structure_rho(s: Structure, normalize: str = "none") -> Sum:
-    """The semantic log-ratio of ``s`` over the generated code's variable names.
+def structure_rho(s: Structure, normalize: str = "none", v: Variables | None = None) -> Sum:
+    """The semantic log-ratio of ``s`` over the generated code's variables ``v`` (by
+    default those of ``s`` alone: :func:`structure_names` names them).
 
     >>> from logicpo.program import zoo
     >>> structure_rho(zoo().structure("ORPO")).text(NAMES)
     'pc - log1mexp(pc) - pr + log1mexp(pr)'
+    >>> from logicpo.logic.structure import Structure
+    >>> cpo3 = Structure.from_masks("CPO3", ("M(yw)", "M(yl)", "M(yl2)"), 0b10101010, 0b11111100)
+    >>> structure_rho(cpo3).text(structure_names(cpo3))
+    'pc - logaddexp(pr, M_yl2 + log1mexp(pr))'
     """
-    log_ok, log_bad = _log_counts(s, normalize)
+    log_ok, log_bad = _log_counts(s, normalize, v or Variables.of([s.atoms]))
     return log_ok - log_bad
 
 
-def _log_ratio(t: ResolvedTerm) -> tuple[Sum | None, Sum | None]:
+def structure_names(s: Structure) -> tuple[str, ...]:
+    """The variable names :func:`structure_rho` uses for ``s`` by default."""
+    return Variables.of([s.atoms]).names
+
+
+def _log_ratio(t: ResolvedTerm, v: Variables) -> tuple[Sum | None, Sum | None]:
     """``(rho, None)``, or ``(None, log WMC(ok))`` when the paper's loss is ``-log WMC(ok)``:
     plain logistic on regions that split the worlds."""
     s = t.structure
-    log_ok, log_bad = _log_counts(s, t.normalize)
+    log_ok, log_bad = _log_counts(s, t.normalize, v)
     partition = (s.ok_mask & s.bad_mask == 0
                  and s.ok_mask | s.bad_mask == full_mask(len(s.atoms)))
     plain = t.beta == 1.0 and t.gamma == 0.0 and t.label_smoothing == 0.0
@@ -153,7 +260,10 @@ class _Writer:
     length-normalised DPO).
     """
 
-    def __init__(self, sums: list[Sum], kept: frozenset[int] = frozenset()) -> None:
+    def __init__(self, sums: list[Sum], v: Variables, kept: frozenset[int] = frozenset()
+                 ) -> None:
+        self.v = v
+        self.worlds: list[tuple] = []        # columns of each Worlds node (class attribute)
         self.names: dict = {}
         self.lines: list[str] = []
         self.nested_vars: set[int] = set()   # atoms read inside log1mexp / logaddexp nodes
@@ -168,7 +278,7 @@ class _Writer:
         # negated atoms first, all in one log1mexp call: one autograd node, not one per atom
         literals = [n for n in nodes if _is_literal(n)]
         for node in literals:
-            self.names[node] = "l1m_" + NAMES[node.arg.terms[0][0].atom]
+            self.names[node] = "l1m_" + v.names[node.arg.terms[0][0].atom]
         if literals:
             targets = ", ".join(self.names[n] for n in literals)
             args = ", ".join(self.code(n.arg) for n in literals)
@@ -180,11 +290,19 @@ class _Writer:
                 continue
             counter += 1
             name = f"t{counter}"
+            note = ""
             if isinstance(node, Log1mexp):
                 expr = f"log1mexp({self.code(node.arg)})"
+            elif isinstance(node, Worlds):
+                self.worlds.append(node.columns())
+                literals = ", ".join(self.code(lit) for lit in node.literals())
+                expr = f"logsumexp_worlds(self.worlds[{len(self.worlds) - 1}], {literals})"
+                atoms = ", ".join(v.atoms[a % len(v.atoms)] for a in node.vars)
+                note = (f" no factorised form: logsumexp over the {len(node.worlds)} worlds "
+                        f"of {atoms}")
             else:
                 expr = f"torch.logaddexp({self.code(node.a)}, {self.code(node.b)})"
-            self.lines.append(f"{name} = {expr}  # (B,)")
+            self.lines.append(f"{name} = {expr}  # (B,){note}")
             self.names[node] = name
 
     def _collect_vars(self, s: Sum, nested: bool) -> None:
@@ -193,23 +311,26 @@ class _Writer:
                 (self.nested_vars if nested else self.top_vars).add(n.atom)
             elif isinstance(n, Log1mexp):
                 self._collect_vars(n.arg, True)
+            elif isinstance(n, Worlds):
+                self.nested_vars.update(n.vars)
             else:
                 self._collect_vars(n.a, True)
                 self._collect_vars(n.b, True)
 
     def _divided_late(self, atom: int) -> bool:
         """A per-token log-prob (normalize=length) that is divided in the sum, not named."""
-        return 4 <= atom < 8 and atom not in self.nested_vars and atom not in self.kept
+        return (self.v.mode(atom) == "length" and atom not in self.nested_vars
+                and atom not in self.kept)
 
     def share_ratio(self, name: str, atoms: tuple[int, int]) -> None:
         """Name the log-ratio ``atoms[0] - atoms[1]`` (``pc - rc``) wherever a top-level sum
         has it (with any coefficient): the loss and the rewards then compute it once."""
         a, b = atoms
-        if all(4 <= x < 8 and self._divided_late(x) for x in atoms):
-            n = _LENGTHS[BASE_NAMES[a % 4]]
-            code = f"({BASE_NAMES[a % 4]} - {BASE_NAMES[b % 4]}) / {n}"
+        v = self.v
+        if all(self._divided_late(x) for x in atoms):
+            code = f"({v.base(a)} - {v.base(b)}) / {v.length(a)}"
         else:
-            code = f"{NAMES[a]} - {NAMES[b]}"
+            code = f"{v.names[a]} - {v.names[b]}"
         self.ratios[name] = ({a: 1, b: -1}, code)
 
     def _substitute(self, s: Sum) -> list:
@@ -246,7 +367,8 @@ class _Writer:
 
     def code(self, s: Sum) -> str:
         """``s`` as an expression over the named variables and nodes."""
-        return render(s.terms, lambda n: NAMES[n.atom] if isinstance(n, Var) else self.names[n])
+        names = self.v.names
+        return render(s.terms, lambda n: names[n.atom] if isinstance(n, Var) else self.names[n])
 
     def top(self, s: Sum) -> str:
         """``s`` at the top of a log-ratio: shared log-ratios by name, per-token terms
@@ -258,28 +380,29 @@ class _Writer:
         late = [(n, c) for n, c in terms if isinstance(n, Var) and self._divided_late(n.atom)]
         rest = [(n, c) for n, c in terms if (n, c) not in late]
         pairs: list = []
-        for length in ("nc", "nr"):
-            group = [(n, c) for n, c in late if _LENGTHS[BASE_NAMES[n.atom % 4]] == length]
+        v = self.v
+        for length in v.length_names:
+            group = [(n, c) for n, c in late if v.length(n.atom) == length]
             if not group:
                 continue
             sign = -1 if all(c < 0 for _, c in group) else 1
-            inner = render([(n, sign * c) for n, c in group], lambda n: BASE_NAMES[n.atom % 4])
+            inner = render([(n, sign * c) for n, c in group], lambda n: v.base(n.atom))
             pairs.append((f"{_paren(inner)} / {length}", sign))
-        pairs += [(n if isinstance(n, str) else NAMES[n.atom] if isinstance(n, Var)
+        pairs += [(n if isinstance(n, str) else v.names[n.atom] if isinstance(n, Var)
                    else self.names[n], c) for n, c in rest]
         return render(pairs, str)
 
     def normalisation_lines(self) -> list[str]:
         out = []
+        v = self.v
         for atom in sorted(self.nested_vars | self.top_vars | self.kept):
-            if atom < 4 or self._divided_late(atom):
+            if v.mode(atom) == "none" or self._divided_late(atom):
                 continue
-            base = BASE_NAMES[atom % 4]
-            n = _LENGTHS[base]
-            if atom < 8:
-                out.append(f"{NAMES[atom]} = {base} / {n}  # (B,) per-token log-prob")
+            base, n, var = v.base(atom), v.length(atom), v.names[atom]
+            if v.mode(atom) == "length":
+                out.append(f"{var} = {base} / {n}  # (B,) per-token log-prob")
             else:
-                out.append(f"{NAMES[atom]} = {base} if {n} is None else {base} / {n}  # (B,)")
+                out.append(f"{var} = {base} if {n} is None else {base} / {n}  # (B,)")
         return out
 
 
@@ -323,23 +446,68 @@ def _outer(t: ResolvedTerm, rho: str, neg_rho: str, k: int) -> tuple[list[str], 
     return lines, expr, text
 
 
-def _rho_text(s: Sum) -> str:
-    return s.text(NAMES)
+def _rho_text(s: Sum, v: Variables = _CLASSIC) -> str:
+    return s.text(v.names)
+
+
+@dataclass(frozen=True)
+class _Reward:
+    """What one side's rewards read (spec of :mod:`logicpo.numbers.module`): response
+    ``response``'s log-ratio policy - reference (``ratio``), else its policy log-prob
+    (``policy``), else nothing (0); per token when ``per_token``."""
+
+    response: str
+    ratio: bool
+    policy: bool
+    per_token: bool
+
+    @property
+    def mode(self) -> str:
+        return "length" if self.per_token else "none"
+
+
+def _rewards_of(v: Variables, atoms: tuple[str, ...], terms, uses_reference: bool,
+                needs_lengths: bool) -> tuple[_Reward, _Reward]:
+    """Chosen rewards about ``yw``, rejected about ``yl``. The classic rule as it always was
+    (log-ratios when the loss uses the reference, per token when any term is
+    length-normalised); for other atoms, response by response."""
+    length_atoms = {a for t in terms if t.normalize == "length" for a in t.structure.atoms}
+    out = []
+    for response in ("yw", "yl"):
+        policy, reference = atom_name("M", response), atom_name("Ref", response)
+        if v.classic:
+            out.append(_Reward(response, uses_reference, True, needs_lengths))
+        else:
+            out.append(_Reward(response, policy in atoms and reference in atoms,
+                               policy in atoms,
+                               any(response_of(a) == response for a in length_atoms)))
+    return out[0], out[1]
 
 
 def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: str
              ) -> Generated:
     """The code of a ``CompiledLoss`` subclass computing ``sum(weight * term)``;
     ``dsl`` is the objective's DSL source, shown in the docstring."""
-    ratios = [_log_ratio(t) for t in terms]
-    uses_reference = any(t.structure.uses_reference for t in terms)
+    v = Variables.of(t.structure.atoms for t in terms)
+    atoms = tuple(sorted({a for t in terms for a in t.structure.atoms}, key=atom_key))
+    ratios = [_log_ratio(t, v) for t in terms]
+    if v.classic:
+        uses_reference = any(t.structure.uses_reference for t in terms)
+        atoms = ATOMS_REF if uses_reference else ATOMS_REF[:2]
+    else:
+        uses_reference = any(model_of(a) == "Ref" for a in atoms)
     needs_lengths = any(t.normalize == "length" for t in terms)
-    offset = 4 if needs_lengths else 0  # the rewards read per-token log-probs if any term does
-    kept = frozenset() if uses_reference or not needs_lengths else frozenset({4, 5})
-    writer = _Writer([rho if rho is not None else log_ok for rho, log_ok in ratios], kept)
-    if uses_reference:
-        writer.share_ratio("lr_c", (offset + 0, offset + 2))
-        writer.share_ratio("lr_r", (offset + 1, offset + 3))
+    lengths_required = tuple(r for r in responses_of(atoms) if any(
+        t.normalize == "length" and r in responses_of(t.structure.atoms) for t in terms))
+    rewards = _rewards_of(v, atoms, terms, uses_reference, needs_lengths)
+    # the rewards read per-token policy log-probs: named, not divided inside a sum
+    kept = frozenset(v.index(atom_name("M", r.response), "length") for r in rewards
+                     if r.policy and not r.ratio and r.per_token)
+    writer = _Writer([rho if rho is not None else log_ok for rho, log_ok in ratios], v, kept)
+    for label, r in zip(("lr_c", "lr_r"), rewards, strict=True):
+        if r.ratio:
+            writer.share_ratio(label, (v.index(atom_name("M", r.response), r.mode),
+                                       v.index(atom_name("Ref", r.response), r.mode)))
     scaled = uses_reference and _scaled(writer, terms, ratios, params["beta"])
     if scaled:
         writer.scale_ratios(params["beta"])
@@ -349,31 +517,45 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     for k, (t, (rho, log_ok)) in enumerate(zip(terms, ratios, strict=True), 1):
         if rho is None:
             code = f"-{_paren(writer.top(log_ok))}"
-            text = f"-{_paren(_rho_text(log_ok))}"
+            text = f"-{_paren(_rho_text(log_ok, v))}"
             body.append(f"# {t.text()}: -log WMC(ok) = {text}")
         else:
             top, neg_top = writer.top(rho), writer.top(ZERO - rho)
             lines, code, text = _outer(t, top, neg_top, k)
             if scaled:  # the ratios carry beta already: the same template with beta = 1
                 lines, code, _ = _outer(dataclasses.replace(t, beta=1.0), top, neg_top, k)
-            body.append(f"# {t.text()}: rho = {_rho_text(rho)}")
+            body.append(f"# {t.text()}: rho = {_rho_text(rho, v)}")
             body.extend(lines)
         if not single:
             body.append(f"loss{k} = {code}  # (B,)")
-        forms.append(TermForm(t, rho, log_ok, code, text))
+        forms.append(TermForm(t, rho, log_ok, code, text,
+                              tuple(enumerated([rho if rho is not None else log_ok]))))
     total = forms[0].code if single else render(
         [(k, t.weight) for k, t in enumerate(terms, 1)], lambda k: f"loss{k}")
-    chosen, rejected = (_reward_base(writer, side, uses_reference, needs_lengths,
-                                     params["beta"] if scaled else None) for side in (0, 1))
+    chosen, rejected = (_reward_base(writer, r, params["beta"] if scaled else None)
+                        for r in rewards)
     body.append(f"return {total}, {chosen}, {rejected}  "
                 "# (B,) each: loss, what the rewards scale")
     body = (writer.normalisation_lines() + writer.ratio_lines() + list(writer.lines) + body)
-    compute = "    def compute(self, pc, pr, rc, rr, nc, nr):\n" + "\n".join(
+    arguments = ("pc, pr, rc, rr, nc, nr" if v.classic
+                 else ", ".join(v.names[:len(v.atoms)] + v.length_names))
+    compute = f"    def compute(self, {arguments}):\n" + "\n".join(
         "        " + line for line in body)
     name = class_name(spec)
+    generated = Generated(name, "", compute, dsl, tuple(forms), v, atoms, responses_of(atoms),
+                          lengths_required, uses_reference)
+    inputs = [] if v.classic else [
+        "    classic = False",
+        f"    atoms = {atoms!r}",
+        f"    responses = {responses_of(atoms)!r}",
+        f"    lengths_required = {lengths_required!r}",
+        *([] if generated.factorised else ["    factorised = False"]),
+        *([f"    worlds = ({', '.join(f'torch.tensor({c!r})' for c in writer.worlds)},)"]
+          if writer.worlds else []),
+    ]
     code = "\n".join([
         f"class {name}(CompiledLoss):",
-        _indent(docstring(spec, doc, forms, dsl), 4),
+        _indent(docstring(spec, doc, forms, dsl, generated), 4),
         "",
         f"    spec = {spec!r}",
         f"    source = {dsl!r}",
@@ -382,11 +564,12 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
         f"    beta = {_num(params['beta'])}",
         *(["    rewards_scaled = True"] if scaled else []),
         f"    params = {params!r}",
+        *inputs,
         "",
         compute,
         "",
     ])
-    return Generated(name, code, compute, dsl, tuple(forms))
+    return dataclasses.replace(generated, code=code)
 
 
 def _scaled(writer: _Writer, terms, ratios, beta: float) -> bool:
@@ -400,23 +583,29 @@ def _scaled(writer: _Writer, terms, ratios, beta: float) -> bool:
         for t, (rho, _) in zip(terms, ratios, strict=True))
 
 
-def _reward_base(writer: _Writer, side: int, uses_reference: bool, needs_lengths: bool,
-                 beta: float | None = None) -> str:
-    """What the rewards of ``side`` (0 chosen, 1 rejected) scale by beta, as TRL logs them:
-    the log-ratio policy - reference (reference losses) or the policy log-prob, per token
-    when the loss is length-normalised (as TRL's CPOTrainer logs SimPO's rewards). A name the
-    loss already computed when there is one; else computed here, on detached tensors."""
-    p, r, n = BASE_NAMES[side], BASE_NAMES[side + 2], ("nc", "nr")[side]
-    if uses_reference:
-        name = ("lr_c", "lr_r")[side]
+def _reward_base(writer: _Writer, reward: _Reward, beta: float | None = None) -> str:
+    """What the rewards of one side scale by beta, as TRL logs them: the log-ratio policy -
+    reference (reference losses) or the policy log-prob, per token when the loss is
+    length-normalised (as TRL's CPOTrainer logs SimPO's rewards); 0 when the loss reads no
+    atom of that response. A name the loss already computed when there is one; else computed
+    here, on detached tensors (times ``beta`` when ``rewards_scaled``)."""
+    v = writer.v
+    policy = v.index(atom_name("M", reward.response))
+    if reward.ratio:
+        name = ("lr_c", "lr_r")[("yw", "yl").index(reward.response)]
         if name in writer.used_ratios:
             return name
-        diff = f"{p}.detach() - {r}.detach()"
-        diff = f"({diff}) / {n}" if needs_lengths else diff
-        return diff if beta is None else f"{_num(beta)} * ({diff})"  # rewards_scaled
-    if needs_lengths:
-        return NAMES[4 + side]  # kept: named by normalisation_lines
-    return p
+        reference = v.index(atom_name("Ref", reward.response))
+        diff = f"{v.names[policy]}.detach() - {v.names[reference]}.detach()"
+        diff = f"({diff}) / {v.length(policy)}" if reward.per_token else diff
+    elif reward.policy:
+        if reward.per_token:  # kept: named by normalisation_lines
+            diff = v.names[v.index(atom_name("M", reward.response), "length")]
+        else:
+            diff = v.names[policy]
+    else:
+        return f"torch.zeros_like({v.names[0]})"
+    return diff if beta is None else f"{_num(beta)} * ({diff})"  # rewards_scaled
 
 
 def _indent(text: str, n: int) -> str:
@@ -424,7 +613,8 @@ def _indent(text: str, n: int) -> str:
     return "\n".join(pad + line if line else "" for line in text.splitlines())
 
 
-def docstring(spec: str, doc: str, forms: list[TermForm], source: str) -> str:
+def docstring(spec: str, doc: str, forms: list[TermForm], source: str,
+              generated: Generated | None = None) -> str:
     """The generated class's docstring: the loss, its structures, closed forms and DSL source."""
     lines = [f'"""{spec}' + (f": {doc}" if doc else ""), "",
              f"DSL source: {source}", ""]
@@ -435,15 +625,28 @@ def docstring(spec: str, doc: str, forms: list[TermForm], source: str) -> str:
         lines.append(f"    structure {s.name}: core {s.core_text}, cond {s.cond_text}, "
                      f"add {s.add_text}")
         lines.append(f"    worlds over {', '.join(s.atoms)}: ok {' '.join(ok)}, bad {' '.join(bad)}")
+        v = generated.variables if generated is not None else _CLASSIC
         if form.rho is None:
             lines.append(f"    loss = -log WMC(ok) = {form.text}")
         else:
-            lines.append(f"    rho = log WMC(ok) - log WMC(bad) = {_rho_text(form.rho)}")
+            lines.append(f"    rho = log WMC(ok) - log WMC(bad) = {_rho_text(form.rho, v)}")
             lines.append(f"    loss = {form.text}")
+        for w in form.enumerated:
+            lines.append(f"    no factorised form: a count over {len(w.vars)} atoms is a "
+                         f"logsumexp over its {len(w.worlds)} worlds (O(2^k) work)")
         if t.normalize == "length":
             lines.append("    log-probs divided by their token counts (normalize=length)")
         elif t.normalize == "auto":
             lines.append("    log-probs divided by their token counts when lengths are given")
-    lines += ["", "pc, pr, rc, rr: policy/reference log-probs of the chosen/rejected responses.",
-              '"""']
+    if generated is None or generated.classic:
+        lines += ["", "pc, pr, rc, rr: policy/reference log-probs of the chosen/rejected "
+                  "responses."]
+    else:
+        lines += ["", "Inputs: logps={atom: log-prob} for "
+                  + ", ".join(f"{a} ({logp_name(a)})" for a in generated.atoms)
+                  + "; lengths={response: token count} for "
+                  + ", ".join(f"{r} ({length_name(r)})" for r in generated.responses)
+                  + (f", required for {', '.join(generated.lengths_required)}"
+                     if generated.lengths_required else ", optional") + "."]
+    lines.append('"""')
     return "\n".join(lines).replace("\\", "\\\\")

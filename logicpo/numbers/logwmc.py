@@ -17,6 +17,21 @@ truth table, without any algebra system:
   Both are exact and stable in log space; only a region that is
   irreducible at every level ends up as a sum over its worlds.
 
+**Regions over more than four atoms** (structures beyond pairs, issue 13). The search above
+tries every expansion, which is cheap for the classic four atoms (at most 16 worlds) and
+slow beyond them (48 s for one region over 8 atoms). A larger region takes the factor steps
+(independent atoms, shared literals, products, a plain complement) and only *chain*
+expansions: on an atom one of whose two cofactors is a conjunction of literals, so the
+expression reads each atom a bounded number of times. The listwise "any loser is valid"
+``M(yl) | M(yl2) | ... | M(ylk)`` is such a chain, the first valid loser:
+``logaddexp(pr, log1mexp(pr) + logaddexp(M_yl2, log1mexp(M_yl2) + ...))``, ``O(k)`` for
+``k`` atoms. (Its complement, ``log1mexp(log1mexp(pr) + log1mexp(M_yl2) + ...)``, is the
+same number but ``-inf`` once the log-probs are below about -37 in float64, where every
+``log1mexp`` rounds to 0: the rule above refuses it.) A larger region with none of these
+has **no factorised form** here: it is a :class:`Worlds` node, one ``logsumexp`` over its
+own worlds, ``O(2^k)``, and :func:`enumerated` says so (the code generator writes it in a
+comment and in ``factorised = False``).
+
 The result is a :class:`Sum` of nodes with integer coefficients, so the
 semantic log-ratio ``rho = log WMC(ok) - log WMC(bad)`` cancels common factors
 (DPO's four-atom counts collapse to ``pc - rc - pr + rr``).
@@ -72,15 +87,46 @@ class Region:
         return Region(self.vars, self.full & ~self.table)
 
 
-def _product(a: Region, b: Region, order: tuple[int, ...]) -> int:
-    """The table over ``order`` of the conjunction of regions over disjoint atoms."""
-    out = 0
-    for k in range(1 << len(order)):
-        ja = sum(((k >> order.index(v)) & 1) << i for i, v in enumerate(a.vars))
-        jb = sum(((k >> order.index(v)) & 1) << i for i, v in enumerate(b.vars))
-        if (a.table >> ja) & 1 and (b.table >> jb) & 1:
-            out |= 1 << k
-    return out
+@functools.cache
+def _true_mask(p: int, n: int) -> int:
+    """The assignments to ``n`` atoms in which atom ``p`` is true."""
+    return sum(1 << k for k in range(1 << n) if (k >> p) & 1)
+
+
+def _exists(table: int, n: int, positions) -> int:
+    """``table`` with the atoms at ``positions`` quantified out (still over all ``n``)."""
+    for p in positions:
+        shift, high = 1 << p, _true_mask(p, n)
+        either = ((table & high) >> shift) | (table & ~high)
+        table = either | (either << shift)
+    return table
+
+
+def _splits(region: Region, keep: tuple[int, ...], rest: tuple[int, ...]) -> bool:
+    """Is the region the product of its projections on ``keep`` and on ``rest``? It always
+    lies inside that product, so it is the product iff it has as many worlds; counted on
+    the truth tables with the other atoms quantified out (``|A x B| * 2^n`` is the product
+    of the two quantified tables' counts)."""
+    n = len(region.vars)
+    a, b = _exists(region.table, n, rest), _exists(region.table, n, keep)
+    return region.table.bit_count() << n == a.bit_count() * b.bit_count()
+
+
+def _is_cube(region: Region) -> bool:
+    """Is the region a conjunction of literals (every world agrees on the atoms it fixes
+    and the others are free)?"""
+    both, either, count, table = -1, 0, 0, region.table
+    while table:
+        low = table & -table
+        k = low.bit_length() - 1
+        both, either, count = both & k, either | k, count + 1
+        table ^= low
+    return count > 0 and count == 1 << (either & ~both).bit_count()
+
+
+#: Regions over at most this many atoms get the cheapest of every expansion (the classic
+#: four atoms: at most 16 worlds); larger ones only the steps that keep the form factorised.
+SMALL = 4
 
 
 # ---------------------------------------------------------------- expressions
@@ -109,10 +155,30 @@ class LogAddExp:
 
 
 @dataclass(frozen=True)
+class Worlds:
+    """``log sum_j exp(log-weight of world j)`` over the worlds ``worlds`` of the atoms
+    ``vars``: a region enumerated, as it has no factorised form (bit ``p`` of a world index
+    is the value of ``vars[p]``; a world's log-weight is the sum of its literals')."""
+
+    vars: tuple[int, ...]
+    worlds: tuple[int, ...]
+
+    def literals(self) -> tuple[Sum, ...]:
+        """``logp`` of each atom, then ``log1mexp(logp)`` of each: what a world sums."""
+        return (tuple(literal(v, 1) for v in self.vars)
+                + tuple(literal(v, 0) for v in self.vars))
+
+    def columns(self) -> tuple[tuple[int, ...], ...]:
+        """For each world, which of :meth:`literals` it sums (``p`` or ``n + p``)."""
+        n = len(self.vars)
+        return tuple(tuple(p if (j >> p) & 1 else n + p for p in range(n)) for j in self.worlds)
+
+
+@dataclass(frozen=True)
 class Sum:
     """``sum(coef * node)``; ``terms`` is kept in a canonical order."""
 
-    terms: tuple[tuple[Var | Log1mexp | LogAddExp, int], ...] = ()
+    terms: tuple[tuple[Var | Log1mexp | LogAddExp | Worlds, int], ...] = ()
 
     def __add__(self, other: Sum) -> Sum:
         return _combine(self, other, 1)
@@ -137,7 +203,7 @@ def _sort_key(node) -> tuple:
     # chosen-side atoms (M(yw)=0, Ref(yw)=2) before rejected-side ones, plain logps first
     atoms = sorted(_atoms(node))
     side = 0 if set(atoms) <= {0, 2} else 1 if set(atoms) <= {1, 3} else 2
-    kind = {Var: 0, Log1mexp: 1, LogAddExp: 2}[type(node)]
+    kind = {Var: 0, Log1mexp: 1, LogAddExp: 2, Worlds: 3}[type(node)]
     return (side, kind, [(a % 2, a // 2) for a in atoms], repr(node))
 
 
@@ -146,6 +212,8 @@ def _atoms(node) -> set[int]:
         return {node.atom}
     if isinstance(node, Log1mexp):
         return {a for n, _ in node.arg.terms for a in _atoms(n)}
+    if isinstance(node, Worlds):
+        return set(node.vars)
     return {a for s in (node.a, node.b) for n, _ in s.terms for a in _atoms(n)}
 
 
@@ -165,6 +233,8 @@ def _node_cost(node) -> int:
         return 0
     if isinstance(node, Log1mexp):
         return 4 + node.arg.cost
+    if isinstance(node, Worlds):
+        return 4 + len(node.worlds) * len(node.vars)
     return 4 + node.a.cost + node.b.cost
 
 
@@ -199,6 +269,12 @@ def _node_text(node, names: tuple[str, ...]) -> str:
         return names[node.atom]
     if isinstance(node, Log1mexp):
         return f"log1mexp({node.arg.text(names)})"
+    if isinstance(node, Worlds):
+        atoms = ", ".join(names[v] for v in node.vars)
+        n = len(node.vars)
+        listed = (" ".join("".join(str((j >> p) & 1) for p in range(n)) for j in node.worlds)
+                  if len(node.worlds) <= 16 else f"{len(node.worlds)} worlds")
+        return f"logsumexp_worlds({atoms}: {listed})"
     return f"logaddexp({node.a.text(names)}, {node.b.text(names)})"
 
 
@@ -232,20 +308,33 @@ def log_wmc(region: Region, allow_complement: bool = True) -> Sum:
     for size in range(1, n // 2 + 1):
         for keep in combinations(range(n), size):
             rest = tuple(p for p in range(n) if p not in keep)
-            a, b = region.project(keep), region.project(rest)
-            if _product(a, b, region.vars) == region.table:
-                return log_wmc(a) + log_wmc(b)
+            if _splits(region, keep, rest):
+                return log_wmc(region.project(keep)) + log_wmc(region.project(rest))
     # irreducible: through the complement, or Shannon expansion on one atom
     candidates = []
     if allow_complement:
         inner = log_wmc(region.complement(), False)
         if not _has_log1mexp(inner):
             candidates.append(Sum(((Log1mexp(inner), 1),)))
-    for p, atom in enumerate(region.vars):
+    for p in (range(n) if n <= SMALL else _chain_atoms(region)):
+        atom = region.vars[p]
         high = literal(atom, 1) + log_wmc(region.restrict(p, 1))
         low = literal(atom, 0) + log_wmc(region.restrict(p, 0))
         candidates.append(Sum(((LogAddExp(high, low), 1),)))
+    if not candidates:  # no factorised form: one logsumexp over the region's worlds
+        worlds = tuple(k for k in range(1 << n) if (region.table >> k) & 1)
+        return Sum(((Worlds(region.vars, worlds), 1),))
     return min(candidates, key=lambda s: s.cost)
+
+
+def _chain_atoms(region: Region) -> list[int]:
+    """The first atom (as a one-element list, else none) on which the region expands into a
+    chain: one of its two cofactors is a conjunction of literals. Only the first is taken, so
+    that a region over ``k`` atoms costs ``O(k)`` expansions, not a search over all orders."""
+    for p in range(len(region.vars)):
+        if _is_cube(region.restrict(p, 1)) or _is_cube(region.restrict(p, 0)):
+            return [p]
+    return []
 
 
 def _has_log1mexp(s: Sum) -> bool:
@@ -256,7 +345,7 @@ def _has_log1mexp(s: Sum) -> bool:
     ``pr = 0``, ``pc = -20`` in float32, where the loss is 20. A Shannon expansion adds
     log-weights and never cancels, so it is taken instead."""
     for node, _ in s.terms:
-        if isinstance(node, Log1mexp):
+        if isinstance(node, (Log1mexp, Worlds)):  # a world's weight reads 1 - w
             return True
         if isinstance(node, LogAddExp) and (_has_log1mexp(node.a) or _has_log1mexp(node.b)):
             return True
@@ -282,6 +371,9 @@ def nodes_in_order(exprs) -> list:
             return
         if isinstance(node, Log1mexp):
             visit_sum(node.arg)
+        elif isinstance(node, Worlds):
+            for lit in node.literals():
+                visit_sum(lit)
         else:
             visit_sum(node.a)
             visit_sum(node.b)
@@ -290,3 +382,17 @@ def nodes_in_order(exprs) -> list:
     for s in exprs:
         visit_sum(s)
     return list(seen)
+
+
+def enumerated(exprs) -> list[Worlds]:
+    """The :class:`Worlds` nodes under ``exprs``: the regions without a factorised form
+    (empty when every count is factorised).
+
+    >>> cpo4_bad = Region((0, 1, 2, 3, 4), sum(1 << k for k in range(32) if k & 0b11110))
+    >>> enumerated([log_wmc(cpo4_bad)])       # M(yl) | M(yl2) | ...: a chain
+    []
+    >>> parity = Region((0, 1, 2, 3, 4), sum(1 << k for k in range(32) if bin(k).count("1") % 2))
+    >>> [len(w.worlds) for w in enumerated([log_wmc(parity)])]
+    [16]
+    """
+    return [n for n in nodes_in_order(exprs) if isinstance(n, Worlds)]

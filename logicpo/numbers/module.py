@@ -5,6 +5,26 @@ code generator writes for one objective (see :mod:`logicpo.numbers.codegen`).
 This file needs only torch: ``logicpo export`` copies it, minus the lines marked
 ``logicpo-only``, into standalone files.
 
+**Inputs.** A loss over the classic atoms ``M(yw), M(yl), Ref(yw), Ref(yl)`` takes TRL's
+positional arguments ``(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
+reference_rejected_logps, chosen_lengths, rejected_lengths)``. Every loss, classic or not,
+also takes one log-prob tensor per atom it reads and one token count per response, by name:
+``loss_fn(logps={"M(yw)": pc, "M(yl)": pr, "M(yg)": pg}, lengths={"yg": ng})``.
+``loss_fn.atoms`` and ``loss_fn.responses`` say which (the log-probs to compute, exactly);
+``loss_fn.lengths_required`` which token counts must be given. A loss over other atoms
+(``M(yg)``, ``Ref(ys)``, ``M(yl2)``, ...) has no positional form: called positionally it
+raises :class:`LossInputError` naming its atoms. A missing or unknown key, a tensor of
+another shape or a non-float tensor is a :class:`LossInputError` too.
+
+**Rewards** (the detached diagnostics TRL logs). Chosen rewards are about the winner ``yw``,
+rejected rewards about the loser ``yl``, as in TRL, for every loss: ``beta`` times the
+log-ratio ``M(y) - Ref(y)`` when the loss reads both atoms of that response, else ``beta``
+times the policy's log-prob ``M(y)``; per token when that response's token count is
+required (a length-normalised term reads it). For the classic losses this is today's rule
+(TRL's ``beta * (pc - rc)``, or ``beta * pc`` for reference-free losses). A loss that reads
+no atom of ``yw`` (or ``yl``), such as a cross-entropy on a gold response alone, has
+rewards 0 on that side: there is no log-prob of that response to report.
+
 >>> import torch
 >>> log1mexp(torch.tensor([-1e-20, -0.5, -5.0], dtype=torch.float64))
 tensor([-4.6052e+01, -9.3275e-01, -6.7607e-03], dtype=torch.float64)
@@ -24,6 +44,11 @@ from logicpo.errors import LogicpoError as _ErrorBase
 # logicpo-only: end
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+#: The classic atoms, whose log-probs the positional arguments carry in this order. Spelled
+#: as ``logicpo.logic.atoms.ATOMS_REF`` spells them, written out because this file needs only
+#: torch; tests/test_multi_numbers.py holds the two equal.
+CLASSIC_ATOMS = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
 
 
 class LossInputError(_ErrorBase, ValueError):
@@ -91,6 +116,23 @@ def log1mexp(x: torch.Tensor, *more: torch.Tensor):
     return out if more else out[0]
 
 
+def logsumexp_worlds(columns: torch.Tensor, *literals: torch.Tensor) -> torch.Tensor:
+    """``log sum_j exp(sum_p literals[columns[j, p]])``: the log weighted model count of a
+    region enumerated world by world (one without a factorised form). ``literals`` are the
+    ``n`` atoms' log-probs then their ``log1mexp`` values, each ``(B,)``; row ``j`` of ``columns``
+    ``(W, n)`` picks, for each atom, its true (``p``) or false (``n + p``) literal in world
+    ``j``. Every term is a sum of log-weights, so nothing cancels; indexing, unlike a 0/1
+    matrix product, never multiplies ``log1mexp(0) = -inf`` by 0.
+
+    >>> x = torch.tensor([-0.5], dtype=torch.float64)
+    >>> worlds = logsumexp_worlds(torch.tensor([[0], [1]]), x, log1mexp(x))  # a | ~a
+    >>> round(worlds.item(), 12) + 0.0
+    0.0
+    """
+    stacked = torch.stack(literals, dim=-1)  # (B, 2n)
+    return torch.logsumexp(stacked[..., columns.to(stacked.device)].sum(-1), dim=-1)  # (B,)
+
+
 def _shape(t) -> str:
     return "(" + ", ".join(str(d) for d in t.shape) + (",)" if t.dim() == 1 else ")")
 
@@ -111,6 +153,23 @@ class CompiledLoss(nn.Module):
     #: ``compute`` returns the rewards' log-ratios times beta (shared with the loss)
     rewards_scaled: bool = False
     params: dict = {}
+    #: reads only the classic atoms, so it takes the positional call; a generated loss over
+    #: other atoms sets ``classic = False`` and the four attributes below
+    classic: bool = True
+    #: responses whose token counts must be given (a length-normalised term reads them)
+    lengths_required: tuple[str, ...] = ()
+    #: every log weighted model count has a factorised form (none is a sum over all worlds)
+    factorised: bool = True
+
+    @property
+    def atoms(self) -> tuple[str, ...]:
+        """The atoms whose log-probs the loss reads, in the order ``compute`` takes them."""
+        return CLASSIC_ATOMS if self.uses_reference else CLASSIC_ATOMS[:2]
+
+    @property
+    def responses(self) -> tuple[str, ...]:
+        """The responses those atoms judge (the keys of ``lengths=``)."""
+        return ("yw", "yl")
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,14 +180,33 @@ class CompiledLoss(nn.Module):
 
     def forward(
         self,
-        policy_chosen_logps: torch.Tensor,
-        policy_rejected_logps: torch.Tensor,
+        policy_chosen_logps: torch.Tensor | None = None,
+        policy_rejected_logps: torch.Tensor | None = None,
         reference_chosen_logps: torch.Tensor | None = None,
         reference_rejected_logps: torch.Tensor | None = None,
         chosen_lengths: torch.Tensor | None = None,
         rejected_lengths: torch.Tensor | None = None,
+        *,
+        logps: dict | None = None,
+        lengths: dict | None = None,
     ) -> LossOutput:
-        """Per-example losses and rewards; every input has shape ``(B,)``."""
+        """Per-example losses and rewards; every input has shape ``(B,)``. Either TRL's
+        positional log-probs (classic losses) or ``logps={atom: tensor}`` and
+        ``lengths={response: tensor}`` (every loss)."""
+        if logps is not None or lengths is not None:
+            given = (policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
+                     reference_rejected_logps, chosen_lengths, rejected_lengths)
+            if any(x is not None for x in given):
+                raise LossInputError(f"{self._who()}: give the log-probs either positionally "
+                                     "or as logps= and lengths=, not both")
+            return self._forward_named(logps, lengths)
+        if not self.classic:
+            raise LossInputError(
+                f"{self._who()} reads the atoms {', '.join(self.atoms)}, not only the classic "
+                "four of a pair, so it has no positional call; pass one log-prob tensor per "
+                f"atom by name: loss_fn(logps={self._example()}"
+                + (f", lengths={{{', '.join(repr(r) + ': ...' for r in self.lengths_required)}}}"
+                   if self.lengths_required else "") + ")")
         pc, pr = policy_chosen_logps, policy_rejected_logps
         rc, rr = reference_chosen_logps, reference_rejected_logps
         nc, nr = chosen_lengths, rejected_lengths
@@ -145,6 +223,70 @@ class CompiledLoss(nn.Module):
             dtype = policy_chosen_logps.dtype
             losses, chosen, rejected = losses.to(dtype), chosen.to(dtype), rejected.to(dtype)
         return LossOutput(losses, chosen, rejected)
+
+    def _forward_named(self, logps, lengths) -> LossOutput:
+        xs, ns = self._check_named(logps, {} if lengths is None else lengths)
+        if self.classic:  # the positional path: the same numbers, the same checks
+            pc, pr, *ref = xs
+            rc, rr = ref if ref else (None, None)
+            return self.forward(pc, pr, rc, rr, *ns[:2])
+        low = xs[0].dtype in _LOW_PRECISION
+        if low:  # half precision would lose the log1mexp branches: compute in float32
+            xs = [x.float() for x in xs]
+        losses, chosen, rejected = self.compute(*xs, *ns)  # (B,) each
+        chosen, rejected = self._rewards(chosen.detach(), rejected.detach())
+        if low:
+            dtype = logps[self.atoms[0]].dtype
+            losses, chosen, rejected = losses.to(dtype), chosen.to(dtype), rejected.to(dtype)
+        return LossOutput(losses, chosen, rejected)
+
+    def _check_named(self, logps, lengths) -> tuple[list, list]:
+        """The tensors of ``logps`` in atom order and of ``lengths`` in response order
+        (None where not given), or a :class:`LossInputError` saying what does not fit."""
+        who, atoms, responses = self._who(), self.atoms, self.responses
+        reads = f"it reads the atoms {', '.join(atoms)}"
+        for arg, value in (("logps", logps), ("lengths", lengths)):
+            if not isinstance(value, dict):
+                raise LossInputError(f"{who}: {arg}= must be a dict, not "
+                                     f"{type(value).__name__} (e.g. logps={self._example()})")
+        unknown = [k for k in logps if k not in atoms]
+        if unknown:
+            raise LossInputError(f"{who}: logps has {unknown[0]!r}, which this loss does not "
+                                 f"read; {reads} (pass exactly those)")
+        missing = [a for a in atoms if a not in logps]
+        if missing:
+            raise LossInputError(f"{who}: logps is missing {', '.join(missing)}; {reads}")
+        unknown = [k for k in lengths if k not in responses]
+        if unknown:
+            raise LossInputError(f"{who}: lengths has {unknown[0]!r}, which is not a response "
+                                 f"this loss reads (its responses: {', '.join(responses)})")
+        required = self.lengths_required if not self.classic else (
+            responses if self.needs_lengths else ())
+        missing = [r for r in required if lengths.get(r) is None]
+        if missing:
+            raise LossInputError(
+                f"{who} is length-normalised (normalize=length): lengths is missing "
+                f"{', '.join(missing)} (token counts of those responses)")
+        xs = [logps[a] for a in atoms]
+        ns = [lengths.get(r) for r in responses]
+        for key, x in [*zip(atoms, xs, strict=True), *zip(responses, ns, strict=True)]:
+            where = f"logps[{key!r}]" if key in logps else f"lengths[{key!r}]"
+            if x is None:
+                continue
+            if not isinstance(x, torch.Tensor):
+                raise LossInputError(f"{who}: {where} must be a torch.Tensor, not "
+                                     f"{type(x).__name__}")
+            if x.shape != xs[0].shape:
+                raise LossInputError(
+                    f"{who}: {where} has shape {_shape(x)} but logps[{atoms[0]!r}] has shape "
+                    f"{_shape(xs[0])}; every input must have the same shape (B,)")
+            if key in logps and not x.is_floating_point():
+                raise LossInputError(f"{who}: {where} must be a floating-point tensor, "
+                                     f"not {x.dtype}")
+        return xs, ns
+
+    def _example(self) -> str:
+        return "{" + ", ".join(f"{a!r}: ..." for a in self.atoms) + "}"
 
     def _rewards(self, chosen, rejected) -> tuple[torch.Tensor, torch.Tensor]:
         """``beta`` times what ``compute`` returned for them: the log-ratios (reference

@@ -13,7 +13,7 @@ from logicpo.errors import UsageError
 from logicpo.logic.closed_form import closed_form
 from logicpo.logic.objective import FAMILIES
 from logicpo.numbers.api import compile_spec
-from logicpo.numbers.codegen import NAMES, structure_rho
+from logicpo.numbers.codegen import structure_names, structure_rho
 from logicpo.program import zoo
 
 NOT_EXPRESSIBLE = (
@@ -117,8 +117,11 @@ def _objective_section(c) -> list[str]:
             lines.append(f"  - loss `{form.text}` (`-log WMC(ok)`: the regions split "
                          "the worlds)")
         else:
-            lines.append(f"  - `rho = {form.rho.text(NAMES)}`")
+            lines.append(f"  - `rho = {form.rho.text(c.generated.variables.names)}`")
             lines.append(f"  - loss `{form.text}`")
+        for w in form.enumerated:
+            lines.append(f"  - no factorised form: a count over {len(w.vars)} atoms is a "
+                         f"logsumexp over its {len(w.worlds)} worlds")
         if t.normalize == "length":
             lines.append("  - log-probs divided by their token counts (lengths required)")
         elif t.normalize == "auto":
@@ -140,6 +143,6 @@ def _structures_section(program) -> list[str]:
             continue
         rho = structure_rho(s)
         loss = closed_form(s).text
-        lines.append(f"| {name} | {s.doc or ''} | `{rho.text(NAMES)}` | `{loss}` |")
+        lines.append(f"| {name} | {s.doc or ''} | `{rho.text(structure_names(s))}` | `{loss}` |")
     lines.append("")
     return lines
