@@ -491,11 +491,12 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     v = Variables.of(t.structure.atoms for t in terms)
     atoms = tuple(sorted({a for t in terms for a in t.structure.atoms}, key=atom_key))
     ratios = [_log_ratio(t, v) for t in terms]
-    if v.classic:
-        uses_reference = any(t.structure.uses_reference for t in terms)
+    reads_ref = any(model_of(a) == "Ref" for a in atoms)
+    if v.classic:  # (structures of the DSL are over all four or over M(yw), M(yl))
+        uses_reference = reads_ref or any(t.structure.uses_reference for t in terms)
         atoms = ATOMS_REF if uses_reference else ATOMS_REF[:2]
     else:
-        uses_reference = any(model_of(a) == "Ref" for a in atoms)
+        uses_reference = reads_ref
     needs_lengths = any(t.normalize == "length" for t in terms)
     lengths_required = tuple(r for r in responses_of(atoms) if any(
         t.normalize == "length" and r in responses_of(t.structure.atoms) for t in terms))
@@ -587,9 +588,11 @@ def _reward_base(writer: _Writer, reward: _Reward, beta: float | None = None) ->
     """What the rewards of one side scale by beta, as TRL logs them: the log-ratio policy -
     reference (reference losses) or the policy log-prob, per token when the loss is
     length-normalised (as TRL's CPOTrainer logs SimPO's rewards); 0 when the loss reads no
-    atom of that response. A name the loss already computed when there is one; else computed
+    policy log-prob of that response. A name the loss already computed when there is one; else computed
     here, on detached tensors (times ``beta`` when ``rewards_scaled``)."""
     v = writer.v
+    if not reward.policy:
+        return f"torch.zeros_like({v.names[0]})"
     policy = v.index(atom_name("M", reward.response))
     if reward.ratio:
         name = ("lr_c", "lr_r")[("yw", "yl").index(reward.response)]
@@ -598,13 +601,10 @@ def _reward_base(writer: _Writer, reward: _Reward, beta: float | None = None) ->
         reference = v.index(atom_name("Ref", reward.response))
         diff = f"{v.names[policy]}.detach() - {v.names[reference]}.detach()"
         diff = f"({diff}) / {v.length(policy)}" if reward.per_token else diff
-    elif reward.policy:
-        if reward.per_token:  # kept: named by normalisation_lines
-            diff = v.names[v.index(atom_name("M", reward.response), "length")]
-        else:
-            diff = v.names[policy]
+    elif reward.per_token:  # kept: named by normalisation_lines
+        diff = v.names[v.index(atom_name("M", reward.response), "length")]
     else:
-        return f"torch.zeros_like({v.names[0]})"
+        diff = v.names[policy]
     return diff if beta is None else f"{_num(beta)} * ({diff})"  # rewards_scaled
 
 
@@ -642,11 +642,17 @@ def docstring(spec: str, doc: str, forms: list[TermForm], source: str,
         lines += ["", "pc, pr, rc, rr: policy/reference log-probs of the chosen/rejected "
                   "responses."]
     else:
+        required = generated.lengths_required
+        read = [r for r in generated.responses if r not in required and any(
+            f.term.normalize == "auto" and r in responses_of(f.term.structure.atoms)
+            for f in forms)]
+        use = ", ".join(
+            [f"required for {', '.join(required)}"] * bool(required)
+            + [f"read when given for {', '.join(read)}"] * bool(read)) or "none read"
         lines += ["", "Inputs: logps={atom: log-prob} for "
                   + ", ".join(f"{a} ({logp_name(a)})" for a in generated.atoms)
                   + "; lengths={response: token count} for "
                   + ", ".join(f"{r} ({length_name(r)})" for r in generated.responses)
-                  + (f", required for {', '.join(generated.lengths_required)}"
-                     if generated.lengths_required else ", optional") + "."]
+                  + f" ({use})."]
     lines.append('"""')
     return "\n".join(lines).replace("\\", "\\\\")

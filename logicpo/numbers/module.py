@@ -22,8 +22,8 @@ log-ratio ``M(y) - Ref(y)`` when the loss reads both atoms of that response, els
 times the policy's log-prob ``M(y)``; per token when that response's token count is
 required (a length-normalised term reads it). For the classic losses this is today's rule
 (TRL's ``beta * (pc - rc)``, or ``beta * pc`` for reference-free losses). A loss that reads
-no atom of ``yw`` (or ``yl``), such as a cross-entropy on a gold response alone, has
-rewards 0 on that side: there is no log-prob of that response to report.
+no policy log-prob of ``yw`` (or ``yl``), such as a cross-entropy on a gold response alone,
+has rewards 0 on that side: there is no log-prob of that response to report.
 
 >>> import torch
 >>> log1mexp(torch.tensor([-1e-20, -0.5, -5.0], dtype=torch.float64))
