@@ -297,6 +297,7 @@ def test_broken_programs_are_left_to_lark_or_read_alike(text, noise, where):
     "objective o = 1e*S",
     "objective o = 1.2.3*S",
     "formula f = 1",
+    "formula café = M(yw)",  # names are ASCII
     "formula f = " + "~" * (MAX_DEPTH + 1) + "M(yw)",  # too deep: lark says so
     "formula f = " + " -> ".join(["M(yw)"] * (MAX_DEPTH + 2)),
     "formula f = " + "(" * 400 + "M(yw)" + ")" * 400,  # deep brackets: lark reads them
@@ -323,3 +324,22 @@ def test_nesting_up_to_the_limit_is_read(depth):
     brackets = "formula f = " + "(" * 60 + "M(yw) & M(yl)" + ")" * 60
     for text in (nots, chain, ops, brackets):
         assert _agrees(text), text
+
+
+@pytest.mark.parametrize("text", [
+    "", "   \n# only a comment", "#", "\n\n", "\f\t\r\n",
+    "formula AND = And",  # words that are only operators or connectives in lower case or calls
+    "formula f = Not | Or",
+    "formula f = M(yw)&M(yl)|~Ref(yw)xor!Ref(yl)",  # no spaces
+    "formula f = a <-> b <-> c -> d -> e",
+    "formula f = ((a & b) & c) & (d & e)",  # a bracketed first operand joins the chain
+    "formula f = (a | b) | c xor (d xor e) xor f",
+    'structure S "d" = X\nobjective o "x" = 0.5*S - hinge(flip(S), beta=-1, tag="t")',
+    "objective o = 2*S+3*T-U",
+    "structure S{ok:true,bad:false}",
+    "structure S {\n  ok: M(yw) ;\n  bad: M(yl) ,\n}",
+    'import "a # b.lpo"\nimport "c.lpo"',
+    'formula f "café" = M(yw)  # naïve',  # any character in a string or a comment
+])
+def test_edge_cases_are_read_alike(text):
+    assert _agrees(text), text
