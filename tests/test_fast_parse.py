@@ -92,11 +92,6 @@ def test_the_project_files_read_as_lark_reads_them(text):
     _agrees(text)
 
 
-def test_the_zoo_and_the_losses_are_in_the_subset():
-    for name in ("zoo.lpo", "losses.lpo"):
-        assert _agrees((ROOT / "logicpo" / name).read_text(encoding="utf-8"), name)
-
-
 @pytest.mark.parametrize("path", sorted((ROOT / "tests" / "corpus" / "invalid").glob("*.lpo")),
                          ids=lambda p: p.name)
 def test_an_invalid_corpus_file_is_left_to_lark_or_read_alike(path):
