@@ -20,7 +20,7 @@ program then carries a warning naming what was shadowed (:attr:`Program.diagnost
 >>> shadowed.structure("DPO").masks() == zoo().structure("DPO").masks()  # DPO is still ref(CPO)
 True
 >>> print(shadowed.diagnostics[0].message)
-'CPO' shadows the zoo's structure 'CPO': your own references to 'CPO' mean yours, the zoo's definitions keep meaning the zoo's (its DPO, simpo, cpo_full use it)
+'CPO' shadows the zoo's structure 'CPO': your own references to 'CPO' mean yours, the zoo's definitions keep meaning the zoo's (its DPO, simpo, cpo_full, ... use it)
 """
 
 from __future__ import annotations
