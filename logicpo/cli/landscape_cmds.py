@@ -88,7 +88,6 @@ def decompile(expr: tuple[str, ...], values: tuple[tuple[str, float], ...], poin
     expression may start with "-"; after "--" everything is EXPR.
     """
     from logicpo.decompiler import decompile as run
-    from logicpo.syntax.loss_expr import parse_atoms
 
     expr = " ".join(expr)
     bound: dict[str, float] = {}
@@ -96,8 +95,8 @@ def decompile(expr: tuple[str, ...], values: tuple[tuple[str, float], ...], poin
         if name in bound:
             raise UsageError(f"--value {name}=... is given twice")
         bound[name] = number
-    names = parse_atoms(",".join(declared)) if declared else None
-    result = run(expr, file="<expr>", check_points=points, values=bound, atoms=names)
+    extra = {"atoms": ",".join(declared)} if declared else {}  # the API's own default else
+    result = run(expr, file="<expr>", check_points=points, values=bound, **extra)
     if as_json:
         emit_json(result.to_json())
         return

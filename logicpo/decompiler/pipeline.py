@@ -372,6 +372,14 @@ def _read_sum(e: sympy.Expr, span, node, expr, values) -> list[tuple[str, _Read]
             except NotExpressibleError:
                 if len(group) == 1:
                     raise
+            scales = _by_scale(group)
+            if len(scales) > 1:  # -pc + beta*(ps - rs): CE, and a log-ratio beside it
+                try:
+                    out += [(_name(g, tops, expr), read_term(sympy.Add(*g), span,
+                                                             as_linear=True)) for g in scales]
+                    continue
+                except NotExpressibleError:
+                    pass
             subgroups = [[a] for a in group]
         else:
             subgroups = [group]
@@ -383,6 +391,23 @@ def _read_sum(e: sympy.Expr, span, node, expr, values) -> list[tuple[str, _Read]
                 exc.message = f"in the term '{text}': {exc.message}"
                 exc.args = (exc.message,)
                 raise
+    return out
+
+
+def _by_scale(group: list) -> list[list]:
+    """The log-probability pieces grouped by scale: pieces whose coefficients are rational
+    multiples of each other (``beta*ps`` and ``-beta*rs``, not ``-pc``) may be one term."""
+    out: list[list] = []
+    for a in group:
+        c = a.as_independent(*LOGPS, as_Add=False)[0]
+        for g in out:
+            r = sympy.nsimplify(sympy.simplify(c / g[0].as_independent(*LOGPS, as_Add=False)[0]),
+                                rational=True)
+            if r.is_Rational:
+                g.append(a)
+                break
+        else:
+            out.append([a])
     return out
 
 
