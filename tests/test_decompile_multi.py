@@ -129,13 +129,14 @@ def test_tpo_values_match_the_published_formula():
 
 
 def test_tpo_dsl_text_is_the_zoo_spelling():
-    """The DSL text says logistic(CPO) + 0.3*logistic(CE(yg), beta=1, normalize=length), as
-    the zoo's TPO does; it is the DSL, or (until the DSL reads responses beyond yw, yl) the
-    reason there is none, which quotes it."""
-    r = decompile(TPO, values={"alpha": 0.3})
-    text = "logistic(CPO) + 0.3*logistic(CE(yg), beta=1, normalize=length)"
-    assert r.dsl == text or (r.dsl is None and f"'{text}'" in r.dsl_problem)
-    assert "responses yw, yl, yg" in r.definitions
+    """At alpha = 1 the DSL text is the zoo's TPO (logicpo/beyond.lpo) word for word:
+    logistic(CPO) + logistic(CE(yg), beta=1, normalize=length), after 'responses yw, yl, yg'.
+    """
+    r = decompile(TPO, values={"alpha": 1})
+    assert r.dsl == "logistic(CPO) + logistic(CE(yg), beta=1, normalize=length)"
+    assert r.definitions == ("responses yw, yl, yg",)
+    assert r.source == ("responses yw, yl, yg\nobjective decompiled_loss = logistic(CPO) + "
+                        "logistic(CE(yg), beta=1, normalize=length)\n")
 
 
 # ---------------------------------------------------------------- SELM
@@ -172,8 +173,8 @@ def test_selm_values_and_dsl_text():
         want = (-ls(beta * ((env["pc"] - env["rc"]) - (env["pr"] - env["rr"])))
                 + 0.5 * beta * (env["M_ys"] - env["Ref_ys"]))
         assert objective_value(r, env, {"beta": beta}) == pytest.approx(want, rel=1e-12)
-    text = "logistic(DPO) + 0.5*linear(flip(W(ys)))"
-    assert r.dsl == text or (r.dsl is None and f"'{text}'" in r.dsl_problem)
+    assert r.dsl == "logistic(DPO) + 0.5*linear(flip(W(ys)))"  # as the zoo's SELM
+    assert r.definitions == ("responses yw, yl, ys",)
 
 
 def test_existing_readings_stay_and_a_lone_linear_loss_is_refused():
@@ -202,6 +203,24 @@ def test_cpo3_listwise_regions():
     assert sorted(bad) == sorted(w for w in bits if "1" in w[1:])
     assert r.family == "logistic" and r.params["beta"] == 1.0
     assert r.round_trip_error < 1e-9
+    assert r.dsl == "logistic(decompiled, beta=1)"
+    assert r.definitions[0] == "responses yw, yl, yl2"
+
+
+def test_cpo3_is_named_after_a_known_cpo3():
+    """The identify step: with logicpo/beyond.lpo's CPO3 among the known structures, the
+    decompiled structure (same atoms, same regions) is named CPO3."""
+    from pathlib import Path
+
+    from logicpo.decompiler import zoo_structures
+    from logicpo.program import load_text
+
+    beyond = Path(__file__).resolve().parents[1] / "logicpo" / "beyond.lpo"
+    cpo3 = load_text(beyond.read_text(), str(beyond)).structure("CPO3")
+    r = decompile("-logsigmoid(pc - log1mexp(log1mexp(pr) + log1mexp(M_yl2)))",
+                  known=[*zoo_structures(), cpo3])
+    assert r.structure.name == "CPO3"
+    assert [m.expression for m in r.terms[0].matches] == ["CPO3"]
 
 
 # ---------------------------------------------------------------- names

@@ -649,7 +649,7 @@ def _dsl_or_problem(dsl, definitions, terms, expr, problem):
         if not beyond:
             raise InternalError(f"the DSL text of '{expr}' does not load: {exc}") from None
         return None, (f"the DSL text '{dsl}' does not load in this version of logicpo, "
-                      f"whose DSL does not read structures over {', '.join(beyond)} "
+                      f"whose DSL does not read these structures over {', '.join(beyond)} "
                       f"(the loader says: {exc})"), []
 
 
@@ -660,9 +660,13 @@ def _check_dsl(dsl: str, definitions, terms, expr) -> list[str]:
     from logicpo.logic.objective import resolved_params
     from logicpo.program import load_text
 
+    head = "".join(d + "\n" for d in definitions)
     try:
-        program = load_text("".join(d + "\n" for d in definitions), "<decompiled>")
-        objective = program.inline_objective(dsl, "<decompiled>")
+        if atom_names.is_classic(atom_names.union(*(t.structure.atoms for t in terms))):
+            objective = load_text(head, "<decompiled>").inline_objective(dsl, "<decompiled>")
+        else:  # CE(yg) is read after the file's responses line: the objective of r.source
+            objective = load_text(head + f"objective decompiled_loss = {dsl}\n",
+                                  "<decompiled>").objective("decompiled_loss")
     except LogicpoError as exc:
         raise _Unloadable(str(exc)) from None
     left = list(objective.terms)
