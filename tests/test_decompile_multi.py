@@ -339,15 +339,34 @@ def test_random_structures_over_more_atoms(atoms, seed):
     assert r.family == "logistic" and r.round_trip_error < 1e-9
 
 
-def test_ten_atoms_and_no_more():
-    """rho = the sum of n log-probs: ok = the all-true world, bad = every world (b = 1)."""
+def test_eight_atoms_end_to_end_and_no_more_than_ten():
+    """rho = the sum of n log-probs: t = prod w, b = 1, so ok = the all-true world and bad =
+    every world. Eight atoms decompile end to end; eleven are refused (at most 10)."""
     names = [f"M_y{c}" for c in "abdefhijkm"]
-    r = decompile(f"-logsigmoid({' + '.join(names)})", check_points=2)
-    assert len(r.structure.atoms) == 10
-    assert r.structure.regions()[0] == ["1" * 10] and len(r.structure.regions()[1]) == 1024
+    r = decompile(f"-logsigmoid({' + '.join(names[:8])})", check_points=2)
+    assert len(r.structure.atoms) == 8
+    assert r.structure.regions()[0] == ["1" * 8] and len(r.structure.regions()[1]) == 256
     with pytest.raises(NotExpressibleError) as info:
         decompile(f"-logsigmoid({' + '.join(names)} + M_yn)")
     assert "more than the 10" in str(info.value)
+
+
+def test_world_basis_over_ten_atoms():
+    """Step 3 alone over 10 atoms (showing a 10-atom structure's core is SymPy's slow
+    part, not the decompiler's): t = w_a*(1 - w_b), b = 1 - w_a*(1 - w_b) give ok = the
+    1024/4 = 256 worlds with M(ya) true and M(yb) false, bad = the other 768."""
+    from logicpo.decompiler.symbolic import weight
+    from logicpo.decompiler.worlds import regions
+
+    atoms = tuple(f"M(y{c})" for c in "abdefhijkm")
+    wa, wb = weight(atoms[0]), weight(atoms[1])
+    rest = sympy.Mul(*(weight(a) + (1 - weight(a)) for a in atoms[2:]))  # = 1, expanded: 2^8 terms
+    t = sympy.expand(wa * (1 - wb) * rest)
+    b = sympy.expand((1 - wa * (1 - wb)) * rest)
+    ok, bad = regions(t, b, atoms, None)
+    want = {k for k in range(1 << 10) if k & 1 and not k & 2}
+    assert {k for k in range(1 << 10) if (ok >> k) & 1} == want
+    assert {k for k in range(1 << 10) if (bad >> k) & 1} == set(range(1 << 10)) - want
 
 
 # ---------------------------------------------------------------- the command line
@@ -361,6 +380,7 @@ def test_cli_json_tpo(run):
     assert (cpo["name"], cpo["atoms"]) == ("CPO", ["M(yw)", "M(yl)"])
     assert (ce["name"], ce["atoms"], ce["ok"], ce["bad"]) == ("CE(yg)", ["M(yg)"], ["1"], ["0"])
     assert ce["normalize"] == "length" and ce["weight"] == 0.3 and ce["f"] == "logistic"
+    assert ce["closed_form"] == "-M_yg"  # the semantic loss of M(yg): -log w
     assert data["round_trip"]["max_rel_error"] < 1e-9
 
 
@@ -373,7 +393,10 @@ def test_cli_json_selm_with_declared_atoms(run):
     assert dpo["name"] == "DPO" and dpo["f"] == "logistic"
     assert (lin["name"], lin["f"], lin["atoms"]) == ("flip(W(ys))", "linear", ["M(ys)", "Ref(ys)"])
     assert (lin["ok"], lin["bad"]) == (["11", "01"], ["11", "10"])
-    assert lin["closed_form"] is None or "Ref_ys" in lin["closed_form"]
+    # rho = Ref_ys - M_ys: the closed form names both log-probs, in logsigmoid
+    assert lin["closed_form"].startswith("-log sigmoid(")
+    assert {"Ref_ys", "M_ys"} <= set(lin["closed_form"].replace("(", " ").replace(")", " ")
+                                      .replace("-", " ").replace("+", " ").split())
 
 
 def test_cli_bad_atoms_is_a_usage_error(run):

@@ -122,8 +122,7 @@ def decompile(expr: tuple[str, ...], values: tuple[tuple[str, float], ...], poin
         for label, value in _structure_rows(t.structure):
             grid.add_row(label, escape(value))
         grid.add_row("rho", escape(str(t.rho)))
-        grid.add_row("structure's loss", escape(t.closed_form or "(no closed form: closed "
-                                                "forms name only pc, pr, rc, rr)"))
+        grid.add_row("structure's loss", escape(t.closed_form))
         grid.add_row("known as", ", ".join(m.expression for m in t.matches)
                      or "no zoo structure (up to ref and flip)")
     for p in result.parameters:

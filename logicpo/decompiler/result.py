@@ -9,7 +9,6 @@ import sympy
 
 from logicpo.decompiler.symbolic import show
 from logicpo.errors import UsageError
-from logicpo.logic import atoms as atom_names
 from logicpo.logic.closed_form import closed_form
 from logicpo.logic.families import ROLES
 from logicpo.logic.identify import Match
@@ -45,26 +44,12 @@ class DecompiledTerm:
         return plain(self.exact_weight)
 
     @property
-    def closed_form(self) -> str | None:
-        """The structure's loss as a closed form in ``pc, pr, rc, rr``; None for a structure
-        over other atoms (:mod:`logicpo.logic.closed_form` names only the classic four; its
-        ``rho`` as read from the text is :attr:`rho`)."""
-        if not atom_names.is_classic(self.structure.atoms):
-            return None
+    def closed_form(self) -> str:
         return closed_form(self.structure).text
-
-    def structure_json(self) -> dict:
-        """The structure's ``show --json`` shape; over atoms beyond the classic four, with
-        ``closed_form`` and ``latex`` None and ``rho`` as read from the text."""
-        if atom_names.is_classic(self.structure.atoms):
-            return self.structure.to_json()
-        return {**self.structure.to_json(full=False), "closed_form": None,
-                "rho": show(self.rho), "latex": None,
-                "truth_table": self.structure.truth_table()}
 
     def to_json(self) -> dict:
         return {
-            "text": self.text, **self.structure_json(), "f": self.family,
+            "text": self.text, **self.structure.to_json(), "f": self.family,
             "params": {k: json_value(v) for k, v in self.params.items()},
             "weight": json_value(self.weight),
             "normalize": "length" if self.normalize else None,
@@ -159,7 +144,7 @@ class Decompiled:
         return self._one().same_as
 
     @property
-    def closed_form(self) -> str | None:
+    def closed_form(self) -> str:
         return self._one().closed_form
 
     @property
@@ -179,7 +164,7 @@ class Decompiled:
         out: dict = {}
         if len(self.terms) == 1:
             t = self.terms[0]
-            out.update(t.structure_json())
+            out.update(t.structure.to_json())
             out.update({"f": t.family,
                         "params": {k: json_value(v) for k, v in t.params.items()},
                         "weight": json_value(t.weight), "same_as": list(t.same_as)})

@@ -12,7 +12,7 @@ from logicpo.decompiler.floats import _log1mexp, evaluate
 from logicpo.decompiler.symbolic import parameter, parameters_of, show
 from logicpo.errors import NotExpressibleError, RoundTripError
 from logicpo.logic import atoms as atom_names
-from logicpo.logic.closed_form import LOGP, closed_form
+from logicpo.logic.closed_form import closed_form, logp_symbol
 from logicpo.logic.families import FAMILIES, MATH
 from logicpo.logic.structure import Structure
 from logicpo.syntax import loss_expr as lx
@@ -90,16 +90,23 @@ def draw_point(rng: random.Random, parameters: list[sympy.Symbol], *,
 
 def term_value(term: DecompiledTerm, env: dict[str, float]) -> tuple[float, float]:
     """``(weight * f(s), rho)`` of one decompiled term at ``env``, from its regions."""
-    logps = dict(env)
-    if term.normalize:
-        for a in term.structure.atoms:
-            name = atom_names.logp_name(a)
-            logps[name] = env[name] / env[atom_names.length_name(atom_names.response_of(a))]
+    logps = logps_of(term, env)
     subs = {p: env[p.name] for p in parameters_in(term)}
     p = {k: finite_real(k, v.subs(subs)) for k, v in term.exact_params.items()}
     w = finite_real("weight", term.exact_weight.subs(subs))
     rho = structure_rho(term.structure, logps)
     return w * family_value(term.family, p["beta"] * rho - p["gamma"], rho, p), rho
+
+
+def logps_of(term: DecompiledTerm, env: dict[str, float]) -> dict[str, float]:
+    """The log-probs the term's structure reads at ``env``: per token when it has
+    ``normalize=length`` (each atom's by its response's count)."""
+    logps = dict(env)
+    if term.normalize:
+        for a in term.structure.atoms:
+            name = atom_names.logp_name(a)
+            logps[name] = env[name] / env[atom_names.length_name(atom_names.response_of(a))]
+    return logps
 
 
 def parameters_in(term: DecompiledTerm) -> set[sympy.Symbol]:
@@ -116,10 +123,9 @@ def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
 
     Both sides are float64 with ``math`` only: the original from its parse tree, each
     decompiled term from its regions (world weights summed) and its family's formula; the
-    SymPy closed form of each structure over the classic atoms is checked against its
-    regions as well (:func:`~logicpo.logic.closed_form.closed_form` names only ``pc, pr,
-    rc, rr``; a structure over other atoms is checked by world enumeration alone). A
-    difference above 1e-9 (relative) is a bug of logicpo: :class:`RoundTripError`.
+    SymPy closed form of each structure is checked against its regions as well. Neither
+    side calls the compiled losses. A difference above 1e-9 (relative) is a bug of
+    logicpo: :class:`RoundTripError`.
     """
     rng = random.Random(seed)
     symbols: set[sympy.Symbol] = set()
@@ -127,8 +133,7 @@ def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
         symbols |= parameters_in(t)
     symbols |= {parameter(n) for n in names if n not in values}  # also those that cancel out
     symbols = sorted(symbols, key=str)
-    forms = [closed_form(t.structure) if atom_names.is_classic(t.structure.atoms) else None
-             for t in terms]
+    forms = [closed_form(t.structure) for t in terms]
     atoms = atom_names.union(*(t.structure.atoms for t in terms), _text_atoms(node))
     worst = 0.0
     for _ in range(points):
@@ -138,9 +143,9 @@ def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
         for t, cf in zip(terms, forms, strict=True):
             value, rho = term_value(t, env)
             mine += value
-            if cf is not None and cf.rho is not None:
-                at = {lp: (env[str(lp)] / env["nc" if str(lp) in ("pc", "rc") else "nr"]
-                           if t.normalize else env[str(lp)]) for lp in LOGP.values()}
+            if cf.rho is not None:
+                at = {logp_symbol(a): logps_of(t, env)[atom_names.logp_name(a)]
+                      for a in t.structure.atoms}
                 sym = float(cf.rho.subs(at).rewrite(sympy.log).evalf())
                 worst = max(worst, abs(sym - rho) / max(1.0, abs(rho)))
         try:

@@ -13,7 +13,7 @@ from sympy.printing.str import StrPrinter
 
 from logicpo.errors import NotExpressibleError
 from logicpo.logic import atoms as atom_names
-from logicpo.logic.closed_form import LOGP, WEIGHT, log1mexp, sigmoid
+from logicpo.logic.closed_form import LOGP, WEIGHT, log1mexp, logp_symbol, sigmoid, weight_symbol
 from logicpo.syntax import loss_expr as lx
 
 #: Parameters taken as any real number; every other parameter is taken positive (an
@@ -59,15 +59,14 @@ class _Symbols:
         return isinstance(x, sympy.Symbol) and x in self.key
 
 
-#: The log-prob of an atom: ``pc, pr, rc, rr`` (closed_form's symbols) for the classic four,
+#: The log-prob of an atom, closed_form's symbol: ``pc, pr, rc, rr`` for the classic four,
 #: ``M_yg``, ``Ref_ys``, ... (:func:`logicpo.logic.atoms.logp_name`) for any other.
-LOGPS = _Symbols(lambda a: sympy.Symbol(atom_names.logp_name(a), real=True), LOGP)
+LOGPS = _Symbols(logp_symbol, LOGP)
 #: The token count of a response: ``nc``, ``nr``, ``n_yg``, ...
 COUNTS = _Symbols(lambda r: sympy.Symbol(atom_names.length_name(r), positive=True),
                   {"yw": NC, "yl": NR})
-#: The weight ``exp(logp)`` of an atom: closed_form's ``w_pc``, ... and ``w_M_yg``, ...
-WEIGHTS = _Symbols(lambda a: sympy.Symbol(f"w_{atom_names.logp_name(a)}", positive=True),
-                   WEIGHT)
+#: The weight ``exp(logp)`` of an atom, closed_form's: ``w_pc``, ... and ``w_M_yg``, ...
+WEIGHTS = _Symbols(weight_symbol, WEIGHT)
 ATOM_OF = LOGPS.key  # log-prob symbol -> atom
 
 
