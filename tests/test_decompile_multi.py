@@ -191,7 +191,7 @@ def test_existing_readings_stay_and_a_lone_linear_loss_is_refused():
 
 
 def test_cpo3_listwise_regions():
-    """CPO3: rho = pc - log(1 - (1 - e^pr)(1 - e^p_yl2)), the winner valid whenever any
+    """CPO3 (its regions from the formula, not from the zoo's name): rho = pc - log(1 - (1 - e^pr)(1 - e^p_yl2)), the winner valid whenever any
     loser is. Over (M(yw), M(yl), M(yl2)): ok = M(yw) = the 4 worlds 1xx; bad =
     M(yl) | M(yl2) = the 6 worlds x1x or xx1."""
     r = decompile("-logsigmoid(pc - log1mexp(log1mexp(pr) + log1mexp(M_yl2)))")
@@ -203,24 +203,15 @@ def test_cpo3_listwise_regions():
     assert sorted(bad) == sorted(w for w in bits if "1" in w[1:])
     assert r.family == "logistic" and r.params["beta"] == 1.0
     assert r.round_trip_error < 1e-9
-    assert r.dsl == "logistic(decompiled, beta=1)"
-    assert r.definitions[0] == "responses yw, yl, yl2"
 
 
-def test_cpo3_is_named_after_a_known_cpo3():
-    """The identify step: with logicpo/beyond.lpo's CPO3 among the known structures, the
-    decompiled structure (same atoms, same regions) is named CPO3."""
-    from pathlib import Path
-
-    from logicpo.decompiler import zoo_structures
-    from logicpo.program import load_text
-
-    beyond = Path(__file__).resolve().parents[1] / "logicpo" / "beyond.lpo"
-    cpo3 = load_text(beyond.read_text(), str(beyond)).structure("CPO3")
-    r = decompile("-logsigmoid(pc - log1mexp(log1mexp(pr) + log1mexp(M_yl2)))",
-                  known=[*zoo_structures(), cpo3])
+def test_cpo3_is_named_after_the_zoos_cpo3():
+    """The identify step: the zoo's CPO3 (logicpo/beyond.lpo) has these atoms and regions,
+    so the decompiled structure is named CPO3 and the DSL text uses it."""
+    r = decompile("-logsigmoid(pc - log1mexp(log1mexp(pr) + log1mexp(M_yl2)))")
     assert r.structure.name == "CPO3"
     assert [m.expression for m in r.terms[0].matches] == ["CPO3"]
+    assert r.dsl == "logistic(CPO3, beta=1)"
 
 
 # ---------------------------------------------------------------- names

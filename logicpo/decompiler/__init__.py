@@ -41,11 +41,12 @@ __all__ = ["Decompiled", "NotExpressibleError", "RoundTripError", "decompile",
 
 
 def zoo_structures() -> list[Structure]:
-    """The built-in zoo's structures, what a result is named after by default."""
+    """The built-in zoo's structures, what a result is named after by default: those beyond
+    pairs (``logicpo/beyond.lpo``: CPO3) too, as a decompiled loss may be over their atoms."""
     from logicpo.program import zoo
 
     program = zoo()
-    return [program.structure(n) for n in program.names_of("structure")]
+    return [program.structure(n) for n in program.names_of("structure", beyond_pairs=True)]
 
 
 def decompile(expr: str, *, file: str = "<loss>", known: list[Structure] | None = None,

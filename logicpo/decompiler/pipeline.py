@@ -484,8 +484,19 @@ def _named_terms(reads, known) -> tuple[list[DecompiledTerm], list[str]]:
 
 def _known_as(s: Structure, known) -> tuple[Match, ...]:
     """The known structures ``s`` is (up to ref and flip), or ``K(y)`` for a known ``K``
-    about the winner alone read on another response ``y`` (``CE(yg)``, ``flip(W(ys))``)."""
-    return matches(s, known) or on_response(s, known)
+    about the winner alone read on another response ``y`` (``CE(yg)``, ``flip(W(ys))``).
+
+    ``ref`` exists for single-model structures over ``M(yw), M(yl)`` only, and ``matches``
+    tries it on every single-model one, so a structure such as CPO3 (over ``M(yw), M(yl),
+    M(yl2)``) is compared as itself and flipped only."""
+    pairs, beyond = [], []
+    for k in known:
+        (beyond if k.single_model and k.atoms != atom_names.ATOMS_SINGLE else pairs).append(k)
+    found = matches(s, pairs) + tuple(
+        Match(k.name, relation) for relation in ("same", "flip") for k in beyond
+        if (k.atoms, *((k.ok_mask, k.bad_mask) if relation == "same" else
+                       (k.bad_mask, k.ok_mask))) == (s.atoms, s.ok_mask, s.bad_mask))
+    return found or on_response(s, known)
 
 
 #: Whether a term prefers the loser is asked of structures over M(yw) and M(yl) and at most
