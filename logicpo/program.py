@@ -216,6 +216,7 @@ class Program:
         """An objective written inline, e.g. ``"0.8*sigmoid + 0.2*bco_pair"``."""
         node = parse_objective(text, file)
         self._sources.setdefault(file, text)
+        self._responses.setdefault(file, ast.INLINE_RESPONSES)  # sft(yg): no declarations
         return Objective(text.strip(), self._terms(as_sum(node), False))
 
     def formula(self, name: str, span: Span | None = None, *, zoo: bool = False) -> sympy.Basic:

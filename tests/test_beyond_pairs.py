@@ -412,3 +412,21 @@ def test_trl_route_refuses_a_loss_beyond_pairs():
         loss_module("tpo")
     assert "reads M(yg)" in str(info.value) and "--trainer builtin" in str(info.value)
     assert loss_module("sigmoid").atoms == ATOMS_REF
+
+
+def test_an_inline_objective_applies_terms_to_any_response():
+    """An inline objective (--loss "...") has no responses line: any y-name is a response,
+    so the DSL line decompile prints for TPO trains as it is."""
+    p = zoo()
+    o = p.inline_objective("logistic(CPO) + 0.5*logistic(CE(yg), beta=1, normalize=length)")
+    assert [t.structure.name for t in o.terms] == ["CPO", "CE(yg)"]
+    assert o.terms[1].structure.atoms == ("M(yg)",)
+    assert [t.structure.atoms for t in p.inline_objective("sft(yl2)").terms] == [("M(yl2)",)]
+
+
+def test_identify_skips_ref_of_structures_beyond_pairs():
+    from logicpo.logic.identify import matches
+
+    z = zoo()
+    known = [z.structure(n) for n in z.names_of("structure", beyond_pairs=True)]
+    assert [m.expression for m in matches(z.structure("DPO"), known)] == ["DPO", "ref(CPO)"]

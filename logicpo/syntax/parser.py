@@ -177,8 +177,9 @@ def _parse(text: str, file: str, start: str):
         except UnexpectedInput as exc:
             raise _syntax_error(exc, text, file, line_of) from None
         try:
-            result = _ToAst(file, _declarations(tree, file) if start == "program" else {}
-                            ).transform(tree)
+            declared = _declarations(tree, file) if start == "program" else (
+                {"responses": ast.INLINE_RESPONSES} if start == "objective_expr" else {})
+            result = _ToAst(file, declared).transform(tree)
         except LogicpoError as exc:
             if exc.span and exc.source_line is None:
                 exc.source_line = line_of(exc.span.line)
