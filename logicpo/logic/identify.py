@@ -9,8 +9,7 @@ Two structures are *the same* when they have the same atoms and the same ``ok`` 
 the regions (it negates the semantic log-ratio: the loss prefers what ``S`` disprefers),
 ``ref(S)`` is the reference version of a single-model ``S`` (spec section 5).
 
->>> from logicpo.logic.atoms import ATOMS_SINGLE
-from logicpo.logic.structure import Structure, flip, ref
+>>> from logicpo.logic.structure import Structure, flip, ref
 >>> cpo = Structure.from_masks("CPO", ("M(yw)", "M(yl)"), 0b1010, 0b1100)
 >>> [m.expression for m in matches(flip(ref(cpo)), [cpo])]
 ['flip(ref(CPO))']

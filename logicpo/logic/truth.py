@@ -267,6 +267,10 @@ def formula_of(m: int, atoms: tuple[str, ...], care: int | None = None) -> Boole
         return sympy.false
     if on == care:
         return sympy.true
+    used = support((on, care), atoms)
+    if len(used) < n and n > 4:  # minimise over the atoms that matter only (beyond pairs:
+        # a structure over many atoms often depends on few, and minimising is exponential)
+        return formula_of(project(on, atoms, used), used, project(care, atoms, used))
     symbols = [SYMBOLS[a] for a in atoms]
 
     def rows(mm: int):
