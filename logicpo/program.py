@@ -82,14 +82,18 @@ class Entry:
 
 
 def referenced_names(definition: ast.Definition) -> list[str]:
-    """The names a definition uses, in order of first use (walked without recursion)."""
+    """The names a definition uses, in order of first use."""
     out: dict[str, None] = {}
-    stack = [definition]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.REFERENCES):
+    refs = ast.REFERENCES
+    children = ast.children
+
+    def walk(node):
+        if isinstance(node, refs):
             out.setdefault(node.id)
-        stack.extend(reversed(ast.children(node)))
+        for c in children(node):
+            walk(c)
+
+    walk(definition)
     return list(out)
 
 
@@ -319,19 +323,26 @@ class Program:
 
     def _measure_one(self, e: Entry) -> tuple[int, int]:
         d = e.definition
-        deepest, size = 0, 0
-        stack = [(d, ast.levels(d))]
-        while stack:
-            node, depth = stack.pop()
-            size += ast.levels(node)
-            if isinstance(node, ast.REFERENCES):
+        levels, children, refs = ast.levels, ast.children, ast.REFERENCES
+        total = [0, 0]
+
+        def walk(node, depth):
+            lv = levels(node)
+            size = lv
+            if isinstance(node, refs):
                 r = self._entry(node.id, e.from_zoo)
                 r_depth, r_size = self._measured.get(r.key, (0, 0)) if r else (0, 0)
                 depth, size = depth + r_depth, size + r_size
             if depth > MAX_DEPTH:
                 raise too_deep(f"'{d.name}'", node.span, self.source_line(node.span))
-            deepest = max(deepest, depth)
-            stack.extend((c, depth + ast.levels(c)) for c in ast.children(node))
+            if depth > total[0]:
+                total[0] = depth
+            total[1] += size
+            for c in reversed(children(node)):  # the stack's order: the same node reported
+                walk(c, depth + levels(c))
+
+        walk(d, levels(d))
+        deepest, size = total
         if size > MAX_SIZE:
             raise self._fail(
                 DefinitionError, f"'{d.name}' is too large: written out, with the named "

@@ -8,7 +8,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from logicpo.cli.common import console, emit_json, err_console, file_option, json_option
+from logicpo.cli.common import (
+    console,
+    emit_json,
+    err_console,
+    file_option,
+    gc_paused,
+    json_option,
+)
 from logicpo.errors import LogicpoError, UsageError
 from logicpo.logic.atoms import is_classic
 from logicpo.logic.truth import world_list
@@ -385,6 +392,7 @@ def _print_comparison(result, summary: str) -> None:
 @click.option("--svg", "svg", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the lattice to this SVG file.")
 @json_option
+@gc_paused
 def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, single_model: bool,
             reference_only: bool, png: Path | None, svg: Path | None, as_json: bool,
             beyond_pairs: bool = False) -> None:

@@ -83,6 +83,36 @@ def mask(expr, atoms: tuple[str, ...],
     index = {name: i for i, name in enumerate(atoms)}
     full = full_mask(n)
 
+    def fast(e) -> int:
+        t = type(e)
+        if t is ast.Atom:
+            i = index.get(e.text)
+            if i is None:
+                raise ValueError(f"atom {e.text} is not among {atoms}")
+            return atom_mask(i, n)
+        if t is ast.Not:
+            return full & ~fast(e.arg)
+        if t is ast.And:
+            out = full
+            for a in e.args:
+                out &= fast(a)
+            return out
+        if t is ast.Or:
+            out = 0
+            for a in e.args:
+                out |= fast(a)
+            return out
+        if t is ast.Xor:
+            out = 0
+            for a in e.args:
+                out ^= fast(a)
+            return out
+        if t is ast.Implies:
+            return full & (~fast(e.premise) | fast(e.conclusion))
+        if t is ast.Iff:
+            return full & ~(fast(e.left) ^ fast(e.right))
+        return go(e)
+
     def go(e) -> int:
         op, args = _parts(e)
         if op == "atom":
@@ -119,7 +149,7 @@ def mask(expr, atoms: tuple[str, ...],
             return full & ~(vals[0] ^ vals[1])
         raise AssertionError(op)
 
-    return go(expr)
+    return fast(expr)
 
 
 def lift(m: int, atoms: tuple[str, ...], to: tuple[str, ...]) -> int:
