@@ -29,7 +29,6 @@ from logicpo.numbers import module as runtime
 from logicpo.numbers.api import compile_objective, instantiate
 from logicpo.numbers.export import render
 from logicpo.numbers.module import LossInputError
-from logicpo.program import zoo
 
 POOL = ("M(yw)", "M(yl)", "M(yg)", "Ref(ys)", "M(yl2)", "Src(yw)", "Ref(yg)", "M(ys)",
         "M(yl3)", "Ref(yw)", "Ref(yl)", "Src(yg)")
