@@ -20,7 +20,7 @@ program then carries a warning naming what was shadowed (:attr:`Program.diagnost
 >>> shadowed.structure("DPO").masks() == zoo().structure("DPO").masks()  # DPO is still ref(CPO)
 True
 >>> print(shadowed.diagnostics[0].message)
-'CPO' shadows the zoo's structure 'CPO': your own references to 'CPO' mean yours, the zoo's definitions keep meaning the zoo's (its DPO, simpo, cpo_full use it)
+'CPO' shadows the zoo's structure 'CPO': your own references to 'CPO' mean yours, the zoo's definitions keep meaning the zoo's (its DPO, simpo, cpo_full, ... use it)
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     import sympy
 
 ZOO_FILE = "zoo.lpo"
+#: the zoo's losses beyond pairs, left out of the zoo's lists unless asked for (names_of)
+BEYOND_FILE = "<zoo>/beyond.lpo"
 PCA_KEYS = ("core", "cond", "add")
 REGION_KEYS = ("ok", "bad")
 _KINDS = {ast.FormulaDef: "formula", ast.StructureDef: "structure", ast.ObjectiveDef: "objective"}
@@ -133,14 +135,21 @@ class Program:
         entry = self._entry(name, zoo)
         return None if entry is None else entry.kind
 
-    def names_of(self, kind: str, *, user_only: bool = False, zoo_only: bool = False) -> list[str]:
+    def names_of(self, kind: str, *, user_only: bool = False, zoo_only: bool = False,
+                 beyond_pairs: bool = False) -> list[str]:
         """Names of one kind: all visible ones, the user's, or the zoo's own (``zoo_only``;
-        look those up with ``zoo=True`` to get the zoo's definitions when one is shadowed)."""
+        look those up with ``zoo=True`` to get the zoo's definitions when one is shadowed).
+
+        The zoo's losses beyond pairs (``logicpo/beyond.lpo``: TPO, SELM, CPO3) are listed
+        only with ``beyond_pairs``: lists of the zoo are the paper's and TRL's losses over the
+        classic four atoms. They are looked up by name like any other."""
         if zoo_only:
-            return [n for n, e in self._zoo.items() if e.kind == kind]
+            return [n for n, e in self._zoo.items() if e.kind == kind
+                    and (beyond_pairs or e.file != BEYOND_FILE)]
         if user_only:
             return [n for n, e in self._user.items() if e.kind == kind]
-        return [n for n in self.names if self.kind(n) == kind]
+        return [n for n in self.names if self.kind(n) == kind
+                and (beyond_pairs or self._entry(n).file != BEYOND_FILE)]
 
     def entry(self, name: str, *, zoo: bool = False) -> Entry:
         """The definition called ``name`` and the file it came from."""
@@ -207,6 +216,7 @@ class Program:
         """An objective written inline, e.g. ``"0.8*sigmoid + 0.2*bco_pair"``."""
         node = parse_objective(text, file)
         self._sources.setdefault(file, text)
+        self._responses.setdefault(file, ast.INLINE_RESPONSES)  # sft(yg): no declarations
         return Objective(text.strip(), self._terms(as_sum(node), False))
 
     def formula(self, name: str, span: Span | None = None, *, zoo: bool = False) -> sympy.Basic:

@@ -311,3 +311,122 @@ def test_check_beyond_pairs_finds_losses_that_cannot_train():
     (d,) = p.diagnose("r")
     assert d.severity == "error" and "no M(...) atom moves its log-ratio" in d.message
     assert p.diagnose("g") == []
+
+
+# ---------------------------------------------------------------- the zoo's losses beyond pairs
+
+def _logsigmoid(x: float) -> float:
+    import math
+
+    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
+
+
+def test_zoo_tpo_is_its_published_formula():
+    """TPO: -logsigmoid(beta*(pc - pr)) - alpha*pg/ng, with beta = 0.1, alpha = 1."""
+    import torch
+
+    import logicpo
+
+    loss = logicpo.loss("tpo")
+    assert loss.atoms == ("M(yw)", "M(yl)", "M(yg)")
+    pc, pr, pg, ng = -12.0, -15.5, -20.0, 8.0
+    t = {k: torch.tensor([v], dtype=torch.float64) for k, v in
+         {"M(yw)": pc, "M(yl)": pr, "M(yg)": pg}.items()}
+    got = loss(logps=t, lengths={"yg": torch.tensor([ng], dtype=torch.float64)}).losses.item()
+    assert got == pytest.approx(-_logsigmoid(0.1 * (pc - pr)) - pg / ng, rel=1e-12)
+
+
+def test_zoo_selm_is_its_published_formula():
+    """SELM: -logsigmoid(beta*((pc - rc) - (pr - rr))) + alpha*beta*(ps - rs),
+    beta = 0.1, alpha = 0.001."""
+    import torch
+
+    import logicpo
+
+    loss = logicpo.loss("selm")
+    values = {"M(yw)": -10.0, "M(yl)": -14.0, "Ref(yw)": -11.0, "Ref(yl)": -12.5,
+              "M(ys)": -9.0, "Ref(ys)": -13.0}
+    assert set(loss.atoms) == set(values)
+    pc, pr, rc, rr, ps, rs = values.values()
+    got = loss(logps={k: torch.tensor([v], dtype=torch.float64) for k, v in values.items()}
+               ).losses.item()
+    want = -_logsigmoid(0.1 * ((pc - rc) - (pr - rr))) + 0.001 * 0.1 * (ps - rs)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_zoo_cpo3_is_its_hand_derived_rho():
+    """rho = pc - log(1 - (1 - e^pr)(1 - e^p3)), by hand from ok = M(yw), bad = M(yl) | M(yl2)."""
+    import math
+
+    import torch
+
+    import logicpo
+
+    pc, pr, p3 = -0.7, -1.1, -0.4
+    rho = pc - math.log(1 - (1 - math.exp(pr)) * (1 - math.exp(p3)))
+    got = logicpo.loss("cpo3")(logps={a: torch.tensor([v], dtype=torch.float64) for a, v in
+                                      (("M(yw)", pc), ("M(yl)", pr), ("M(yl2)", p3))}).losses
+    assert got.item() == pytest.approx(-_logsigmoid(0.1 * rho), rel=1e-12)
+
+
+def test_the_zoo_lists_stay_classic_unless_asked():
+    z = zoo()
+    assert "CPO3" not in z.names_of("structure")
+    assert "tpo" not in z.names_of("objective", zoo_only=True)
+    assert {"CPO3"} <= set(z.names_of("structure", beyond_pairs=True))
+    assert {"tpo", "selm", "cpo3"} <= set(z.names_of("objective", zoo_only=True,
+                                                     beyond_pairs=True))
+
+
+def test_cli_lattice_beyond_pairs_says_over_which_atoms(run):
+    import json
+
+    plain = json.loads(run("lattice", "--zoo", "--single-model", "--json").output)
+    assert "CPO3" not in plain["nodes"] and "atoms_note" not in plain
+    out = json.loads(run("lattice", "--zoo", "--single-model", "--beyond-pairs",
+                         "--json").output)
+    assert "CPO3" in out["nodes"] and ["CPO3", "CPO"] in out["edges"]
+    assert out["atoms"] == ["M(yw)", "M(yl)", "M(yl2)"]
+    assert "union of their atoms" in out["atoms_note"]
+    text = run("lattice", "CPO3", "CPO", "DPO").output
+    assert "compared over the union of their atoms" in text
+
+
+def test_cli_compare_and_show_beyond_pairs(run):
+    import json
+
+    out = json.loads(run("compare", "CPO3", "CPO", "--json").output)
+    assert out["relation"] == "stronger" and "CPO does not mention M(yl2)" in out["atoms_note"]
+    shown = json.loads(run("show", "CPO3", "--json").output)
+    assert shown["atoms"] == ["M(yw)", "M(yl)", "M(yl2)"]
+    assert shown["ok"] == ["111", "110", "101", "100"]
+    assert "M_yl2" in shown["closed_form"]
+    text = run("show", "CPO3").output
+    assert "neither yl nor yl2" in text  # the reading, in words, for three responses
+
+
+def test_trl_route_refuses_a_loss_beyond_pairs():
+    from logicpo.integrations.trl import IntegrationError, loss_module
+
+    with pytest.raises(IntegrationError) as info:
+        loss_module("tpo")
+    assert "reads M(yg)" in str(info.value) and "--trainer builtin" in str(info.value)
+    assert loss_module("sigmoid").atoms == ATOMS_REF
+
+
+def test_an_inline_objective_applies_terms_to_any_response():
+    """An inline objective (--loss "...") has no responses line: any y-name is a response,
+    so the DSL line decompile prints for TPO trains as it is."""
+    p = zoo()
+    o = p.inline_objective("logistic(CPO) + 0.5*logistic(CE(yg), beta=1, normalize=length)")
+    assert [t.structure.name for t in o.terms] == ["CPO", "CE(yg)"]
+    assert o.terms[1].structure.atoms == ("M(yg)",)
+    assert [t.structure.atoms for t in p.inline_objective("sft(yl2)").terms] == [("M(yl2)",)]
+
+
+def test_identify_skips_ref_of_structures_beyond_pairs():
+    from logicpo.logic.identify import matches
+
+    z = zoo()
+    known = [z.structure(n) for n in z.names_of("structure", beyond_pairs=True)]
+    assert [m.expression for m in matches(z.structure("DPO"), known)] == ["DPO", "ref(CPO)"]

@@ -63,14 +63,20 @@ LOG_VALUE = Number("parameter value")
                    "(repeatable): --value lambda=0.5.")
 @click.option("--points", type=click.IntRange(min=1), default=5, show_default=True,
               help="Random points at which the round trip is checked (at least 1).")
+@click.option("--atoms", "declared", multiple=True, metavar="NAME=ATOM,...",
+              help="Declare more log-prob and token-count names (repeatable, or "
+                   "comma-separated): --atoms \"g=M(yg),len_g=|yg|\". Without it, M_yg, "
+                   "Ref_ys, n_yg and the short forms pg, rs, ng already have their meaning.")
 @json_option
 def decompile(expr: tuple[str, ...], values: tuple[tuple[str, float], ...], points: int,
-              as_json: bool) -> None:
+              declared: tuple[str, ...], as_json: bool) -> None:
     """Find the logic behind a loss EXPR written in log-probs: an objective, a sum of
     terms f(structure, params), and the DSL text that trains it.
 
     EXPR uses the log-probs pc, pr, rc, rr (or policy_chosen_logps, ...), token counts
-    (nc, nr, len_w, len_l, chosen_lengths, ...: pc/nc gives normalize=length), numbers,
+    (nc, nr, len_w, len_l, chosen_lengths, ...: pc/nc gives normalize=length), the
+    log-prob Model_response of any other atom (M_yg, Ref_ys, M_yl2; pg, rs for short) and
+    the token count n_response (n_yg; ng for short), numbers,
     + - * / ** and log, exp, logsigmoid, sigmoid, softplus, log1mexp, log1p, expm1,
     logaddexp, relu, max. Every other name is a parameter (beta, gamma, eps, lambda, tau,
     ...), reported by its role. Each term's outer function may be any of the spec's
@@ -89,7 +95,8 @@ def decompile(expr: tuple[str, ...], values: tuple[tuple[str, float], ...], poin
         if name in bound:
             raise UsageError(f"--value {name}=... is given twice")
         bound[name] = number
-    result = run(expr, file="<expr>", check_points=points, values=bound)
+    extra = {"atoms": ",".join(declared)} if declared else {}  # the API's own default else
+    result = run(expr, file="<expr>", check_points=points, values=bound, **extra)
     if as_json:
         emit_json(result.to_json())
         return

@@ -425,10 +425,10 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
                 listed.add(s.name)
     if use_zoo:  # the zoo's own definitions, even where a --file shadows a name; first, so
         given = {s.name for s in structures}  # that a merged node reads cCPO=mine
-        zoo_structures = [program.structure(n, zoo=True) for n in zoo_names if n not in given]
-        if not beyond_pairs:  # the paper's lattice: the classic atoms only
-            zoo_structures = [s for s in zoo_structures if is_classic(s.atoms)]
-        structures = zoo_structures + structures
+        # the paper's lattice, over the classic atoms, unless --beyond-pairs
+        listed = program.names_of("structure", zoo_only=True, beyond_pairs=beyond_pairs)
+        structures = [program.structure(n, zoo=True) for n in listed
+                      if n not in given] + structures
     if single_model:
         structures = [s for s in structures if s.single_model]
     if reference_only:

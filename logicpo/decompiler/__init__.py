@@ -41,20 +41,24 @@ __all__ = ["Decompiled", "NotExpressibleError", "RoundTripError", "decompile",
 
 
 def zoo_structures() -> list[Structure]:
-    """The built-in zoo's structures, what a result is named after by default."""
+    """The built-in zoo's structures, what a result is named after by default: those beyond
+    pairs (``logicpo/beyond.lpo``: CPO3) too, as a decompiled loss may be over their atoms."""
     from logicpo.program import zoo
 
     program = zoo()
-    return [program.structure(n) for n in program.names_of("structure")]
+    return [program.structure(n) for n in program.names_of("structure", beyond_pairs=True)]
 
 
 def decompile(expr: str, *, file: str = "<loss>", known: list[Structure] | None = None,
               check_points: int = 5, seed: int = 0,
-              values: dict[str, float] | None = None) -> Decompiled:
+              values: dict[str, float] | None = None, atoms: str | None = None) -> Decompiled:
     """The objective behind the loss ``expr`` (spec section 6): its terms, each
     ``weight * f(structure, params)``, the parameters by the names ``expr`` uses, and DSL
     text. Structures are named after ``known`` (default: the zoo's) up to ``ref`` and
-    ``flip``; ``values`` binds parameters to numbers (``{"lambda": 0.5}``).
+    ``flip``, or as a known structure about ``yw`` read on another response (``CE(yg)``);
+    ``values`` binds parameters to numbers (``{"lambda": 0.5}``); ``atoms`` declares more
+    log-prob and token-count names, as the command line's ``--atoms`` does
+    (``"g=M(yg),len_g=|yg|"``, :func:`logicpo.syntax.loss_expr.parse_atoms`).
 
     >>> r = decompile("-logsigmoid(beta*(pc - pr)) - lambda*pc", values={"lambda": 0.5})
     >>> [(t.family, t.structure.name, t.weight) for t in r.terms]
@@ -63,7 +67,8 @@ def decompile(expr: str, *, file: str = "<loss>", known: list[Structure] | None 
     'logistic(CPO) + 0.5*logistic(CE, beta=1, normalize=none)'
     """
     from logicpo.decompiler import pipeline
+    from logicpo.syntax.loss_expr import parse_atoms
 
     return pipeline.decompile(expr, known=zoo_structures() if known is None else known,
                               file=file, check_points=check_points, seed=seed,
-                              values=values)
+                              values=values, atoms=parse_atoms(atoms) if atoms else None)

@@ -1,7 +1,8 @@
 """Step 1 of decompilation: recognise the outer ``f`` and peel it off.
 
 ``e = weight * f(s)`` with ``s = beta*rho - gamma``, for the logistic (with label smoothing),
-robust, hinge, square and sigmoid families; exo and discopop are in :mod:`.exo`.
+robust, hinge, square and sigmoid families; exo and discopop are in :mod:`.exo`; and
+:func:`linear`, the reading tried last.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import sympy
 
 from logicpo.decompiler.exo import exo_or_discopop, mixes_sigmoid
-from logicpo.decompiler.symbolic import LOGPS, const, is_positive, show
-from logicpo.decompiler.worlds import log_term
+from logicpo.decompiler.symbolic import BETA, LOGPS, const, is_positive, show
+from logicpo.decompiler.worlds import log_term, peel_beta, split
 from logicpo.errors import NotExpressibleError, Span
 from logicpo.logic.closed_form import sigmoid
 
@@ -35,9 +36,10 @@ def recognise(e: sympy.Expr, span: Span | None) -> tuple[str, sympy.Expr, dict, 
     if logsig:
         if other or constant != 0:
             extra = sympy.Add(*(c * r for c, r in other)) + constant
+            what = f"'{show(extra)}'" if other else f"the constant '{show(extra)}'"
             raise NotExpressibleError(
                 f"a logistic loss must be made of log-sigmoid terms only, but "
-                f"'{show(extra)}' is added to them", span, piece=other[0][1] if other else None,
+                f"{what} is added to them", span, piece=other[0][1] if other else None,
                 hint="write the loss as -log sigmoid(s), or decompile each term separately")
         return logistic(logsig, span)
     if len(terms) == 1 or (len(other) == 1 and constant != 0):
@@ -118,3 +120,25 @@ def square(coeff, base, span):
         raise NotExpressibleError(
             f"'({show(base)})^2' has no margin: the square family is (rho - 1/(2*beta))^2", span)
     return "square", sympy.expand(base - c0), {"c0": c0}, coeff
+
+
+def linear(e: sympy.Expr, span) -> tuple[str, sympy.Expr, dict, sympy.Expr]:
+    """``e = weight * (-s)``: the ``linear`` family (f = -s), for a term that is a multiple of
+    a log-ratio with no outer function, such as SELM's ``alpha*beta*(ps - rs)``. The
+    pipeline tries it last, when no other reading (the semantic loss ``-log q`` included)
+    fits, so ``-pc`` stays ``logistic(CE)``.
+
+    The scale of ``-e`` is ``weight * beta``; a factor that is the parameter ``beta`` is the
+    temperature and the rest the weight, else the whole scale is the weight and ``beta`` 1
+    (as the semantic loss reads ``-k*log q``).
+
+    >>> from logicpo.decompiler.symbolic import logp
+    >>> ps, rs = logp("M(ys)"), logp("Ref(ys)")
+    >>> family, s, _, weight = linear(2 * BETA * (ps - rs), None)
+    >>> family, s, weight
+    ('linear', -M_ys*beta + Ref_ys*beta, 2)
+    """
+    parts, _ = split(-e, span)
+    scale, _ = peel_beta(parts, span)
+    weight = scale / BETA if BETA in sympy.Mul.make_args(scale) else scale
+    return "linear", sympy.expand(-e / weight), {}, sympy.simplify(weight)

@@ -17,22 +17,23 @@ import dataclasses
 import sympy
 
 from logicpo.decompiler.exo import mixes_sigmoid
-from logicpo.decompiler.outer import recognise
+from logicpo.decompiler.outer import linear, recognise
+from logicpo.decompiler.per_response import on_response
 from logicpo.decompiler.result import Decompiled, DecompiledTerm, Parameter
 from logicpo.decompiler.round_trip import finite_real, parameters_in, round_trip
 from logicpo.decompiler.symbolic import (
     ASSUMED,
+    ATOM_OF,
     COUNTS,
     LOGPS,
-    NC,
-    NR,
+    count,
     is_positive,
     normalise,
     parameters_of,
     show,
     to_sympy,
 )
-from logicpo.decompiler.worlds import log_term, peel_beta, ratio, regions, split
+from logicpo.decompiler.worlds import log_term, peel_beta, ratio, regions, split, term_atoms
 from logicpo.errors import (
     InternalError,
     LogicpoError,
@@ -41,29 +42,28 @@ from logicpo.errors import (
     UsageError,
     did_you_mean,
 )
-from logicpo.logic.closed_form import WEIGHT, sigmoid
-from logicpo.logic.closed_form import pc as PC
-from logicpo.logic.closed_form import pr as PR
-from logicpo.logic.closed_form import rc as RC
-from logicpo.logic.closed_form import rr as RR
+from logicpo.logic import atoms as atom_names
+from logicpo.logic.closed_form import sigmoid
 from logicpo.logic.families import FAMILIES, ROLES
-from logicpo.logic.formulas import ATOMS_REF, ATOMS_SINGLE
-from logicpo.logic.identify import matches
+from logicpo.logic.identify import Match, matches
 from logicpo.logic.structure import Structure, definition_line
 from logicpo.syntax import loss_expr as lx
 
 _CE = (0b1010, 0b0101)  # CE over (M(yw), M(yl)): ok = M(yw), bad = ~M(yw)
+_CE_ONE = (0b10, 0b01)  # CE of any other response y, over (M(y),): ok = M(y), bad = ~M(y)
 
 
 def decompile(expr: str, *, known: list[Structure], file: str = "<loss>",
               check_points: int = 5, seed: int = 0,
-              values: dict[str, float] | None = None) -> Decompiled:
+              values: dict[str, float] | None = None,
+              atoms: dict[str, str] | None = None) -> Decompiled:
     """The terms, structures, outer families and parameters of the loss ``expr``.
 
     ``known`` names the structures found (usually the zoo's); ``values`` binds parameters
-    by the names the text uses (``{"lambda": 0.5}``).
+    by the names the text uses (``{"lambda": 0.5}``); ``atoms`` declares more log-prob and
+    token-count names (:func:`logicpo.syntax.loss_expr.parse_atoms`).
     """
-    node = lx.parse_loss_expression(expr, file)
+    node = lx.parse_loss_expression(expr, file, names=atoms)
     values = dict(values or {})
     named = _parameter_names(node)
     for name in values:
@@ -100,11 +100,10 @@ def decompile(expr: str, *, known: list[Structure], file: str = "<loss>",
 
 
 def _parameter_names(node: lx.LossNode) -> set[str]:
-    fixed = set(lx.SYMBOLS.values())
     out, stack = set(), [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, lx.Var) and n.name not in fixed:
+        if isinstance(n, lx.Var) and not lx.is_fixed(n.name):
             out.add(n.name)
         stack.extend(lx.children(n))
     return out
@@ -140,26 +139,70 @@ class _Read:
 
 def _unnormalise(g: sympy.Expr, span) -> sympy.Expr:
     """``g`` in per-token log-probs: ``pc/nc -> pc`` (the term has ``normalize=length``)."""
-    h = g.subs({PC: PC * NC, RC: RC * NC, PR: PR * NR, RR: RR * NR}, simultaneous=True)
+    logps = [lp for lp in LOGPS if lp in g.free_symbols]
+    h = g.subs({lp: lp * count(atom_names.response_of(ATOM_OF[lp])) for lp in logps},
+               simultaneous=True)
     h = sympy.expand_log(h, force=True)
-    left = h.free_symbols & set(COUNTS)
+    left = [c for c in COUNTS if c in h.free_symbols]
     if left:
-        count = sorted(map(str, left))[0]
-        side = "chosen (pc, rc)" if count == "nc" else "rejected (pr, rr)"
+        first = sorted(left, key=str)[0]
+        response = COUNTS.key[first]
+        if response in atom_names.CLASSIC_RESPONSES:
+            side = "chosen (pc, rc)" if first.name == "nc" else "rejected (pr, rr)"
+            how = "pc/nc, rc/nc, pr/nr, rr/nr"
+        else:
+            mine = [atom_names.logp_name(a) for a in LOGPS.of
+                    if atom_names.response_of(a) == response]
+            side = f"{response} ({', '.join(mine) or f'M_{response}'})"
+            how = f"M_{response}/{first.name}, ..."
         raise NotExpressibleError(
-            f"the token count {count} does not divide every log-prob of the {side} response "
+            f"the token count {first} does not divide every log-prob of the {side} response "
             f"in '{show(g)}': length normalisation divides each of them by its response's "
-            "token count (pc/nc, rc/nc, pr/nr, rr/nr)", span)
+            f"token count ({how})", span)
     return normalise(h)
 
 
-def read_term(g: sympy.Expr, span, *, semantic: bool = False) -> _Read:
-    """Read ``g`` as one term ``weight * f(S)`` (``semantic``: as ``-k*log q`` only)."""
-    normalize = bool(g.free_symbols & set(COUNTS))
+def read_term(g: sympy.Expr, span, *, semantic: bool = False,
+              as_linear: bool = False) -> _Read:
+    """Read ``g`` as one term ``weight * f(S)`` (``semantic``: as ``-k*log q`` only).
+
+    ``as_linear``: a term of a sum, next to others, that no other family reads may be a
+    multiple of a log-ratio, the ``linear`` family (SELM's ``alpha*beta*(ps - rs)``). A
+    whole loss is never read so: ``-beta*rho`` alone is unbounded below."""
+    normalize = any(c in COUNTS for c in g.free_symbols)
     if normalize:
         g = _unnormalise(g, span)
     notes = []
     family, s, params, weight = ("semantic", g, {}, 1) if semantic else recognise(g, span)
+    if family == "semantic" and as_linear:
+        try:
+            return _as_read(g, span, family, s, params, weight, normalize, notes)
+        except NotExpressibleError as exc:
+            first = exc
+        try:  # the last reading: a multiple of a log-ratio, f = -s
+            read = _as_read(g, span, *linear(g, span), normalize, notes)
+        except NotExpressibleError:
+            raise first from None
+        return read
+    return _as_read(g, span, family, s, params, weight, normalize, notes)
+
+
+def _linear_hint(e: sympy.Expr, span) -> str | None:
+    """What to say when a whole loss that was refused would read as a ``linear`` term."""
+    try:
+        r = read_term(e, span, as_linear=True)
+    except LogicpoError:
+        return None
+    if r.family != "linear":
+        return None
+    return ("this is a multiple of a log-ratio with no outer function: next to other terms it "
+            "is read as a linear term (f = -s, as SELM's alpha*beta*(ps - rs)), but alone, "
+            "-beta*rho is unbounded below and is not a loss")
+
+
+def _as_read(g, span, family, s, params, weight, normalize, notes) -> _Read:
+    """``g = weight * family(s)`` with its structure, or the semantic loss ``-k*log q``."""
+    notes = list(notes)
     if family == "semantic":
         # -k*log q: the classic semantic loss of a formula with probability q (spec 6.1).
         parts, c0 = split(-g, span)
@@ -184,8 +227,7 @@ def read_term(g: sympy.Expr, span, *, semantic: bool = False) -> _Read:
             gamma = sympy.simplify(-c0)
         t, b = ratio(exponents, span)
         rho = sum((m * term for term, m in exponents.items()), sympy.Integer(0))
-    atoms = ATOMS_REF if (t.free_symbols | b.free_symbols) & {
-        WEIGHT["Ref(yw)"], WEIGHT["Ref(yl)"]} else ATOMS_SINGLE
+    atoms = term_atoms(t, b, span)
     ok, bad = regions(t, b, atoms, span)
     params = {"beta": sympy.sympify(beta), "gamma": sympy.sympify(gamma),
               **{k: sympy.sympify(v) for k, v in params.items()}}
@@ -280,6 +322,15 @@ def _top_terms(node: lx.LossNode, sign: int = 1) -> list[tuple[int, lx.LossNode]
 
 def _read_objective(e: sympy.Expr, span, node, expr, values) -> list[tuple[str, _Read]]:
     try:
+        return _read_sum(e, span, node, expr, values)
+    except NotExpressibleError as exc:
+        if exc.hint is None:
+            exc.hint = _linear_hint(e, span)
+        raise
+
+
+def _read_sum(e: sympy.Expr, span, node, expr, values) -> list[tuple[str, _Read]]:
+    try:
         return [(expr.strip(), read_term(e, span))]
     except NotExpressibleError as exc:
         first = exc
@@ -315,22 +366,48 @@ def _read_objective(e: sympy.Expr, span, node, expr, values) -> list[tuple[str, 
     for kind, group in groups:
         if kind == "semantic":
             try:
-                out.append((_name(group, tops, expr), read_term(sympy.Add(*group), span)))
+                out.append((_name(group, tops, expr), read_term(
+                    sympy.Add(*group), span, as_linear=len(groups) > 1)))
                 continue
             except NotExpressibleError:
                 if len(group) == 1:
                     raise
+            scales = _by_scale(group)
+            if len(scales) > 1:  # -pc + beta*(ps - rs): CE, and a log-ratio beside it
+                try:
+                    out += [(_name(g, tops, expr), read_term(sympy.Add(*g), span,
+                                                             as_linear=True)) for g in scales]
+                    continue
+                except NotExpressibleError:
+                    pass
             subgroups = [[a] for a in group]
         else:
             subgroups = [group]
         for g in subgroups:
             text = _name(g, tops, expr)
             try:
-                out.append((text, read_term(sympy.Add(*g), span)))
+                out.append((text, read_term(sympy.Add(*g), span, as_linear=len(groups) > 1)))
             except NotExpressibleError as exc:
                 exc.message = f"in the term '{text}': {exc.message}"
                 exc.args = (exc.message,)
                 raise
+    return out
+
+
+def _by_scale(group: list) -> list[list]:
+    """The log-probability pieces grouped by scale: pieces whose coefficients are rational
+    multiples of each other (``beta*ps`` and ``-beta*rs``, not ``-pc``) may be one term."""
+    out: list[list] = []
+    for a in group:
+        c = a.as_independent(*LOGPS, as_Add=False)[0]
+        for g in out:
+            r = sympy.nsimplify(sympy.simplify(c / g[0].as_independent(*LOGPS, as_Add=False)[0]),
+                                rational=True)
+            if r.is_Rational:
+                g.append(a)
+                break
+        else:
+            out.append([a])
     return out
 
 
@@ -362,8 +439,10 @@ def _decompile(expr, node, span, known, check_points, seed, values) -> Decompile
     terms, warnings = _named_terms(reads, known)
     parameters, assumptions = _parameters(terms)
     dsl, definitions, problem, open_params, notes = _dsl(terms, known)
-    if dsl is not None:
-        warnings += _check_dsl(dsl, definitions, terms, expr)
+    dsl, problem, more = _dsl_or_problem(dsl, definitions, terms, expr, problem)
+    warnings += more
+    if dsl is None:  # nothing to give at run time
+        open_params, notes = (), ()
     fields = dict(expression=expr, terms=tuple(terms), parameters=parameters,
                   values=tuple(sorted(values.items())), assumptions=assumptions,
                   warnings=tuple(warnings), dsl=dsl, definitions=definitions,
@@ -381,11 +460,11 @@ def _named_terms(reads, known) -> tuple[list[DecompiledTerm], list[str]]:
 
     terms, warnings = [], []
     new: dict[tuple, str] = {}
-    fresh = sum(1 for _, r in reads if not matches(
+    fresh = sum(1 for _, r in reads if not _known_as(
         Structure.from_masks("x", r.atoms, r.ok, r.bad), known))
     for i, (text, r) in enumerate(reads, 1):
         s = Structure.from_masks("decompiled", r.atoms, r.ok, r.bad, origin="decompile")
-        found = matches(s, known)
+        found = _known_as(s, known)
         if found:
             s = s.renamed(found[0].expression)
         else:
@@ -396,11 +475,37 @@ def _named_terms(reads, known) -> tuple[list[DecompiledTerm], list[str]]:
         term = DecompiledTerm(text, s, r.family, r.params, r.weight, r.rho, r.normalize,
                               found, r.notes)
         terms.append(term)
-        if r.family != "square" and s.degeneracy is None and prefers_loser(s):
+        if r.family != "square" and s.degeneracy is None and _judged(s) and prefers_loser(s):
             where = f"term {i} ('{text}')" if len(reads) > 1 else f"'{text}'"
             warnings.append(f"{where} is {r.family}({s.name}), which prefers the loser: "
                             "training it raises M(yl) or lowers M(yw)")
     return terms, warnings
+
+
+def _known_as(s: Structure, known) -> tuple[Match, ...]:
+    """The known structures ``s`` is (up to ref and flip), or ``K(y)`` for a known ``K``
+    about the winner alone read on another response ``y`` (``CE(yg)``, ``flip(W(ys))``).
+
+    ``ref`` exists for single-model structures over ``M(yw), M(yl)`` only, and ``matches``
+    tries it on every single-model one, so a structure such as CPO3 (over ``M(yw), M(yl),
+    M(yl2)``) is compared as itself and flipped only."""
+    pairs, beyond = [], []
+    for k in known:
+        (beyond if k.single_model and k.atoms != atom_names.ATOMS_SINGLE else pairs).append(k)
+    found = matches(s, pairs) + tuple(
+        Match(k.name, relation) for relation in ("same", "flip") for k in beyond
+        if (k.atoms, *((k.ok_mask, k.bad_mask) if relation == "same" else
+                       (k.bad_mask, k.ok_mask))) == (s.atoms, s.ok_mask, s.bad_mask))
+    return found or on_response(s, known)
+
+
+#: Whether a term prefers the loser is asked of structures over M(yw) and M(yl) and at most
+#: this many atoms (the exact test walks a grid of 3^(n-1) points per policy atom).
+_JUDGED_ATOMS = 6
+
+
+def _judged(s: Structure) -> bool:
+    return {"M(yw)", "M(yl)"} <= set(s.atoms) and len(s.atoms) <= _JUDGED_ATOMS
 
 
 def _parameters(terms) -> tuple[tuple[Parameter, ...], tuple[str, ...]]:
@@ -438,6 +543,7 @@ def _dsl(terms, known):
     culprits: set[str] = set()  # the parameters that keep the DSL from saying it
     dsl_terms = []
     notes: list[str] = []
+    definitions += _declarations(t.structure.atoms for t in terms)
     for i, t in enumerate(terms, 1):
         name = t.structure.name
         if not t.matches and name not in seen:
@@ -452,8 +558,7 @@ def _dsl(terms, known):
             if key == "normalize":
                 if t.normalize:
                     params.append((key, "length"))
-                elif t.family == "logistic" and (t.structure.single_model and (
-                        t.structure.ok_mask, t.structure.bad_mask) == _CE):
+                elif t.family == "logistic" and _is_ce(t.structure):
                     params.append((key, "none"))  # not the NLL's token mean (normalize auto)
                 continue
             v = t.exact_params.get(key)
@@ -512,6 +617,53 @@ def _dsl(terms, known):
     return text, tuple(definitions), None, tuple(sorted(open_params.items())), tuple(notes)
 
 
+def _is_ce(s: Structure) -> bool:
+    """CE, or CE on another response (``ok: M(y)  bad: ~M(y)``): the NLL."""
+    masks = (s.ok_mask, s.bad_mask)
+    return (s.single_model and masks == _CE) or (len(s.atoms) == 1 and masks == _CE_ONE
+                                                  and atom_names.model_of(s.atoms[0]) == "M")
+
+
+def _declarations(atom_tuples) -> list[str]:
+    """The ``responses`` and ``models`` lines a file needs for atoms beyond the classic
+    four (issue 13), none for a classic objective."""
+    used = atom_names.union(*atom_tuples)
+    if atom_names.is_classic(used):
+        return []
+    lines = []
+    responses = atom_names.responses_of((*atom_names.ATOMS_REF, *used))
+    if responses != atom_names.CLASSIC_RESPONSES:
+        lines.append("responses " + ", ".join(responses))
+    models = atom_names.models_of((*atom_names.ATOMS_REF, *used))
+    if models != atom_names.CLASSIC_MODELS:
+        lines.append("models " + ", ".join(models))
+    return lines
+
+
+class _Unloadable(Exception):
+    """The DSL's loader refused the decompiled text (with the loader's error)."""
+
+
+def _dsl_or_problem(dsl, definitions, terms, expr, problem):
+    """``(dsl, problem, warnings)`` after the DSL text is read back (:func:`_check_dsl`).
+
+    A classic objective's text that does not load is a bug of logicpo; one over other atoms
+    needs a DSL that declares them, and when this version's loader cannot read it, there is
+    no DSL text and ``problem`` says why (the terms, structures and round trip stand)."""
+    if dsl is None:
+        return None, problem, []
+    try:
+        return dsl, problem, _check_dsl(dsl, definitions, terms, expr)
+    except _Unloadable as exc:
+        used = atom_names.union(*(t.structure.atoms for t in terms))
+        beyond = [a for a in used if a not in atom_names.CLASSIC]
+        if not beyond:
+            raise InternalError(f"the DSL text of '{expr}' does not load: {exc}") from None
+        return None, (f"the DSL text '{dsl}' does not load in this version of logicpo, "
+                      f"whose DSL does not read these structures over {', '.join(beyond)} "
+                      f"(the loader says: {exc})"), []
+
+
 def _check_dsl(dsl: str, definitions, terms, expr) -> list[str]:
     """The DSL text read back by the DSL's own loader must give the same terms; returns
     the warnings ``logicpo check`` gives about it."""
@@ -519,11 +671,15 @@ def _check_dsl(dsl: str, definitions, terms, expr) -> list[str]:
     from logicpo.logic.objective import resolved_params
     from logicpo.program import load_text
 
+    head = "".join(d + "\n" for d in definitions)
     try:
-        program = load_text("".join(d + "\n" for d in definitions), "<decompiled>")
-        objective = program.inline_objective(dsl, "<decompiled>")
+        if atom_names.is_classic(atom_names.union(*(t.structure.atoms for t in terms))):
+            objective = load_text(head, "<decompiled>").inline_objective(dsl, "<decompiled>")
+        else:  # CE(yg) is read after the file's responses line: the objective of r.source
+            objective = load_text(head + f"objective decompiled_loss = {dsl}\n",
+                                  "<decompiled>").objective("decompiled_loss")
     except LogicpoError as exc:
-        raise InternalError(f"the DSL text of '{expr}' does not load: {exc}") from None
+        raise _Unloadable(str(exc)) from None
     left = list(objective.terms)
     for mine in terms:
         def same(back, mine=mine) -> bool:

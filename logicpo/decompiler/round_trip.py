@@ -11,11 +11,8 @@ import sympy
 from logicpo.decompiler.floats import _log1mexp, evaluate
 from logicpo.decompiler.symbolic import parameter, parameters_of, show
 from logicpo.errors import NotExpressibleError, RoundTripError
-from logicpo.logic.closed_form import LOGP, closed_form
-from logicpo.logic.closed_form import pc as PC
-from logicpo.logic.closed_form import pr as PR
-from logicpo.logic.closed_form import rc as RC
-from logicpo.logic.closed_form import rr as RR
+from logicpo.logic import atoms as atom_names
+from logicpo.logic.closed_form import closed_form, logp_symbol
 from logicpo.logic.families import FAMILIES, MATH
 from logicpo.logic.structure import Structure
 from logicpo.syntax import loss_expr as lx
@@ -31,9 +28,10 @@ def family_value(family: str, s: float, rho: float, params: dict[str, float]) ->
 
 
 def structure_rho(structure: Structure, logps: dict[str, float]) -> float:
-    """``log WMC(ok) - log WMC(bad)`` from the regions, world by world, in float64."""
+    """``log WMC(ok) - log WMC(bad)`` from the regions, world by world, in float64, over
+    any atoms (``logps`` by :func:`~logicpo.logic.atoms.logp_name`)."""
     atoms = structure.atoms
-    lw = [logps[str(LOGP[a])] for a in atoms]
+    lw = [logps[atom_names.logp_name(a)] for a in atoms]
 
     def wmc(m: int) -> float:
         total = 0.0
@@ -68,14 +66,23 @@ REAL_RANGE = (0.0, 1.0)
 
 
 def draw_point(rng: random.Random, parameters: list[sympy.Symbol], *,
-               counts: bool) -> dict[str, float]:
+               counts: bool, atoms: tuple[str, ...] = ()) -> dict[str, float]:
     """One random point: raw log-probs (``pc`` is ``nc`` times a per-token value), counts
     (1 when the loss has none, so that the log-probs stay where negated atoms matter),
-    and a value for every parameter within its assumption."""
+    and a value for every parameter within its assumption. The classic four always, then
+    the other ``atoms`` and their responses' counts, by their names in
+    :mod:`logicpo.logic.atoms`."""
     env = {"nc": rng.uniform(*COUNT_RANGE) if counts else 1.0,
            "nr": rng.uniform(*COUNT_RANGE) if counts else 1.0}
     for name, count in (("pc", "nc"), ("pr", "nr"), ("rc", "nc"), ("rr", "nr")):
         env[name] = rng.uniform(*LOGP_RANGE) * env[count]
+    others = [a for a in atom_names.atom_order(atoms) if a not in atom_names.CLASSIC]
+    for response in atom_names.responses_of(others):
+        if response not in atom_names.CLASSIC_RESPONSES:
+            env[atom_names.length_name(response)] = rng.uniform(*COUNT_RANGE) if counts else 1.0
+    for a in others:
+        count = atom_names.length_name(atom_names.response_of(a))
+        env[atom_names.logp_name(a)] = rng.uniform(*LOGP_RANGE) * env[count]
     for p in parameters:
         env[p.name] = rng.uniform(*(POSITIVE_RANGE if p.is_positive else REAL_RANGE))
     return env
@@ -83,15 +90,23 @@ def draw_point(rng: random.Random, parameters: list[sympy.Symbol], *,
 
 def term_value(term: DecompiledTerm, env: dict[str, float]) -> tuple[float, float]:
     """``(weight * f(s), rho)`` of one decompiled term at ``env``, from its regions."""
-    logps = dict(env)
-    if term.normalize:
-        for name, count in (("pc", "nc"), ("pr", "nr"), ("rc", "nc"), ("rr", "nr")):
-            logps[name] = env[name] / env[count]
+    logps = logps_of(term, env)
     subs = {p: env[p.name] for p in parameters_in(term)}
     p = {k: finite_real(k, v.subs(subs)) for k, v in term.exact_params.items()}
     w = finite_real("weight", term.exact_weight.subs(subs))
     rho = structure_rho(term.structure, logps)
     return w * family_value(term.family, p["beta"] * rho - p["gamma"], rho, p), rho
+
+
+def logps_of(term: DecompiledTerm, env: dict[str, float]) -> dict[str, float]:
+    """The log-probs the term's structure reads at ``env``: per token when it has
+    ``normalize=length`` (each atom's by its response's count)."""
+    logps = dict(env)
+    if term.normalize:
+        for a in term.structure.atoms:
+            name = atom_names.logp_name(a)
+            logps[name] = env[name] / env[atom_names.length_name(atom_names.response_of(a))]
+    return logps
 
 
 def parameters_in(term: DecompiledTerm) -> set[sympy.Symbol]:
@@ -108,8 +123,9 @@ def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
 
     Both sides are float64 with ``math`` only: the original from its parse tree, each
     decompiled term from its regions (world weights summed) and its family's formula; the
-    SymPy closed form of each structure is checked against its regions as well. A
-    difference above 1e-9 (relative) is a bug of logicpo: :class:`RoundTripError`.
+    SymPy closed form of each structure is checked against its regions as well. Neither
+    side calls the compiled losses. A difference above 1e-9 (relative) is a bug of
+    logicpo: :class:`RoundTripError`.
     """
     rng = random.Random(seed)
     symbols: set[sympy.Symbol] = set()
@@ -118,23 +134,26 @@ def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
     symbols |= {parameter(n) for n in names if n not in values}  # also those that cancel out
     symbols = sorted(symbols, key=str)
     forms = [closed_form(t.structure) for t in terms]
+    atoms = atom_names.union(*(t.structure.atoms for t in terms), _text_atoms(node))
     worst = 0.0
     for _ in range(points):
-        env = draw_point(rng, symbols, counts=any(t.normalize for t in terms))
+        env = draw_point(rng, symbols, counts=any(t.normalize for t in terms), atoms=atoms)
         text_env = {**env, **values}
         mine = 0.0
         for t, cf in zip(terms, forms, strict=True):
             value, rho = term_value(t, env)
             mine += value
             if cf.rho is not None:
-                at = {lp: (env[str(lp)] / env["nc" if str(lp) in ("pc", "rc") else "nr"]
-                           if t.normalize else env[str(lp)]) for lp in (PC, PR, RC, RR)}
+                at = {logp_symbol(a): logps_of(t, env)[atom_names.logp_name(a)]
+                      for a in t.structure.atoms}
                 sym = float(cf.rho.subs(at).rewrite(sympy.log).evalf())
                 worst = max(worst, abs(sym - rho) / max(1.0, abs(rho)))
         try:
             theirs = evaluate(node, text_env)
         except (ValueError, ArithmeticError) as exc:
-            shown = ", ".join(f"{k}={env[k]:.3g}" for k in ("pc", "pr", "rc", "rr"))
+            shown = ", ".join(f"{k}={env[k]:.3g}" for k in (
+                "pc", "pr", "rc", "rr", *(atom_names.logp_name(a) for a in atoms
+                                          if a not in atom_names.CLASSIC)))
             raise NotExpressibleError(
                 f"the loss cannot be evaluated at {shown} ({exc}), although its terms can"
             ) from None
@@ -145,3 +164,14 @@ def round_trip(node: lx.LossNode, terms: tuple[DecompiledTerm, ...], *,
             + " + ".join(f"{t.family}({t.structure.name})" for t in terms)
             + f" differs from it by {worst:.3g}")
     return worst
+
+
+def _text_atoms(node: lx.LossNode) -> list[str]:
+    """The atoms whose log-probs the text names (a term may cancel some of them)."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, lx.Var) and lx.atom_of(n.name) is not None:
+            out.append(lx.atom_of(n.name))
+        stack.extend(lx.children(n))
+    return out

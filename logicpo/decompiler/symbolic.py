@@ -12,11 +12,8 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from logicpo.errors import NotExpressibleError
-from logicpo.logic.closed_form import LOGP, log1mexp, sigmoid
-from logicpo.logic.closed_form import pc as PC
-from logicpo.logic.closed_form import pr as PR
-from logicpo.logic.closed_form import rc as RC
-from logicpo.logic.closed_form import rr as RR
+from logicpo.logic import atoms as atom_names
+from logicpo.logic.closed_form import LOGP, WEIGHT, log1mexp, logp_symbol, sigmoid, weight_symbol
 from logicpo.syntax import loss_expr as lx
 
 #: Parameters taken as any real number; every other parameter is taken positive (an
@@ -34,17 +31,70 @@ BETA = parameter("beta")
 GAMMA = parameter("gamma")
 NC = sympy.Symbol("nc", positive=True)  # token counts, for length normalisation
 NR = sympy.Symbol("nr", positive=True)
-_VARS = {"pc": PC, "pr": PR, "rc": RC, "rr": RR, "nc": NC, "nr": NR}
-LOGPS = (PC, PR, RC, RR)
-COUNTS = (NC, NR)
-ATOM_OF = {lp: name for name, lp in LOGP.items()}
 MAX_POWER = 8
+
+
+class _Symbols:
+    """The SymPy symbols of one kind of variable (log-probs, token counts), keyed by what
+    they stand for (an atom, a response): the classic ones, and every other one made so
+    far. A symbol is a function of its key (``M(yg)`` is always ``Symbol("M_yg")``), so
+    remembering them changes no result; iterating gives them all, for ``as_independent``."""
+
+    def __init__(self, make, seed: dict[str, sympy.Symbol]) -> None:
+        self._make = make
+        self.of: dict[str, sympy.Symbol] = dict(seed)  # key -> symbol
+        self.key: dict[sympy.Symbol, str] = {v: k for k, v in seed.items()}  # symbol -> key
+
+    def __call__(self, key: str) -> sympy.Symbol:
+        found = self.of.get(key)
+        if found is None:
+            found = self.of[key] = self._make(key)
+            self.key[found] = key
+        return found
+
+    def __iter__(self):
+        return iter(tuple(self.of.values()))
+
+    def __contains__(self, x) -> bool:
+        return isinstance(x, sympy.Symbol) and x in self.key
+
+
+#: The log-prob of an atom, closed_form's symbol: ``pc, pr, rc, rr`` for the classic four,
+#: ``M_yg``, ``Ref_ys``, ... (:func:`logicpo.logic.atoms.logp_name`) for any other.
+LOGPS = _Symbols(logp_symbol, LOGP)
+#: The token count of a response: ``nc``, ``nr``, ``n_yg``, ...
+COUNTS = _Symbols(lambda r: sympy.Symbol(atom_names.length_name(r), positive=True),
+                  {"yw": NC, "yl": NR})
+#: The weight ``exp(logp)`` of an atom, closed_form's: ``w_pc``, ... and ``w_M_yg``, ...
+WEIGHTS = _Symbols(weight_symbol, WEIGHT)
+ATOM_OF = LOGPS.key  # log-prob symbol -> atom
+
+
+def logp(atom: str) -> sympy.Symbol:
+    """The log-prob symbol of ``atom``.
+
+    >>> logp("M(yw)") is LOGP["M(yw)"], logp("M(yg)")
+    (True, M_yg)
+    """
+    return LOGPS(atom)
+
+
+def weight(atom: str) -> sympy.Symbol:
+    return WEIGHTS(atom)
+
+
+def count(response: str) -> sympy.Symbol:
+    return COUNTS(response)
+
+
+def atom_of_weight(w: sympy.Symbol) -> str:
+    return WEIGHTS.key[w]
 
 
 def parameters_of(e: sympy.Expr) -> set[sympy.Symbol]:
     """The parameters in ``e``: every symbol but the log-probs, token counts and weights."""
     return {x for x in e.free_symbols if x not in LOGPS and x not in COUNTS
-            and not x.name.startswith("w_")}
+            and x not in WEIGHTS and not x.name.startswith("w_")}
 
 
 def to_sympy(node: lx.LossNode, values: dict[str, float] | None = None) -> sympy.Expr:
@@ -54,8 +104,12 @@ def to_sympy(node: lx.LossNode, values: dict[str, float] | None = None) -> sympy
     if isinstance(node, lx.Num):
         return sympy.Rational(repr(node.value))
     if isinstance(node, lx.Var):
-        if node.name in _VARS:
-            return _VARS[node.name]
+        atom = lx.atom_of(node.name)
+        if atom is not None:
+            return logp(atom)
+        response = lx.response_of_count(node.name)
+        if response is not None:
+            return count(response)
         if node.name in values:
             return sympy.Rational(repr(float(values[node.name])))
         return parameter(node.name)
@@ -129,7 +183,7 @@ def normalise(e: sympy.Expr) -> sympy.Expr:
 
 
 def const(x: sympy.Expr) -> bool:
-    return not (x.free_symbols & set(LOGPS))
+    return not any(v in LOGPS for v in x.free_symbols)
 
 
 #: The assumptions made while reading one loss (one list per decompile call).
@@ -196,7 +250,7 @@ class _LossPrinter(StrPrinter):
 def show(e) -> str:
     """``e`` as the loss language writes it.
 
-    >>> show(sympy.Max(0, 1 - PC)), show(sympy.log(sigmoid(PR)))
+    >>> show(sympy.Max(0, 1 - logp("M(yw)"))), show(sympy.log(sigmoid(logp("M(yl)"))))
     ('max(0, 1 - pc)', 'logsigmoid(pr)')
     """
     return _LossPrinter().doprint(e) if isinstance(e, sympy.Basic) else str(e)

@@ -9,9 +9,18 @@ from functools import reduce
 
 import sympy
 
-from logicpo.decompiler.symbolic import ATOM_OF, LOGPS, is_positive, parameters_of, show
+from logicpo.decompiler.symbolic import (
+    ATOM_OF,
+    LOGPS,
+    WEIGHTS,
+    is_positive,
+    parameters_of,
+    show,
+    weight,
+)
 from logicpo.errors import NotExpressibleError
-from logicpo.logic.closed_form import WEIGHT, log1mexp
+from logicpo.logic import atoms as atom_names
+from logicpo.logic.closed_form import log1mexp
 from logicpo.logic.truth import World
 
 # ---------------------------------------------------------------- step 2: s = beta*rho - gamma
@@ -75,35 +84,50 @@ def peel_beta(parts: dict, span) -> tuple[sympy.Expr, dict[sympy.Expr, int]]:
 def poly_of(term: sympy.Expr, span) -> sympy.Expr:
     """``exp(term)`` as an expression in the weights (``exp(logp) -> w``)."""
     if term in LOGPS:
-        return WEIGHT[ATOM_OF[term]]
+        return weight(ATOM_OF[term])
     if isinstance(term, log1mexp):
         inner = term.args[0]
-        if inner not in LOGPS:
-            raise NotExpressibleError(f"log1mexp must be applied to a log-prob, not '{show(inner)}'",
-                                      span)
-        return 1 - WEIGHT[ATOM_OF[inner]]
+        if inner in LOGPS:
+            return 1 - weight(ATOM_OF[inner])
+        # log1mexp(x) = log(1 - exp(x)) of a whole log-probability x, such as CPO3's
+        # log1mexp(log1mexp(pr) + log1mexp(M_yl2)) = log(1 - (1 - w_pr)*(1 - w_yl2))
+        factor = sympy.Integer(1)
+        for piece in sympy.Add.make_args(sympy.expand(inner)):
+            m, rest = piece.as_coeff_Mul()
+            if not (m.is_Integer and log_term(rest) and not parameters_of(rest)):
+                raise NotExpressibleError(
+                    f"log1mexp must be applied to a log-prob, not '{show(inner)}'", span)
+            factor *= poly_of(rest, span) ** int(m)
+        return 1 - factor
     q = sympy.expand(term.args[0], power_exp=True, mul=False, multinomial=False)
     # exp(log1mexp(x)) = 1 - exp(x): a negated atom's weight inside a sum of world weights
     q = q.replace(lambda x: isinstance(x, sympy.exp) and isinstance(x.args[0], log1mexp),
                   lambda x: 1 - sympy.exp(x.args[0].args[0]))
     q = sympy.expand(q, power_exp=True)
-    q = q.subs({lp: sympy.log(WEIGHT[ATOM_OF[lp]]) for lp in LOGPS})
+    q = q.subs({lp: sympy.log(weight(ATOM_OF[lp])) for lp in q.free_symbols if lp in LOGPS})
     q = sympy.powsimp(sympy.expand(q, power_exp=True))
     return q
 
 
-#: At most this many factors in exp(rho) = t/b: a weighted model count is multilinear, and
-#: expanding high powers of sums of world weights only to find that out takes minutes.
+#: At most this many factors in exp(rho) = t/b per atom (and never fewer than for four
+#: atoms): a weighted model count is multilinear, so each atom is at most one factor of t
+#: and one of b, and expanding high powers of sums of world weights only to find that out
+#: takes minutes.
 MAX_FACTORS = 8
+#: At most this many atoms in one term: the world basis has 2^n worlds.
+MAX_ATOMS = 10
 
 
 def ratio(exponents: dict, span) -> tuple[sympy.Expr, sympy.Expr]:
     total = sum(abs(m) for m in exponents.values())
-    if total > MAX_FACTORS:
+    n = len({ATOM_OF[lp] for t in exponents for lp in t.free_symbols if lp in LOGPS})
+    limit = max(MAX_FACTORS, 2 * n)
+    if total > limit:
         shown = ", ".join(f"{m} for '{show(t)}'" for t, m in exponents.items())
+        atoms = "four atoms" if n <= 4 else f"{n} atoms"
         raise NotExpressibleError(
             f"exp(rho) would multiply {total} log-probability factors (exponents {shown}), "
-            f"more than the {MAX_FACTORS} a weighted model count of four atoms can need", span)
+            f"more than the {limit} a weighted model count of {atoms} can need", span)
     num, den = sympy.Integer(1), sympy.Integer(1)
     for term, m in exponents.items():
         p = poly_of(term, span)
@@ -115,8 +139,21 @@ def ratio(exponents: dict, span) -> tuple[sympy.Expr, sympy.Expr]:
     return sympy.expand(t), sympy.expand(b)
 
 
+def term_atoms(t: sympy.Expr, b: sympy.Expr, span) -> tuple[str, ...]:
+    """The atoms of a structure with ``WMC(ok) = t`` and ``WMC(bad) = b``: those whose
+    weights occur, in :func:`~logicpo.logic.atoms.atom_order` (so a classic loss keeps its
+    two or four atoms)."""
+    found = [WEIGHTS.key[w] for w in (t.free_symbols | b.free_symbols) if w in WEIGHTS.key]
+    atoms = atom_names.atom_order(found)
+    if len(atoms) > MAX_ATOMS:
+        raise NotExpressibleError(
+            f"the term is over {len(atoms)} atoms ({', '.join(atoms)}), more than the "
+            f"{MAX_ATOMS} whose 2^{MAX_ATOMS} worlds the decompiler expands", span)
+    return atoms
+
+
 def world_coefficients(p: sympy.Expr, atoms: tuple[str, ...], what: str, span) -> list:
-    ws = [WEIGHT[a] for a in atoms]
+    ws = [weight(a) for a in atoms]
     if p.free_symbols - set(ws):
         raise NotExpressibleError(
             f"{what} = {show(p)} is not a polynomial in the atom weights", span)
@@ -128,8 +165,18 @@ def world_coefficients(p: sympy.Expr, atoms: tuple[str, ...], what: str, span) -
             raise NotExpressibleError(
                 f"{what} = {show(p)} has degree {poly.degree(w)} in w({a}), so it is not a weighted "
                 "model count (those are multilinear: each atom at most once per world)", span)
+    # The coefficient of world k is p at the vertex w = bits(k): the sum of the coefficients
+    # of the monomials whose atoms are all true in k (a zeta transform over subsets).
     n = len(atoms)
-    return [p.subs({w: (k >> i) & 1 for i, w in enumerate(ws)}) for k in range(1 << n)]
+    values = [sympy.Integer(0)] * (1 << n)
+    for monomial, c in poly.terms():
+        values[sum(1 << i for i, e in enumerate(monomial) if e)] += c
+    for i in range(n):
+        bit = 1 << i
+        for k in range(1 << n):
+            if k & bit:
+                values[k] += values[k ^ bit]
+    return values
 
 
 def regions(t, b, atoms, span) -> tuple[int, int]:

@@ -18,18 +18,21 @@ worlds: rho = log WMC(ok) - log WMC(bad).
 
 from __future__ import annotations
 
+from logicpo.logic import atoms
 from logicpo.logic.formulas import decompose
 from logicpo.logic.structure import Structure
 from logicpo.logic.truth import formula_of, full_mask
 
 _MODEL = {"M": "the policy", "Ref": "the reference"}
-_RESPONSES = ("yw", "yl")
+
+
+def _who(model: str) -> str:
+    return _MODEL.get(model) or f"the model {model}"
 
 
 def _split(name: str) -> tuple[str, str]:
     """``"Ref(yl)"`` -> ``("Ref", "yl")``."""
-    model, _, rest = name.partition("(")
-    return model, rest.rstrip(")")
+    return atoms.split(name)
 
 
 def _literal(expr) -> tuple[str, str, bool] | None:
@@ -42,23 +45,32 @@ def _literal(expr) -> tuple[str, str, bool] | None:
     return None
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _conjunction(literals: list[tuple[str, str, bool]]) -> str:
     """``the policy deems yw valid and yl not valid, and the reference deems ...``"""
     parts = []
-    for model in ("M", "Ref"):
-        pos = sorted((r for m, r, p in literals if m == model and p), key=_RESPONSES.index)
-        neg = sorted((r for m, r, p in literals if m == model and not p), key=_RESPONSES.index)
-        if not pos and not neg:
-            continue
-        who = _MODEL[model]
-        if len(pos) == 2:
+    for model in sorted({m for m, _, _ in literals}, key=atoms.model_key):
+        pos = sorted((r for m, r, p in literals if m == model and p), key=atoms.response_key)
+        neg = sorted((r for m, r, p in literals if m == model and not p),
+                     key=atoms.response_key)
+        who = _who(model)
+        if len(pos) == 2 and not neg:
             parts.append(f"{who} deems both {pos[0]} and {pos[1]} valid")
-        elif len(neg) == 2:
+        elif len(neg) == 2 and not pos:
             parts.append(f"{who} deems neither {neg[0]} nor {neg[1]} valid")
+        elif len(neg) > 2 and not pos:
+            parts.append(f"{who} deems none of {_and(neg)} valid")
+        elif pos and len(neg) == 1:
+            parts.append(f"{who} deems {_and(pos)} valid and {neg[0]} not valid")
+        elif pos and len(neg) == 2:
+            parts.append(f"{who} deems {_and(pos)} valid and neither {neg[0]} nor {neg[1]}")
         elif pos and neg:
-            parts.append(f"{who} deems {pos[0]} valid and {neg[0]} not valid")
+            parts.append(f"{who} deems {_and(pos)} valid and none of {_and(neg)}")
         elif pos:
-            parts.append(f"{who} deems {pos[0]} valid")
+            parts.append(f"{who} deems {_and(pos)} valid")
         else:
             parts.append(f"{who} does not deem {neg[0]} valid")
     return " and ".join(parts)
@@ -90,7 +102,7 @@ def words(expr) -> str:
     if op in ("xor", "iff") and len(args) == 2:
         la, lb = _literal(args[0]), _literal(args[1])
         if la and lb and la[2] and lb[2] and la[0] == lb[0]:
-            who = _MODEL[la[0]]
+            who = _who(la[0])
             if op == "xor":
                 return f"{who} deems exactly one of {la[1]} and {lb[1]} valid"
             return f"{who} deems {la[1]} and {lb[1]} alike (both valid or both not)"

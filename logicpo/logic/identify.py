@@ -9,7 +9,8 @@ Two structures are *the same* when they have the same atoms and the same ``ok`` 
 the regions (it negates the semantic log-ratio: the loss prefers what ``S`` disprefers),
 ``ref(S)`` is the reference version of a single-model ``S`` (spec section 5).
 
->>> from logicpo.logic.structure import Structure, flip, ref
+>>> from logicpo.logic.atoms import ATOMS_SINGLE
+from logicpo.logic.structure import Structure, flip, ref
 >>> cpo = Structure.from_masks("CPO", ("M(yw)", "M(yl)"), 0b1010, 0b1100)
 >>> [m.expression for m in matches(flip(ref(cpo)), [cpo])]
 ['flip(ref(CPO))']
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from logicpo.logic.atoms import ATOMS_SINGLE
 from logicpo.logic.structure import Structure, flip, ref
 
 #: How a match relates the structure to the known one, in the order results list them.
@@ -64,7 +66,7 @@ def matches(s: Structure, known: Iterable[Structure]) -> tuple[Match, ...]:
     found: dict[str, list[Match]] = {r: [] for r in RELATIONS}
     for k in known:
         candidates = {"same": k, "flip": flip(k)}
-        if k.single_model and not s.single_model:
+        if k.atoms == ATOMS_SINGLE and not s.single_model:  # ref() is defined there only
             r = ref(k)
             candidates.update({"ref": r, "flip_ref": flip(r)})
         for relation, c in candidates.items():

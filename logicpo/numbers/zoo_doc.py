@@ -14,7 +14,7 @@ from logicpo.logic.closed_form import closed_form
 from logicpo.logic.objective import FAMILIES
 from logicpo.numbers.api import compile_spec
 from logicpo.numbers.codegen import structure_names, structure_rho
-from logicpo.program import zoo
+from logicpo.program import BEYOND_FILE, zoo
 
 NOT_EXPRESSIBLE = (
     ("TRL `f_divergence_type` (forward KL, JS divergence, alpha divergence)",
@@ -92,6 +92,7 @@ def render() -> str:
     for name in objectives:
         out += _objective_section(compiled[name])
     out += _structures_section(program)
+    out += _beyond_section(program)
     out += ["## Not expressible in this logic", "",
             "These losses are used in practice but are not weighted sums of terms "
             "`f(structure)`, so the zoo does not contain them:", ""]
@@ -129,6 +130,42 @@ def _objective_section(c) -> list[str]:
                          "given (TRL's token-mean NLL)")
     params = ", ".join(f"{k}={v}" for k, v in c.params.items() if v is not None)
     lines += ["", f"Parameters: {params}.", ""]
+    return lines
+
+
+def _beyond_section(program) -> list[str]:
+    """The zoo's losses beyond pairs (logicpo/beyond.lpo) and where their structures sit
+    against CPO and DPO, compared over the union of the atoms."""
+    from logicpo.reasoning.order import compare
+
+    lines = ["## Beyond pairs: a gold response, a sample, a ranked list", "",
+             "These losses judge a third response: `yg` a gold response (TPO), `ys` a "
+             "response sampled from the reference (SELM), `yl2` the third of a ranked list "
+             "(CPO3). Their log-probs are named `M_yg`, `Ref_ys`, `M_yl2` (docs/dsl.md, "
+             "\"Responses and models\"); a compiled loss takes them by atom, "
+             "`loss(logps={\"M(yw)\": pc, ..., \"M(yg)\": pg}, lengths={...})`. "
+             "`lattice --zoo` leaves them out unless given `--beyond-pairs`.", ""]
+    objectives = [n for n in program.names_of("objective", zoo_only=True, beyond_pairs=True)
+                  if program.entry(n, zoo=True).file == BEYOND_FILE]
+    for name in objectives:
+        lines += ["#" + line if line.startswith("## ") else line
+                  for line in _objective_section(compile_spec(name, {}))]
+    cpo, dpo = program.structure("CPO", zoo=True), program.structure("DPO", zoo=True)
+    seen, rows = set(), []
+    for name in objectives:
+        for t in program.objective(name, zoo=True).terms:
+            s = t.structure
+            if s.name in seen or s.name in ("CPO", "DPO"):
+                continue
+            seen.add(s.name)
+            rel = [compare(s, other, engine="bitmask").relation.value for other in (cpo, dpo)]
+            rows.append(f"| {s.name} | {', '.join(s.atoms)} | {rel[0]} | {rel[1]} |")
+    lines += ["### Where they sit", "",
+              "Each structure against CPO and DPO, over the union of their atoms (a structure "
+              "that does not mention an atom counts both of its values the same); "
+              "\"stronger\" means it entails the other, so its loss is at least as high on "
+              "every input.", "",
+              "| structure | atoms | vs CPO | vs DPO |", "|---|---|---|---|", *rows, ""]
     return lines
 
 

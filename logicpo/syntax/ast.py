@@ -14,6 +14,17 @@ from logicpo.errors import Span
 DEFAULT_MODELS: tuple[str, ...] = ("M", "Ref")
 DEFAULT_RESPONSES: tuple[str, ...] = ("yw", "yl")
 
+
+class InlineResponses(tuple):
+    """The responses of an inline objective (``--loss "logistic(CPO) + sft(yg)"``), which has
+    no line to declare them on: every name that starts with ``y`` is one."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.startswith("y")
+
+
+INLINE_RESPONSES = InlineResponses(DEFAULT_RESPONSES)
+
 # ---------------------------------------------------------------- formulas
 
 

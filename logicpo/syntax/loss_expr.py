@@ -7,6 +7,14 @@ log-prob (``pc``, ``policy_chosen_logps``, ...), a token count (``nc``, ``len_w`
 (``beta``, ``eps``, ``lambda``, ``tau``, ...). Anything else is a located
 :class:`~logicpo.errors.LogicpoError`.
 
+Beyond the classic four atoms (issue 13), any atom ``Model(response)`` has a log-prob
+and any response a token count, named as :mod:`logicpo.logic.atoms` names them
+(``M_yg``, ``Ref_ys``, ``Src_yw``, ``M_yl2``; ``n_yg``), with the short forms ``p<x>``,
+``r<x>``, ``n<x>`` for a single letter ``x`` other than ``c`` and ``r`` (``pg`` is the
+log-prob of ``M(yg)``, ``rs`` of ``Ref(ys)``, ``ng`` the token count of ``yg``); more names
+are declared with :func:`parse_atoms`. A log-prob or count is a :class:`Var` under its
+canonical name (:func:`~logicpo.logic.atoms.logp_name`, ``length_name``).
+
 >>> parse_loss_expression("-logsigmoid(beta*(pc - pr))")
 Neg(arg=Call(func='logsigmoid', args=(BinOp(op='*', left=Var(name='beta'), right=BinOp(op='-', left=Var(name='pc'), right=Var(name='pr'))),)))
 >>> parse_loss_expression("__import__('os')")
@@ -17,6 +25,10 @@ logicpo.errors.ParseError: <loss>:1:12: unexpected character "'"
 Var(name='pc')
 >>> parse_loss_expression("lam*pc/len_w")
 BinOp(op='/', left=BinOp(op='*', left=Var(name='lam'), right=Var(name='pc')), right=Var(name='nc'))
+>>> parse_loss_expression("pg/ng - M_yl2 + rw")
+BinOp(op='+', left=BinOp(op='-', left=BinOp(op='/', left=Var(name='M_yg'), right=Var(name='n_yg')), right=Var(name='M_yl2')), right=Var(name='rc'))
+>>> parse_loss_expression("g - k", names=parse_atoms("g=M(yg), k=|yg|")).right
+Var(name='n_yg')
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ from dataclasses import dataclass, field
 from lark import Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from logicpo.errors import NameResolutionError, ParseError, Span, did_you_mean
+from logicpo.errors import NameResolutionError, ParseError, Span, UsageError, did_you_mean
+from logicpo.logic import atoms as atom_names
 from logicpo.syntax.limits import MAX_DEPTH, first_too_deep, too_deep
 from logicpo.syntax.parser import lark_parser, span_of, token_span, transform
 
@@ -49,6 +62,16 @@ TOKEN_COUNTS: dict[str, str] = {
     "len_chosen": "nc", "len_rejected": "nr",
 }
 SYMBOLS: dict[str, str] = {**LOGPS, **TOKEN_COUNTS}
+#: The log-prob of any atom, ``Model_response`` (``M_yg``, ``Ref_ys``, ``Src_yw``, ``M_yl2``),
+#: and the token count of any response, ``n_response``: a model's name starts with a capital
+#: letter and a response's with ``y``, so that parameters (``beta_1``, ``lambda_w``) keep
+#: their meaning.
+_MODEL_RESPONSE = re.compile(r"([A-Z][A-Za-z0-9]*)_(y[A-Za-z0-9]+)\Z")
+_COUNT = re.compile(r"n_(y[A-Za-z0-9]+)\Z")
+#: The short forms: ``p<x>``, ``r<x>``, ``n<x>`` for one letter x other than c and r (those
+#: are TRL's pc, pr, rc, rr, nc, nr) mean M(y<x>), Ref(y<x>) and |y<x>|.
+_SHORT = re.compile(r"([prn])([abd-qs-z])\Z")
+_SHORT_MODEL = {"p": "M", "r": "Ref"}
 FUNCTIONS: dict[str, int] = {  # name -> number of arguments
     "log": 1, "exp": 1, "logsigmoid": 1, "sigmoid": 1, "softplus": 1, "log1mexp": 1,
     "relu": 1, "max": 2, "log1p": 1, "expm1": 1, "logaddexp": 2,
@@ -95,8 +118,163 @@ class Neg:
 LossNode = Num | Var | Call | BinOp | Neg
 
 
-def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
-    """Parse ``text`` into a :data:`LossNode`, or raise a located error."""
+# ---------------------------------------------------------------- names of log-probs and counts
+
+
+def fixed_name(name: str) -> str | None:
+    """The canonical name of a log-prob or token count written ``name`` (``pc`` for
+    ``policy_chosen_logps`` or ``pw``, ``M_yg`` for ``pg``, ``n_yg`` for ``ng``), or None
+    for a parameter.
+
+    >>> [fixed_name(n) for n in ("chosen_logps", "pg", "rs", "nl", "M_yl2", "n_yg", "beta")]
+    ['pc', 'M_yg', 'Ref_ys', 'nr', 'M_yl2', 'n_yg', None]
+    """
+    if name in SYMBOLS:
+        return SYMBOLS[name]
+    m = _MODEL_RESPONSE.match(name)
+    if m is not None:
+        return atom_names.logp_name(atom_names.name(m.group(1), m.group(2)))
+    m = _COUNT.match(name)
+    if m is not None:
+        return atom_names.length_name(m.group(1))
+    m = _SHORT.match(name)
+    if m is not None:
+        response = "y" + m.group(2)
+        if m.group(1) == "n":
+            return atom_names.length_name(response)
+        return atom_names.logp_name(atom_names.name(_SHORT_MODEL[m.group(1)], response))
+    return None
+
+
+def atom_of(canonical: str) -> str | None:
+    """The atom whose log-prob the canonical name ``canonical`` is, or None.
+
+    >>> atom_of("pc"), atom_of("Ref_ys"), atom_of("n_yg")
+    ('M(yw)', 'Ref(ys)', None)
+    """
+    for atom, logp in atom_names.CLASSIC_LOGP.items():
+        if logp == canonical:
+            return atom
+    m = _MODEL_RESPONSE.match(canonical)
+    return atom_names.name(m.group(1), m.group(2)) if m is not None else None
+
+
+def response_of_count(canonical: str) -> str | None:
+    """The response whose token count the canonical name ``canonical`` is, or None.
+
+    >>> response_of_count("nr"), response_of_count("n_yg"), response_of_count("pc")
+    ('yl', 'yg', None)
+    """
+    for response, count in atom_names.CLASSIC_LENGTH.items():
+        if count == canonical:
+            return response
+    m = _COUNT.match(canonical)
+    return m.group(1) if m is not None else None
+
+
+def is_fixed(canonical: str) -> bool:
+    """Is the canonical name a log-prob or a token count (not a parameter)?"""
+    return atom_of(canonical) is not None or response_of_count(canonical) is not None
+
+
+_DECLARATION = re.compile(r"\s*([^=\s]*)\s*=\s*(.*?)\s*\Z", re.S)
+_ATOM_TEXT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\Z")
+_COUNT_TEXT = re.compile(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)\s*\|\Z")
+_SPELLING = "NAME=Model(response) or NAME=|response|, e.g. --atoms \"pg=M(yg),ng=|yg|\""
+
+
+def parse_atoms(text: str) -> dict[str, str]:
+    """Extra variable names, ``NAME=Model(response)`` for a log-prob and ``NAME=|response|``
+    for a token count, separated by commas: the user's name -> its canonical name.
+
+    >>> parse_atoms("g=M(yg), gold_len=|yg|, s_ref=Ref(ys)")
+    {'g': 'M_yg', 'gold_len': 'n_yg', 's_ref': 'Ref_ys'}
+    >>> parse_atoms("pg=m(yg)")
+    Traceback (most recent call last):
+    ...
+    logicpo.errors.UsageError: --atoms 'pg=m(yg)': 'm' is not a model (a model's name starts with a capital letter: M, Ref, Src, ...); did you mean 'M'?
+    """
+    out: dict[str, str] = {}
+    for piece in text.split(","):
+        if not piece.strip():
+            raise UsageError(f"--atoms {text!r}: an empty declaration (between two commas or "
+                             f"at an end); write {_SPELLING}")
+        name, canonical = _declaration(piece.strip())
+        if name in out and out[name] != canonical:
+            raise UsageError(f"--atoms: '{name}' is declared twice ({_meaning(out[name])} and "
+                             f"{_meaning(canonical)})")
+        out[name] = canonical
+    return out
+
+
+def _declaration(piece: str) -> tuple[str, str]:
+    where = f"--atoms {piece!r}"
+    m = _DECLARATION.match(piece)
+    if m is None or not m.group(1):
+        raise UsageError(f"{where} is not {_SPELLING}")
+    name, value = m.group(1), m.group(2)
+    if not name.isidentifier() or name.startswith("__"):
+        raise UsageError(f"{where}: '{name}' is not a name (letters, digits and _, not "
+                         "starting with a digit or __)")
+    if keyword.iskeyword(name) and name != "lambda":
+        raise UsageError(f"{where}: '{name}' is a Python keyword, not a name")
+    if name in FUNCTIONS:
+        raise UsageError(f"{where}: '{name}' is a function of the loss language, not a name")
+    canonical = _value(value, where)
+    fixed = fixed_name(name)
+    if fixed is not None and fixed != canonical:
+        raise UsageError(f"{where}: '{name}' already is {_meaning(fixed)}; choose another "
+                         "name")
+    return name, canonical
+
+
+def _value(value: str, where: str) -> str:
+    count = _COUNT_TEXT.match(value)
+    if count is not None:
+        return atom_names.length_name(_response(count.group(1), where))
+    atom = _ATOM_TEXT.match(value)
+    if atom is None:
+        inner = re.fullmatch(r"\w+", value)
+        hint = ""
+        if inner is not None:
+            response = inner.group(0)
+            hint = (f": did you mean |{response}| (a token count) or M({response}) (a "
+                    "log-prob)?")
+        raise UsageError(f"{where}: '{value}' is neither an atom Model(response) nor a token "
+                         f"count |response|{hint}")
+    model, response = atom.group(1), _response(atom.group(2), where)
+    if model in ("len", "n", "length", "count"):
+        raise UsageError(f"{where}: a token count is written |{response}|, not {value}")
+    if not model[0].isupper() or "_" in model:
+        close = did_you_mean(model, atom_names.CLASSIC_MODELS)
+        raise UsageError(f"{where}: '{model}' is not a model (a model's name starts with a "
+                         "capital letter: M, Ref, Src, ...)" + (f"; {close}" if close else ""))
+    return atom_names.logp_name(atom_names.name(model, response))
+
+
+def _response(response: str, where: str) -> str:
+    if not response.startswith("y") or len(response) < 2 or "_" in response:
+        close = did_you_mean(f"y{response}", ("yw", "yl", *atom_names.DATA_FIELDS.values()))
+        raise UsageError(f"{where}: '{response}' is not a response (a response's name starts "
+                         "with y: yw, yl, yg, ys, yl2, ...)"
+                         + (f"; {close}" if close else f"; did you mean 'y{response}'?"))
+    return response
+
+
+def _meaning(canonical: str) -> str:
+    atom = atom_of(canonical)
+    if atom is not None:
+        return f"the log-prob of {atom}"
+    return f"the token count of {response_of_count(canonical)}"
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_loss_expression(text: str, file: str = "<loss>",
+                          names: dict[str, str] | None = None) -> LossNode:
+    """Parse ``text`` into a :data:`LossNode`, or raise a located error. ``names`` are
+    extra log-prob and token-count names (:func:`parse_atoms`)."""
     lines = text.splitlines() or [""]
 
     def line_of(n: int) -> str:
@@ -116,7 +294,7 @@ def parse_loss_expression(text: str, file: str = "<loss>") -> LossNode:
         tree = lark_parser().parse(text, start="loss_expr")
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line_of) from None
-    node = transform(_ToLoss(file), tree, line_of)
+    node = transform(_ToLoss(file, names or {}), tree, line_of)
     deep = first_too_deep(node, children)
     if deep is not None:
         span = deep.span or Span(file, 1, 1)
@@ -187,9 +365,10 @@ def _span_at(text: str, file: str, start: int, length: int) -> Span:
 class _ToLoss(Transformer_NonRecursive):
     """lark tree -> loss AST, checking every name against the whitelist."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, names: dict[str, str]) -> None:
         super().__init__()
         self.file = file
+        self.names = names
 
     def loss_expr(self, meta, children):
         return children[0]
@@ -203,6 +382,8 @@ class _ToLoss(Transformer_NonRecursive):
     def lname(self, meta, children):
         token = children[0]
         name = str(token)
+        if name in self.names:
+            return Var(self.names[name], span_of(self.file, meta))
         if name in FUNCTIONS:
             raise NameResolutionError(
                 f"'{name}' is a function, not a value", token_span(self.file, token),
@@ -214,7 +395,7 @@ class _ToLoss(Transformer_NonRecursive):
         if keyword.iskeyword(name) and name != "lambda":  # lambda: the usual weight's name
             raise ParseError(f"'{name}' is not allowed: a loss is an arithmetic expression, "
                              "not Python code", token_span(self.file, token))
-        return Var(SYMBOLS.get(name, name), span_of(self.file, meta))
+        return Var(fixed_name(name) or name, span_of(self.file, meta))
 
     def lcall(self, meta, children):
         head, *args = children

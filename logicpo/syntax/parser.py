@@ -139,7 +139,15 @@ def _without_positions(lark: Lark) -> Lark:
 
 def parse_program(text: str, file: str = "<string>") -> ast.Program:
     """Parse a whole .lpo file."""
-    imports, definitions, declared = _parse(text, file, "program")
+    from logicpo.syntax import fast  # the common subset without lark: the same AST, or None
+
+    lark_parser()  # loaded (4 ms) and its cache file kept, whichever reader reads the text
+    with _no_gc():
+        read = fast.read_program(text, file)  # None for declarations, other atoms, errors
+    if read is not None:
+        (imports, definitions), declared = read, {}
+    else:
+        imports, definitions, declared = _parse(text, file, "program")
     return ast.Program(file=file, source=text, imports=imports, definitions=definitions,
                        responses=declared.get("responses", RESPONSES),
                        models=declared.get("models", MODELS))
@@ -169,8 +177,9 @@ def _parse(text: str, file: str, start: str):
         except UnexpectedInput as exc:
             raise _syntax_error(exc, text, file, line_of) from None
         try:
-            result = _ToAst(file, _declarations(tree, file) if start == "program" else {}
-                            ).transform(tree)
+            declared = _declarations(tree, file) if start == "program" else (
+                {"responses": ast.INLINE_RESPONSES} if start == "objective_expr" else {})
+            result = _ToAst(file, declared).transform(tree)
         except LogicpoError as exc:
             if exc.span and exc.source_line is None:
                 exc.source_line = line_of(exc.span.line)
