@@ -515,6 +515,7 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     body: list[str] = []
     forms: list[TermForm] = []
     single = len(terms) == 1 and terms[0].weight == 1.0
+    weights = [t.weight for t in terms]
     for k, (t, (rho, log_ok)) in enumerate(zip(terms, ratios, strict=True), 1):
         if rho is None:
             code = f"-{_paren(writer.top(log_ok))}"
@@ -523,8 +524,12 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
         else:
             top, neg_top = writer.top(rho), writer.top(ZERO - rho)
             lines, code, text = _outer(t, top, neg_top, k)
-            if scaled:  # the ratios carry beta already: the same template with beta = 1
-                lines, code, _ = _outer(dataclasses.replace(t, beta=1.0), top, neg_top, k)
+            # the ratios carry beta already: the same template with beta = 1
+            beta = 1.0 if scaled and not _apart(writer, t) else t.beta
+            if t.family == "linear" and t.gamma == 0.0 and not single:
+                beta, weights[k - 1] = beta * t.weight, 1.0  # linear: its weight is a beta
+            if beta != t.beta:
+                lines, code, _ = _outer(dataclasses.replace(t, beta=beta), top, neg_top, k)
             body.append(f"# {t.text()}: rho = {_rho_text(rho, v)}")
             body.extend(lines)
         if not single:
@@ -532,7 +537,7 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
         forms.append(TermForm(t, rho, log_ok, code, text,
                               tuple(enumerated([rho if rho is not None else log_ok]))))
     total = forms[0].code if single else render(
-        [(k, t.weight) for k, t in enumerate(terms, 1)], lambda k: f"loss{k}")
+        [(k, w) for k, w in enumerate(weights, 1)], lambda k: f"loss{k}")
     chosen, rejected = (_reward_base(writer, r, params["beta"] if scaled else None)
                         for r in rewards)
     body.append(f"return {total}, {chosen}, {rejected}  "
@@ -579,9 +584,22 @@ def _scaled(writer: _Writer, terms, ratios, beta: float) -> bool:
     ``beta * (pc - rc)`` once serves the loss and the rewards, as TRL's code does (one
     multiplication per side instead of one for the loss and one for the rewards)."""
     return beta != 1.0 and all(
-        rho is not None and t.beta == beta and FAMILIES[t.family].reads_s
-        and writer.only_ratios(rho) and writer.only_ratios(ZERO - rho)
+        _apart(writer, t) or (
+            rho is not None and t.beta == beta and FAMILIES[t.family].reads_s
+            and writer.only_ratios(rho) and writer.only_ratios(ZERO - rho))
         for t, (rho, _) in zip(terms, ratios, strict=True))
+
+
+def _apart(writer: _Writer, t: ResolvedTerm) -> bool:
+    """Does the term read none of the atoms of the shared log-ratios (SELM's term on ``ys``
+    next to DPO's)? Then scaling the ratios by beta does not touch it. A classic term always
+    reads one of them; only a loss over more atoms has such terms."""
+    v = writer.v
+    if v.classic:
+        return False
+    shared = {v.atoms[i % len(v.atoms)] for pattern, _ in writer.ratios.values()
+              for i in pattern}
+    return not shared & set(t.structure.atoms)
 
 
 def _reward_base(writer: _Writer, reward: _Reward, beta: float | None = None) -> str:

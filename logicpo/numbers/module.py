@@ -284,9 +284,9 @@ class CompiledLoss(nn.Module):
         positional log-probs (classic losses) or ``logps={atom: tensor}`` and
         ``lengths={response: tensor}`` (every loss)."""
         if logps is not None or lengths is not None:
-            given = (policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
-                     reference_rejected_logps, chosen_lengths, rejected_lengths)
-            if any(x is not None for x in given):
+            if not (policy_chosen_logps is None and policy_rejected_logps is None
+                    and reference_chosen_logps is None and reference_rejected_logps is None
+                    and chosen_lengths is None and rejected_lengths is None):
                 raise LossInputError(f"{self._who()}: give the log-probs either positionally "
                                      "or as logps= and lengths=, not both")
             return self._forward_named(logps, lengths)
@@ -315,7 +315,8 @@ class CompiledLoss(nn.Module):
         return LossOutput(losses, chosen, rejected)
 
     def _forward_named(self, logps, lengths) -> LossOutput:
-        xs, ns = self._check_named(logps, {} if lengths is None else lengths)
+        xs, ns = self._check_named({} if logps is None else logps,
+                                   {} if lengths is None else lengths)
         if self.classic:  # the positional path: the same numbers, the same checks
             pc, pr, *ref = xs
             rc, rr = ref if ref else (None, None)
@@ -332,7 +333,33 @@ class CompiledLoss(nn.Module):
 
     def _check_named(self, logps, lengths) -> tuple[list, list]:
         """The tensors of ``logps`` in atom order and of ``lengths`` in response order
-        (None where not given), or a :class:`LossInputError` saying what does not fit."""
+        (None where not given), or a :class:`LossInputError` saying what does not fit.
+        The common case is checked cheaply (this runs at every step); the message is built
+        by :meth:`_refuse_named` when something is wrong."""
+        atoms, responses = self.atoms, self.responses
+        try:
+            xs = [logps[a] for a in atoms]
+            ns = [lengths.get(r) for r in responses]
+            shape = xs[0].shape
+            fits = len(logps) == len(atoms)
+            for x in xs:
+                fits = (fits and isinstance(x, torch.Tensor) and x.shape == shape
+                        and x.is_floating_point())
+            for n in ns:
+                fits = fits and (n is None or isinstance(n, torch.Tensor) and n.shape == shape)
+            for k in lengths:
+                fits = fits and k in responses
+            for r in (self.lengths_required if not self.classic
+                      else responses if self.needs_lengths else ()):
+                fits = fits and lengths.get(r) is not None
+        except (KeyError, TypeError, AttributeError):
+            fits = False
+        if not fits:
+            self._refuse_named(logps, lengths)
+        return xs, ns
+
+    def _refuse_named(self, logps, lengths) -> None:
+        """Raise the :class:`LossInputError` that says what does not fit in these inputs."""
         who, atoms, responses = self._who(), self.atoms, self.responses
         reads = f"it reads the atoms {', '.join(atoms)}"
         for arg, value in (("logps", logps), ("lengths", lengths)):
@@ -357,23 +384,22 @@ class CompiledLoss(nn.Module):
             raise LossInputError(
                 f"{who} is length-normalised (normalize=length): lengths is missing "
                 f"{', '.join(missing)} (token counts of those responses)")
-        xs = [logps[a] for a in atoms]
-        ns = [lengths.get(r) for r in responses]
-        for key, x in [*zip(atoms, xs, strict=True), *zip(responses, ns, strict=True)]:
-            where = f"logps[{key!r}]" if key in logps else f"lengths[{key!r}]"
-            if x is None:
-                continue
+        first = logps[atoms[0]]
+        named = [(f"logps[{a!r}]", logps[a], True) for a in atoms]
+        named += [(f"lengths[{r!r}]", lengths[r], False) for r in responses
+                  if lengths.get(r) is not None]
+        for where, x, is_logp in named:
             if not isinstance(x, torch.Tensor):
                 raise LossInputError(f"{who}: {where} must be a torch.Tensor, not "
                                      f"{type(x).__name__}")
-            if x.shape != xs[0].shape:
+            if x.shape != first.shape:
                 raise LossInputError(
                     f"{who}: {where} has shape {_shape(x)} but logps[{atoms[0]!r}] has shape "
-                    f"{_shape(xs[0])}; every input must have the same shape (B,)")
-            if key in logps and not x.is_floating_point():
+                    f"{_shape(first)}; every input must have the same shape (B,)")
+            if is_logp and not x.is_floating_point():
                 raise LossInputError(f"{who}: {where} must be a floating-point tensor, "
                                      f"not {x.dtype}")
-        return xs, ns
+        raise AssertionError("_check_named refused inputs _refuse_named accepts")  # a bug
 
     def _example(self) -> str:
         return "{" + ", ".join(f"{a!r}: ..." for a in self.atoms) + "}"
