@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +32,7 @@ from logicpo.training.run_dir import ResumeMismatch
 from logicpo.training.sampling import draw_samples
 
 torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
 TOK = ByteTokenizer()
 BOS, EOS, SEVEN = TOK.bos_id, TOK.eos_id, ord("7")
 
@@ -252,3 +257,34 @@ def test_the_cli_names_the_option_and_trl_refuses_it(tmp_path):
     res = run("train", "--trainer", "trl", "--data", tmp_path / "x.jsonl", "--loss", "sigmoid",
               "--sample-ys", "reference", "--out", tmp_path / "c")
     assert res.exit_code == 2 and "--trainer trl cannot honour --sample-ys" in res.output
+
+
+@pytest.mark.skipif(not shutil.which("torchrun", path=os.path.dirname(sys.executable)),
+                    reason="torchrun is not installed next to this python")
+def test_two_processes_draw_the_samples_of_one(tmp_path):
+    """gloo, 2 ranks: the main process draws and records, the other reads the record; the
+    samples and the numbers are those of one process (up to the rounding by which a
+    two-process warm-up differs from a one-process one)."""
+    single = tiny(tmp_path, "single", steps=2)
+    train(single)
+    out = tmp_path / "ddp"
+    args = ["--task", "sort", "--task-train", "16", "--task-val", "4", "--model", "nano",
+            "--block-size", "32", "--loss", "selm", "--sample-ys", "reference", "--steps", "2",
+            "--batch-size", "4", "--sft-steps", "5", "--warmup-steps", "1", "--eval-every",
+            "2", "--eval-generate", "2", "--ckpt-every", "2", "--threads", "1", "--device",
+            "cpu", "--out", str(out), "--json"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "logicpo",
+                           "train", *args], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["world_size"] == 2
+    ddp, one = samples(out), samples(single.out)
+    assert [(r["split"], r["row"], r["token_ids"]) for r in ddp] == \
+        [(r["split"], r["row"], r["token_ids"]) for r in one]
+    assert [r["logp"] for r in ddp] == pytest.approx([r["logp"] for r in one], abs=1e-3)
+    for a, b in zip(records(out), records(single.out), strict=True):
+        for k in ("loss", "eval_loss", "logps/ys", "eval_logps/ys"):
+            if k in a:
+                assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4), k
