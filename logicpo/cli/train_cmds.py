@@ -52,6 +52,12 @@ _HELP = {
     "sft_on": "SFT on the 'chosen' responses, or on 'both' (a reference that finds winner "
               "and loser alike plausible, as when it generated them).",
     "reference": "Reference log-probs: 'precompute' once before training, or 'online' per batch.",
+    "sample_ys": "Where the response ys comes from for a loss that reads it (SELM's M(ys), "
+                 "Ref(ys)) and a row without a 'sampled' one: 'off' refuses such rows; "
+                 "'reference' draws one per training and validation prompt from the reference "
+                 "after the SFT warm-up (temperature 1, up to the task's answer length, seeded "
+                 "by --seed), records them in OUT/sampled.jsonl, and --resume reads them "
+                 "back. Rows that carry 'sampled' keep theirs.",
     "eval_every": "Evaluate on the validation split every N steps (and at the end).",
     "eval_generate": "Validation prompts answered greedily to measure the task reward.",
     "ckpt_every": "Write OUT/ckpt.pt every N steps (and at the end, and on Ctrl-C).",
@@ -70,7 +76,7 @@ _HELP = {
 }
 _SKIP = {"loss_params"}
 _CHOICES = {"device": ("auto", "cpu", "cuda"), "reference": ("precompute", "online"),
-            "sft_on": ("chosen", "both")}
+            "sft_on": ("chosen", "both"), "sample_ys": ("off", "reference")}
 _METAVARS = {"data": "FILE", "task": "NAME", "loss": "SPEC", "model": "SIZE|DIR", "out": "DIR",
              "steps": "N", "seed": "S"}
 
@@ -375,6 +381,10 @@ def register(group: click.Group) -> None:
 
             if kw.get("resume"):  # before _build_config, which reads a built-in checkpoint
                 raise not_honoured("resume", True)
+            if kw.get("sample_ys", "off") != "off":
+                raise UsageError(f"--trainer trl cannot honour --sample-ys {kw['sample_ys']}: "
+                                 "TRL trains losses over the winner and the loser only, and "
+                                 "draws no response", hint="use the built-in trainer")
             if ctx.get_parameter_source("sft_steps") != click.core.ParameterSource.COMMANDLINE:
                 kw["sft_steps"] = 0  # TRL has no SFT warm-up; a typed --sft-steps N is refused
         cfg = _build_config(ctx, kw)

@@ -20,6 +20,9 @@ from logicpo.errors import UsageError
 DEVICES = ("auto", "cpu", "cuda")
 REFERENCE_MODES = ("precompute", "online")
 SFT_ON = ("chosen", "both")
+#: Where a response ``ys`` that the loss reads and a row lacks comes from: nowhere (the
+#: row is refused), or a sample of the reference model (SELM; see training/sampling.py).
+SAMPLE_YS = ("off", "reference")
 
 
 def default_threads() -> int:
@@ -96,6 +99,7 @@ class TrainConfig:
     sft_lr: float = 3e-3
     sft_on: str = "chosen"         # "chosen", or "both" responses (a reference unsure of which)
     reference: str = "precompute"  # "precompute" (once, default) or "online"
+    sample_ys: str = "off"         # "reference": draw ys from the reference where rows lack it
     # evaluation, logging and checkpoints
     eval_every: int = 25
     eval_generate: int = 64        # validation prompts answered greedily for the task reward
@@ -136,6 +140,9 @@ class TrainConfig:
             raise UsageError(f"--sft-on must be one of {', '.join(SFT_ON)}, not {self.sft_on!r}")
         if self.reference not in REFERENCE_MODES:
             raise UsageError(f"--reference must be one of {', '.join(REFERENCE_MODES)}")
+        if self.sample_ys not in SAMPLE_YS:
+            raise UsageError(f"--sample-ys must be one of {', '.join(SAMPLE_YS)}, not "
+                             f"{self.sample_ys!r}")
         positive = ("steps", "batch_size", "grad_accum", "eval_every", "ckpt_every", "block_size")
         for name in positive:
             if getattr(self, name) < 1:

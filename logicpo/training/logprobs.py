@@ -21,6 +21,7 @@ log-probs and its token *count*, so a loss can length-normalise (``logp / |y|``)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -168,27 +169,56 @@ def greedy_generate(model, tokenizer, prompts: list[str], max_new_tokens: int,
                     device: torch.device | str = "cpu", batch_size: int = 64) -> list[str]:
     """Greedy continuations, stopping at EOS. Prompts of equal length share a batch."""
     encoded = [[tokenizer.bos_id, *tokenizer.encode(p)] for p in prompts]
-    by_length: dict[int, list[int]] = {}
-    for i, e in enumerate(encoded):
-        by_length.setdefault(len(e), []).append(i)
     limit = getattr(model, "block_size", 10**9)
-    answers = [""] * len(prompts)
+
+    def greedy(logits: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return logits.argmax(dim=-1), None
+
+    answers = []
+    for toks, _ in generate_ids(model, encoded, max_new_tokens, tokenizer.eos_id, greedy,
+                                limit, device, batch_size):
+        cut = toks.index(tokenizer.eos_id) if tokenizer.eos_id in toks else len(toks)
+        answers.append(tokenizer.decode(toks[:cut]))
+    return answers
+
+
+#: Picks the next tokens ``(G,)`` from last-position logits ``(G, V)``, and their log-probs
+#: ``(G,)`` (or None, when the caller does not want them).
+Choose = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+@torch.no_grad()
+def generate_ids(model, prompts: list[list[int]], max_new_tokens: int, eos_id: int,
+                 choose: Choose, limit: int, device: torch.device | str = "cpu",
+                 batch_size: int = 64) -> list[tuple[list[int], float]]:
+    """Continue token-id prompts, ``choose`` picking each next token, until EOS, at most
+    ``max_new_tokens`` and at most ``limit`` tokens in all (prompt and continuation). Each
+    prompt gets its new tokens (up to and including its EOS, if one came) and the sum of
+    their log-probs (0.0 when ``choose`` gives none). Prompts of equal length share a batch.
+    """
+    by_length: dict[int, list[int]] = {}
+    for i, e in enumerate(prompts):
+        by_length.setdefault(len(e), []).append(i)
+    results: list[tuple[list[int], float]] = [([], 0.0)] * len(prompts)
     for length, members in by_length.items():
         for start in range(0, len(members), batch_size):
             group = members[start: start + batch_size]
-            ids = torch.tensor([encoded[i] for i in group], device=device)
+            ids = torch.tensor([prompts[i] for i in group], device=device)
             done = torch.zeros(len(group), dtype=torch.bool, device=device)
+            total = torch.zeros(len(group), dtype=torch.float64, device=device)
             new = []
             for _ in range(min(max_new_tokens, limit - length)):
-                nxt = model(ids)[:, -1, :].argmax(dim=-1)       # (G,)
-                nxt = nxt.masked_fill(done, tokenizer.eos_id)
+                nxt, logp = choose(model(ids)[:, -1, :])          # (G,), (G,) or None
+                if logp is not None:  # the log-prob of tokens after EOS does not count
+                    total += logp.double().masked_fill(done, 0.0)
+                nxt = nxt.masked_fill(done, eos_id)
                 new.append(nxt)
-                done |= nxt == tokenizer.eos_id
+                done |= nxt == eos_id
                 ids = torch.cat([ids, nxt[:, None]], dim=1)
                 if bool(done.all()):
                     break
             gen = torch.stack(new, dim=1).tolist() if new else [[] for _ in group]
-            for i, toks in zip(group, gen, strict=True):
-                cut = toks.index(tokenizer.eos_id) if tokenizer.eos_id in toks else len(toks)
-                answers[i] = tokenizer.decode(toks[:cut])
-    return answers
+            for i, toks, lp in zip(group, gen, total.tolist(), strict=True):
+                cut = toks.index(eos_id) + 1 if eos_id in toks else len(toks)
+                results[i] = (toks[:cut], lp)
+    return results

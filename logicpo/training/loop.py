@@ -44,7 +44,14 @@ from logicpo.training.logprobs import (
     sequence_logprobs,
 )
 from logicpo.training.model import load_policy
-from logicpo.training.run_dir import CONFIG_NAME, METRICS_NAME, SUMMARY_NAME
+from logicpo.training.run_dir import CONFIG_NAME, METRICS_NAME, SAMPLES_NAME, SUMMARY_NAME
+from logicpo.training.sampling import (
+    SAMPLED,
+    draw_samples,
+    encoded_sample,
+    read_samples,
+    write_samples,
+)
 from logicpo.training.scoring import POLICY, REFERENCE, Scoring, scoring_of
 from logicpo.training.tasks import get_task, task_responses
 
@@ -151,6 +158,11 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     # which (model, response) log-probs the loss reads; every row must have those responses
     scoring = scoring_of(loss_fn, cfg.loss)
     _require_responses(cfg, train_set + val_set, scoring)
+    # rows without the response ys the loss reads get one from the reference (SELM), drawn
+    # after the warm-up, or read back from the run directory when a run is resumed
+    splits = {"train": train_set, "val": val_set}
+    to_draw = _rows_to_sample(cfg, scoring, splits)
+    drawn = _recorded_samples(out, splits, to_draw, resumed_from=state) if cfg.resume else None
     loss_fn = loss_fn.to(ctx.device)
     _seed_everything(cfg.seed)
     policy, tokenizer = load_policy(cfg.model, cfg.block_size)
@@ -159,11 +171,12 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
     train_pairs = encode_pairs(train_set, tokenizer, block)
     val_pairs = encode_pairs(val_set, tokenizer, block)
     encoded, lengths_of = {}, {}
-    if not scoring.classic:  # the responses the loss reads, and their token counts
-        encoded = {split: encode_responses(examples, tokenizer, block, scoring.responses)
-                   for split, examples in (("train", train_set), ("val", val_set))}
+    if not scoring.classic:  # the responses the loss reads (ys once drawn), and their counts
+        now = tuple(r for r in scoring.responses if not (to_draw and r == SAMPLED))
+        encoded = {split: encode_responses(examples, tokenizer, block, now)
+                   for split, examples in splits.items()}
         lengths_of = {split: {r: torch.tensor([float(len(e[r][1])) for e in rows],
-                                              device=ctx.device) for r in scoring.responses}
+                                              device=ctx.device) for r in now}
                       for split, rows in encoded.items()}
     stat_names = _stat_names(scoring)
     micro = _micro_batch(cfg, ctx)
@@ -247,11 +260,43 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
 
     # -------- the frozen reference model (a copy of the warmed-up policy)
     reference = None
-    if scoring.uses_reference:
+    if scoring.uses_reference or (to_draw and drawn is None):
         reference = copy.deepcopy(policy)
         if state is not None:
             reference.load_state_dict(state["reference"])
         reference.eval().requires_grad_(False)
+
+    # -------- ys sampled from the reference, recorded before any reference log-prob
+    if to_draw:
+        if drawn is None:
+            if ctx.is_main:
+                max_new = task.max_new_tokens if task is not None else block
+                drawn = {split: dict(zip(rows, draw_samples(
+                    reference, tokenizer, [splits[split][i].prompt for i in rows], max_new,
+                    block, ctx.device, seed_key=f"{cfg.seed}:{split}"), strict=True))
+                    for split, rows in to_draw.items()}
+                write_samples(out / SAMPLES_NAME, {split: ([ex.prompt for ex in splits[split]],
+                                                           got) for split, got in drawn.items()})
+            distributed.barrier(ctx)
+            if not ctx.is_main:  # every process trains on the samples the main one drew
+                drawn = _recorded_samples(out, splits, to_draw, resumed_from=None)
+        for split, got in drawn.items():  # a drawn ys is scored as drawn; a row's own as text
+            rows = splits[split]
+            own = [i for i in range(len(rows)) if i not in got]
+            texts = dict(zip(own, encode_responses([rows[i] for i in own], tokenizer, block,
+                                                   (SAMPLED,)), strict=True))
+            for i, row in enumerate(encoded[split]):
+                row[SAMPLED] = (texts[i][SAMPLED] if i in texts else
+                                encoded_sample(tokenizer, rows[i].prompt, block, got[i]))
+            lengths_of[split][SAMPLED] = torch.tensor(
+                [float(len(row[SAMPLED][1])) for row in encoded[split]], device=ctx.device)
+        cut = sum(not s.ended for got in drawn.values() for s in got.values())
+        counts = {split: len(got) for split, got in drawn.items()}
+        log.info("%s drawn from the reference: %s (%d cut at the length limit)", SAMPLED,
+                 ", ".join(f"{n} {split}" for split, n in counts.items()), cut)
+        emit("sampled", {**counts, "cut": cut, "path": str(out / SAMPLES_NAME)})
+        if not scoring.uses_reference:  # the loss reads no Ref atom: the reference is done
+            reference = None
 
     @torch.no_grad()
     def reference_logps(pairs):
@@ -439,7 +484,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, emit: Event,
         loss_source=loss_fn.source, phases=clock.phases(),
         extra={"loss": cfg.loss, "task": cfg.task, "data": cfg.data, "seed": cfg.seed,
                "world_size": ctx.world_size, "device": str(ctx.device),
-               "resumed_from": start_step if cfg.resume else None})
+               "resumed_from": start_step if cfg.resume else None,
+               **({"sampled_ys": {split: len(got) for split, got in drawn.items()}}
+                  if to_draw else {})})
     if ctx.is_main:
         write_atomic(out / SUMMARY_NAME, json.dumps(result.to_json(), indent=2) + "\n")
     emit("done", result.to_json())
@@ -479,16 +526,51 @@ def _load_examples(cfg: TrainConfig, task):
 
 
 def _require_responses(cfg: TrainConfig, examples, scoring: Scoring) -> None:
-    """Refuse, before anything is written, rows that lack a response the loss reads."""
+    """Refuse, before anything is written, rows that lack a response the loss reads (``ys``
+    too, unless ``--sample-ys`` draws it)."""
     if scoring.classic:
         return  # every row has a winner and a loser
+    needed = scoring.readers()
+    sampled = {SAMPLED: needed.pop(SAMPLED)} if SAMPLED in needed else {}
+    origin, file = (f"task {cfg.task!r}", None) if cfg.task is not None else (cfg.data, cfg.data)
+    hint = None
     if cfg.task is not None:
         have = task_responses(cfg.task_responses, cfg.task_gold)
-        require_responses(examples, scoring.readers(), f"task {cfg.task!r}", hint=(
-            f"task {cfg.task!r} rows have {', '.join(have)} as asked; --task-responses K "
-            "ranks K responses (yw, yl, yl2, ...), --task-gold adds yg"))
-    else:
-        require_responses(examples, scoring.readers(), cfg.data, file=cfg.data)
+        hint = (f"task {cfg.task!r} rows have {', '.join(have)} as asked; --task-responses K "
+                "ranks K responses (yw, yl, yl2, ...), --task-gold adds yg")
+    require_responses(examples, needed, origin, file=file, hint=hint)
+    if sampled and cfg.sample_ys == "off":
+        require_responses(examples, sampled, origin, file=file, hint=(
+            f"--sample-ys reference draws {SAMPLED} from the reference model after the SFT "
+            "warm-up, for every row without one (as SELM does)"))
+
+
+def _rows_to_sample(cfg: TrainConfig, scoring: Scoring, splits: dict) -> dict[str, list[int]]:
+    """The rows of each split that get ``ys`` from the reference: none unless
+    ``--sample-ys reference`` and the loss reads ``ys``; then those that lack one."""
+    if cfg.sample_ys != "reference" or SAMPLED not in scoring.responses:
+        return {}
+    rows = {split: [i for i, ex in enumerate(examples) if SAMPLED not in ex.responses]
+            for split, examples in splits.items()}
+    return rows if any(rows.values()) else {}
+
+
+def _recorded_samples(out: Path, splits: dict, to_draw: dict[str, list[int]],
+                      resumed_from: dict | None):
+    """The samples a run recorded, if it needs some and drew them (None: draw them). A run
+    resumed from a checkpoint must have them: it never draws again."""
+    path = out / SAMPLES_NAME
+    if not to_draw:
+        return None
+    if not path.is_file():
+        if resumed_from is not None:
+            raise run_dir.ResumeMismatch(
+                f"the run in {out} has a checkpoint but no {SAMPLES_NAME}, the {SAMPLED} "
+                "responses it drew from the reference; drawing them again would change "
+                "what it trains on", hint="start the run anew (--overwrite)")
+        return None
+    return read_samples(path, {split: ([ex.prompt for ex in splits[split]], rows)
+                               for split, rows in to_draw.items()})
 
 
 def _micro_batch(cfg: TrainConfig, ctx: distributed.Context) -> int:

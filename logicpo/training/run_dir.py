@@ -1,7 +1,8 @@
 """A run directory: what it holds, who may write it, and what ``--resume`` rebuilds from it.
 
 ``OUT/`` holds ``config.json`` (the configuration and the resolved loss, written before the
-SFT warm-up), ``metrics.jsonl``, ``ckpt.pt`` and, at the end, ``summary.json``. A run never
+SFT warm-up), ``metrics.jsonl``, ``ckpt.pt``, ``sampled.jsonl`` when it drew responses from
+its reference (``--sample-ys``), and, at the end, ``summary.json``. A run never
 writes into a directory that already holds another run's files unless it continues it
 (``resume``) or was told to replace it (``overwrite``); while it writes, it holds a lock on
 the directory, so a second run into the same directory is refused instead of interleaving
@@ -48,9 +49,11 @@ log = logging.getLogger(__name__)
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.jsonl"
 SUMMARY_NAME = "summary.json"
+#: The responses ys a run drew from its reference (``--sample-ys``; training/sampling.py).
+SAMPLES_NAME = "sampled.jsonl"
 LOCK_NAME = ".lock"
 #: The files a run writes; ``overwrite`` removes these and nothing else.
-RUN_FILES = (CHECKPOINT_NAME, METRICS_NAME, CONFIG_NAME, SUMMARY_NAME)
+RUN_FILES = (CHECKPOINT_NAME, METRICS_NAME, CONFIG_NAME, SUMMARY_NAME, SAMPLES_NAME)
 
 
 class RunDirectoryBusy(LogicpoError):
