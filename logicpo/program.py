@@ -112,6 +112,7 @@ class Program:
         self._built: dict[tuple[str, bool, str], object] = {}
         self._busy: list[tuple[bool, str]] = []
         self._measured: dict[tuple[bool, str], tuple[int, int]] = {}
+        self._walked: dict[int, tuple] = {}  # id(definition) -> (definition, _walk's answer)
         self.diagnostics: list[Diagnostic] = list(diagnostics)
 
     # ------------------------------------------------------------ queries
@@ -315,14 +316,59 @@ class Program:
                 continue
             active.add(e.key)
             stack.append((e, True))
-            for name in referenced_names(e.definition):
+            for name in self._walk(e.definition)[0]:
                 r = self._entry(name, e.from_zoo)
                 if r is not None and r.key not in self._measured and r.key not in active:
                     stack.append((r, False))
         return self._measured.get(entry.key, (0, 0))
 
+    def _walk(self, d: ast.Definition) -> tuple[list[str], frozenset[str], int, int]:
+        """One walk of a definition's own nodes, kept: the names it uses (in order of first
+        use, as :func:`referenced_names`), the atoms it writes, and its depth and size
+        without the named definitions expanded. A definition that uses no name (most of
+        a large file: structures given by their regions) needs no other walk."""
+        found = self._walked.get(id(d))
+        if found is not None and found[0] is d:
+            return found[1]
+        # by node type, as ast.children and ast.levels do (node classes are final): a
+        # 2,000-structure file has about 95,000 nodes, and this is their one walk here
+        kids, nesting = ast._CHILDREN, ast._NESTING_TYPES
+        names: dict[str, None] = {}
+        atoms: set[tuple[str, str]] = set()
+        total = [0, 0]
+        refs, atom_type = frozenset(ast.REFERENCES), ast.Atom
+
+        def walk(node, depth):
+            t = type(node)
+            if t is atom_type:
+                atoms.add((node.model, node.response))
+            elif t in refs:
+                names.setdefault(node.id)
+            if depth > total[0]:
+                total[0] = depth
+            if t in nesting:
+                total[1] += 1
+            get = kids.get(t)
+            if get is not None:
+                for c in get(node):
+                    walk(c, depth + 1 if type(c) in nesting else depth)
+
+        walk(d, ast.levels(d))
+        result = (list(names), frozenset(f"{m}({r})" for m, r in atoms), total[0], total[1])
+        self._walked[id(d)] = (d, result)
+        return result
+
     def _measure_one(self, e: Entry) -> tuple[int, int]:
         d = e.definition
+        names, _, depth, size = self._walk(d)
+        if not names and depth <= MAX_DEPTH:  # nothing to expand: the walk above says it all
+            if size > MAX_SIZE:
+                raise self._fail(
+                    DefinitionError, f"'{d.name}' is too large: written out, with the named "
+                    f"definitions it uses expanded, it has {size:,} parts (at most "
+                    f"{MAX_SIZE:,})", d.span, "a definition that uses a name twice doubles "
+                    "in size; use each named formula or objective fewer times")
+            return depth, size
         levels, children, refs = ast.levels, ast.children, ast.REFERENCES
         total = [0, 0]
 
@@ -427,7 +473,8 @@ class Program:
                                  f"structure '{d.name}' gives its regions but no '{missing[0]}'",
                                  body.span, "a structure given by regions needs both ok and bad")
             nodes = [fields["ok"].formula, fields["bad"].formula]
-            atoms = self._atom_order(nodes, zoo)
+            names, written, _, _ = self._walk(d)
+            atoms = atom_order(written) if not names else self._atom_order(nodes, zoo)
             ok, bad = (self._mask(n, zoo, atoms) for n in nodes)
             return Structure.from_masks(d.name, atoms, ok, bad, doc=d.doc, span=d.span)
         if "core" not in keys:
@@ -436,7 +483,8 @@ class Program:
         given = {k: fields[k].formula for k in keys}
         defaults = {"cond": ast.Const(True), "add": ast.Const(False)}
         nodes = [given.get(k, defaults.get(k)) for k in PCA_KEYS]
-        atoms = self._atom_order(nodes, zoo)
+        names, written, _, _ = self._walk(d)
+        atoms = atom_order(written) if not names else self._atom_order(nodes, zoo)
         core, cond, add = (self._mask(n, zoo, atoms) for n in nodes)
         texts = tuple(self._formula_text(n, zoo) for n in nodes)
         return Structure.from_pca_masks(
