@@ -519,3 +519,22 @@ def test_export_for_trl_refuses_a_multi_atom_loss():
     for target in ("trl", "torchtune"):
         with pytest.raises(UsageError, match="reads M\\(yw\\), M\\(yl\\), M\\(yl2\\)"):
             render(compiled, "f", for_=target)
+
+
+def test_named_call_fast_path_equals_forward_and_keeps_hooks(tpo):
+    """``__call__`` computes a named call inline when nothing watches the module: the same
+    numbers as ``forward``; with a hook, the hook sees ``logps=`` and still runs."""
+    x = _inputs(tpo.atoms, n=6, seed=8)
+    lengths = {"yg": torch.full((6,), 5.0, dtype=torch.float64)}
+    fast, slow = tpo(logps=x, lengths=lengths), tpo.forward(logps=x, lengths=lengths)
+    for a, b in zip(fast, slow, strict=True):
+        assert torch.equal(a, b)
+    seen = []
+    handle = tpo.register_forward_pre_hook(lambda m, args, kwargs: seen.append(sorted(kwargs)),
+                                           with_kwargs=True)
+    try:
+        hooked = tpo(logps=x, lengths=lengths)
+    finally:
+        handle.remove()
+    assert seen == [["lengths", "logps"]]
+    assert torch.equal(hooked.losses, fast.losses)
