@@ -81,7 +81,7 @@ def _built(cls, names: tuple[str, ...]):
 
     def make(*values):
         obj = new(cls)
-        obj.__dict__.update(zip(names, values))
+        obj.__dict__.update(zip(names, values, strict=True))
         return obj
 
     return make
