@@ -37,10 +37,9 @@ import random
 import statistics
 import sys
 import time
-import tracemalloc
 from dataclasses import dataclass
 
-from goals import goal_line  # benchmarks/goals.py: the one goal-line format
+from goals import goal_line, peak_mib  # benchmarks/goals.py: the one goal-line format
 
 RESPONSES = ("yw", "yl", "yg", "ys", "yl2")
 
@@ -79,14 +78,6 @@ def timed(fn, repeat: int = 1) -> float:
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
-
-def peak_mib(fn) -> float:
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 # ---------------------------------------------------------------- logicpo and the baselines

@@ -32,10 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
-from goals import goal_line  # benchmarks/goals.py: the one goal-line format
+from goals import goal_line, peak_mib  # benchmarks/goals.py: the one goal-line format
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOMS = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
@@ -95,14 +94,6 @@ def build_naive(regions):
     return nx.transitive_reduction(order)
 
 
-def _peak_mib(fn) -> float:
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
-
 
 def bench_lattice(n: int, families, repeat: int) -> None:
     print(f"\n1. {n:,} random 4-atom structures from their regions: build + lattice "
@@ -119,7 +110,7 @@ def bench_lattice(n: int, families, repeat: int) -> None:
             naive.append(timed(lambda regions=regions: build_naive(regions), 1))
         t_ours, t_naive = statistics.median(ours), statistics.median(naive)
         ratio = statistics.median(n / o for n, o in zip(naive, ours, strict=True))
-        mem = _peak_mib(lambda regions=regions: build_logicpo(regions))
+        mem = peak_mib(lambda regions=regions: build_logicpo(regions))
         print(f"  {family}: {len(lat.nodes):,} nodes, {len(lat.edges):,} Hasse edges; "
               f"logicpo {t_ours:.3f} s, numpy+networkx {t_naive:.3f} s (medians of {repeat} "
               "interleaved runs)")
@@ -137,7 +128,7 @@ def bench_growth(sizes) -> None:
         for family in ("sparse", "dense"):
             regions = random_regions(n, family, seed=1)
             t = timed(lambda regions=regions: build_logicpo(regions), 1)
-            mem = _peak_mib(lambda regions=regions: build_logicpo(regions))
+            mem = peak_mib(lambda regions=regions: build_logicpo(regions))
             row += [f"{t:9.3f}", f"{mem:7.1f}"]
         print(" ".join(row))
 

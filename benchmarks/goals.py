@@ -1,4 +1,4 @@
-"""The one format of a benchmark's goal line, shared by every ``bench_*.py``:
+"""What every ``bench_*.py`` shares: the one format of a goal line,
 ``<what>: <value>  goal <op> <target>  MET`` (or ``NOT MET``); ``make bench`` collects them.
 
 >>> goal_line("numpy / logicpo", 3.5, ">=", 3)
@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import gc
 import operator
+import tracemalloc
 
 _OPS = {">=": operator.ge, "<=": operator.le, "<": operator.lt, ">": operator.gt}
 
@@ -16,3 +18,13 @@ def goal_line(what: str, value: float, op: str, target: float, unit: str = "x") 
     met = _OPS[op](value, target)
     return (f"{what}: {value:.3g}{unit}  goal {op} {target:g}{unit}  "
             f"{'MET' if met else 'NOT MET'}")
+
+
+def peak_mib(fn) -> float:
+    """The peak memory Python allocates while ``fn()`` runs, in MiB (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20

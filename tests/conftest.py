@@ -64,3 +64,16 @@ def run():
         return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+def spelled(node):
+    """Every field of every AST node, spans included (spans do not take part in ==): what a
+    reader of a parse sees, for the tests that compare two parsers."""
+    import dataclasses
+
+    if isinstance(node, tuple | list):
+        return tuple(spelled(n) for n in node)
+    if dataclasses.is_dataclass(node):
+        return (type(node).__name__, *(
+            (f.name, spelled(getattr(node, f.name))) for f in dataclasses.fields(node)))
+    return node

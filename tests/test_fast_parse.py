@@ -9,13 +9,13 @@ and, for random programs, the parser as it was before the speed-ups (frozen in
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.machinery
 import importlib.util
 import random
 from pathlib import Path
 
 import pytest
+from conftest import spelled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,20 +29,11 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(Heal
 ATOMS = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
 
 
-def _spelled(node):
-    """Every field of every node, spans included (spans do not take part in ==)."""
-    if isinstance(node, tuple | list):
-        return tuple(_spelled(n) for n in node)
-    if dataclasses.is_dataclass(node):
-        return (type(node).__name__, *(
-            (f.name, _spelled(getattr(node, f.name))) for f in dataclasses.fields(node)))
-    return node
-
 
 def _lark(text, file="t.lpo"):
     """What the lark path gives: (imports, definitions), or the error a reader sees."""
     try:
-        return "ok", _spelled(parser._parse(text, file, "program")[:2])  # without declarations
+        return "ok", spelled(parser._parse(text, file, "program")[:2])  # without declarations
     except LogicpoError as exc:
         return "error", str(exc), exc.span, exc.hint, exc.source_line
 
@@ -53,7 +44,7 @@ def _agrees(text, file="t.lpo"):
     lark = _lark(text, file)
     if read is None:
         return False
-    assert lark == ("ok", _spelled(read)), text
+    assert lark == ("ok", spelled(read)), text
     return True
 
 
@@ -139,7 +130,7 @@ def test_the_hook_reads_the_subset_without_lark(monkeypatch):
 
     monkeypatch.setattr(parser, "_parse", no_lark)
     program = parser.parse_program(text, "x.lpo")
-    assert ("ok", _spelled((program.imports, program.definitions))) == expected
+    assert ("ok", spelled((program.imports, program.definitions))) == expected
     with pytest.raises(AssertionError, match="lark was asked"):
         parser.parse_program("responses yw, yl, yg\n" + text, "x.lpo")
 
@@ -161,7 +152,7 @@ def test_random_structures_given_by_their_regions(previous):
     text = "\n".join(lines) + "\n"
     assert _agrees(text)
     before = previous.parse_program(text, "t.lpo")
-    assert _spelled(fast.read_program(text, "t.lpo")) == _spelled(
+    assert spelled(fast.read_program(text, "t.lpo")) == spelled(
         (before.imports, before.definitions))
 
 
@@ -231,7 +222,7 @@ def _programs(draw):
 def test_random_programs_are_read_and_read_as_lark_reads_them(previous, text):
     assert _agrees(text), text  # all of it is in the subset
     before = previous.parse_program(text, "t.lpo")
-    assert _spelled(fast.read_program(text, "t.lpo")) == _spelled(
+    assert spelled(fast.read_program(text, "t.lpo")) == spelled(
         (before.imports, before.definitions))
 
 
@@ -305,7 +296,7 @@ def test_near_misses_are_left_to_lark(text):
     # and the whole parse is lark's: the same tree or the same message
     try:
         program = parser.parse_program(text, "t.lpo")
-        got = "ok", _spelled((program.imports, program.definitions))
+        got = "ok", spelled((program.imports, program.definitions))
     except LogicpoError as exc:
         got = "error", str(exc), exc.span, exc.hint, exc.source_line
     assert got == _lark(text)

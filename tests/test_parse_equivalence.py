@@ -8,13 +8,13 @@ grammar and the parser module of commit 6ee2be7; only this test reads them; the 
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.machinery
 import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from conftest import spelled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,18 +41,10 @@ def previous():
 def _outcome(parse, text):
     """What a reader sees: the tree with every node's span, or the error, its place and hint."""
     try:
-        return "ok", _spelled(parse(text, "t.lpo"))
+        return "ok", spelled(parse(text, "t.lpo"))
     except LogicpoError as exc:
         return "error", str(exc), exc.span, exc.hint, exc.source_line
 
-
-def _spelled(node):
-    if isinstance(node, tuple | list):
-        return tuple(_spelled(n) for n in node)
-    if dataclasses.is_dataclass(node):
-        return (type(node).__name__, *(
-            (f.name, _spelled(getattr(node, f.name))) for f in dataclasses.fields(node)))
-    return node
 
 
 def _same(previous, parse, text):
