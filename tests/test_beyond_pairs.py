@@ -430,3 +430,21 @@ def test_identify_skips_ref_of_structures_beyond_pairs():
     z = zoo()
     known = [z.structure(n) for n in z.names_of("structure", beyond_pairs=True)]
     assert [m.expression for m in matches(z.structure("DPO"), known)] == ["DPO", "ref(CPO)"]
+
+
+def test_cli_eval_takes_any_atom_by_name(run):
+    """TPO at one example, by hand: softplus(-0.1*(pc - pr)) - pg/ng, d/d pg = -1/ng."""
+    import json
+    import math
+
+    out = json.loads(run("eval", "tpo", "--pc", -12, "--pr", -15.5, "--logp", "M(yg)=-20",
+                         "--length", "yg=8", "--json").output)
+    want = math.log1p(math.exp(-0.35)) + 20 / 8
+    assert out["loss"] == pytest.approx(want, rel=1e-12)
+    assert out["brute_force"] == pytest.approx(want, rel=1e-12)
+    assert out["gradient"]["M(yg)"] == pytest.approx(-1 / 8, rel=1e-12)
+    missing = run("eval", "tpo", "--pc", -12, "--pr", -15.5)
+    assert missing.exit_code == 2 and "--logp 'M(yg)=VALUE'" in missing.output
+    unknown = run("eval", "sigmoid", "--pc", -1, "--pr", -2, "--rc", -1, "--rr", -1,
+                  "--logp", "M(yg)=-3")
+    assert unknown.exit_code == 2 and "does not read M(yg)" in unknown.output

@@ -114,11 +114,16 @@ def compile_cmd(spec, beta, gamma, label_smoothing, tau, normalize, family, file
 @click.option("--rr", type=LOG_PROB, help="Reference log-prob of the rejected response.")
 @click.option("--nc", type=TOKEN_COUNT, help="Token count of the chosen response (>= 1).")
 @click.option("--nr", type=TOKEN_COUNT, help="Token count of the rejected response (>= 1).")
+@click.option("--logp", "more_logps", multiple=True, metavar="ATOM=VALUE",
+              help="The log-prob of another atom, for a loss beyond pairs: --logp 'M(yg)=-20' "
+                   "(repeat it; --pc, --pr, --rc, --rr give the classic four).")
+@click.option("--length", "more_lengths", multiple=True, metavar="RESPONSE=N",
+              help="The token count of another response: --length yg=12 (repeatable).")
 @loss_options
 @file_option
 @json_option
-def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, normalize,
-             family, files, as_json):
+def eval_cmd(spec, pc, pr, rc, rr, nc, nr, more_logps, more_lengths, beta, gamma,
+             label_smoothing, tau, normalize, family, files, as_json):
     """The loss SPEC at one example, its gradient with respect to each input, and the
     brute-force (world-enumerating) value as a check."""
     import torch
@@ -128,6 +133,11 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
 
     compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
                                              family))
+    module = instantiate(compiled)
+    if more_logps or more_lengths or not module.classic:
+        _eval_named(spec, compiled, module, (pc, pr, rc, rr), (nc, nr), more_logps,
+                    more_lengths, as_json)
+        return
     missing = [f"--{k}" for k, v in (("rc", rc), ("rr", rr)) if v is None]
     if compiled.uses_reference and missing:
         raise UsageError(f"'{spec}' uses the reference model: pass {' and '.join(missing)}")
@@ -135,7 +145,6 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
     if compiled.needs_lengths and missing:
         raise UsageError(f"'{spec}' is length-normalised: pass {' and '.join(missing)} "
                          "(token counts)")
-    module = instantiate(compiled)
     given = {"pc": pc, "pr": pr, "rc": rc, "rr": rr}
     tensors = {k: None if v is None else torch.tensor([v], dtype=torch.float64,
                                                      requires_grad=True)
@@ -167,6 +176,82 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, beta, gamma, label_smoothing, tau, no
                   f"{result['brute_force']:.10g})")
     rows = [[k, f"{given[k]:g}", f"{gradient[k]:.10g}"] for k in used]
     console.print(make_table(None, ["input", "value", "d loss / d input"], rows))
+    console.print(f"rewards: chosen {result['chosen_reward']:.6g}, "
+                  f"rejected {result['rejected_reward']:.6g}")
+
+
+def _bindings(items, what: str, parse) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.rpartition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--{what} {item!r}: write KEY=VALUE, e.g. --logp 'M(yg)=-20' or "
+                             "--length yg=12")
+        out[key.strip()] = parse(value, key.strip())
+    return out
+
+
+def _eval_named(spec, compiled, module, classic, counts, more_logps, more_lengths,
+                as_json) -> None:
+    """``eval`` of a loss beyond pairs: every atom's log-prob by name (``--pc`` .. ``--rr``
+    for the classic four, ``--logp ATOM=VALUE`` for the others), gradients for each."""
+    import torch
+
+    from logicpo.logic.atoms import CLASSIC_LENGTH, CLASSIC_LOGP
+    from logicpo.numbers import brute
+
+    def logp(text, key):
+        value = LOG_PROB.convert(text, None, None)
+        return value
+
+    def count(text, key):
+        return TOKEN_COUNT.convert(text, None, None)
+
+    values = {a: v for a, v in zip(CLASSIC_LOGP, classic, strict=True) if v is not None}
+    values.update(_bindings(more_logps, "logp", logp))
+    lengths = {r: v for r, v in zip(CLASSIC_LENGTH, counts, strict=True) if v is not None}
+    lengths.update(_bindings(more_lengths, "length", count))
+    missing = [a for a in module.atoms if a not in values]
+    if missing:
+        flags = [f"--{CLASSIC_LOGP[a]}" if a in CLASSIC_LOGP else f"--logp '{a}=VALUE'"
+                 for a in missing]
+        raise UsageError(f"'{spec}' reads the atoms {', '.join(module.atoms)}: pass "
+                         f"{' '.join(flags)}")
+    unknown = [a for a in values if a not in module.atoms]
+    if unknown:
+        raise UsageError(f"'{spec}' does not read {', '.join(unknown)} (it reads "
+                         f"{', '.join(module.atoms)})")
+    absent = [r for r in module.lengths_required if r not in lengths]
+    if absent:
+        raise UsageError(f"'{spec}' is length-normalised: pass the token counts of "
+                         f"{', '.join(absent)} ({' '.join(f'--length {r}=N' for r in absent)})")
+    lengths = {r: n for r, n in lengths.items() if r in module.responses}
+    tensors = {a: torch.tensor([values[a]], dtype=torch.float64, requires_grad=True)
+               for a in module.atoms}
+    counts_t = {r: torch.tensor([n], dtype=torch.float64) for r, n in lengths.items()}
+    out = module(logps=tensors, lengths=counts_t)
+    grads = torch.autograd.grad(out.losses.sum(), list(tensors.values()), allow_unused=True)
+    gradient = {a: (0.0 if g is None else g.item()) for a, g in zip(tensors, grads, strict=True)}
+    reference = brute.evaluate(list(compiled.terms), logps=tensors, lengths=counts_t)
+    result = {"spec": spec, "source": compiled.source, "loss": out.losses.item(),
+              "brute_force": reference.item(), "inputs": {a: values[a] for a in tensors},
+              "lengths": lengths, "gradient": gradient,
+              "chosen_reward": out.chosen_rewards.item(),
+              "rejected_reward": out.rejected_rewards.item()}
+    bad = [k for k in ("loss", "brute_force") if not math.isfinite(result[k])]
+    bad += [f"d loss / d {a}" for a, g in gradient.items() if not math.isfinite(g)]
+    if bad:
+        raise UsageError(f"at these inputs '{spec}' gives numbers that are not finite: "
+                         f"{', '.join(bad)}",
+                         hint="move the log-probs away from 0 and from huge values")
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"[bold]{escape(spec)}[/] = {escape(compiled.source)}")
+    console.print(f"loss {result['loss']:.10g}   (brute force over worlds: "
+                  f"{result['brute_force']:.10g})")
+    rows = [[a, f"{values[a]:g}", f"{gradient[a]:.10g}"] for a in tensors]
+    console.print(make_table(None, ["atom", "log-prob", "d loss / d log-prob"], rows))
     console.print(f"rewards: chosen {result['chosen_reward']:.6g}, "
                   f"rejected {result['rejected_reward']:.6g}")
 
