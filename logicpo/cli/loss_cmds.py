@@ -161,6 +161,13 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, more_logps, more_lengths, beta, gamma
               "brute_force": reference.item(), "inputs": {k: given[k] for k in used},
               "gradient": gradient, "chosen_reward": out.chosen_rewards.item(),
               "rejected_reward": out.rejected_rewards.item()}
+    _report_eval(spec, compiled, result, ["input", "value", "d loss / d input"], as_json)
+
+
+def _report_eval(spec, compiled, result: dict, columns: list[str], as_json: bool) -> None:
+    """``eval``'s one output: refused when a number is not finite, else the JSON or the
+    loss, a table of each input with its gradient, and the rewards."""
+    gradient = result["gradient"]
     numbers = {"loss": result["loss"], "brute force": result["brute_force"],
                **{f"d loss / d {k}": g for k, g in gradient.items()}}
     bad = [f"{k} {v:g}" for k, v in numbers.items() if not math.isfinite(v)]
@@ -174,8 +181,8 @@ def eval_cmd(spec, pc, pr, rc, rr, nc, nr, more_logps, more_lengths, beta, gamma
     console.print(f"[bold]{escape(spec)}[/] = {escape(compiled.source)}")
     console.print(f"loss {result['loss']:.10g}   (brute force over worlds: "
                   f"{result['brute_force']:.10g})")
-    rows = [[k, f"{given[k]:g}", f"{gradient[k]:.10g}"] for k in used]
-    console.print(make_table(None, ["input", "value", "d loss / d input"], rows))
+    rows = [[k, f"{v:g}", f"{gradient[k]:.10g}"] for k, v in result["inputs"].items()]
+    console.print(make_table(None, columns, rows))
     console.print(f"rewards: chosen {result['chosen_reward']:.6g}, "
                   f"rejected {result['rejected_reward']:.6g}")
 
@@ -238,22 +245,7 @@ def _eval_named(spec, compiled, module, classic, counts, more_logps, more_length
               "lengths": lengths, "gradient": gradient,
               "chosen_reward": out.chosen_rewards.item(),
               "rejected_reward": out.rejected_rewards.item()}
-    bad = [k for k in ("loss", "brute_force") if not math.isfinite(result[k])]
-    bad += [f"d loss / d {a}" for a, g in gradient.items() if not math.isfinite(g)]
-    if bad:
-        raise UsageError(f"at these inputs '{spec}' gives numbers that are not finite: "
-                         f"{', '.join(bad)}",
-                         hint="move the log-probs away from 0 and from huge values")
-    if as_json:
-        emit_json(result)
-        return
-    console.print(f"[bold]{escape(spec)}[/] = {escape(compiled.source)}")
-    console.print(f"loss {result['loss']:.10g}   (brute force over worlds: "
-                  f"{result['brute_force']:.10g})")
-    rows = [[a, f"{values[a]:g}", f"{gradient[a]:.10g}"] for a in tensors]
-    console.print(make_table(None, ["atom", "log-prob", "d loss / d log-prob"], rows))
-    console.print(f"rewards: chosen {result['chosen_reward']:.6g}, "
-                  f"rejected {result['rejected_reward']:.6g}")
+    _report_eval(spec, compiled, result, ["atom", "log-prob", "d loss / d log-prob"], as_json)
 
 
 # ---------------------------------------------------------------- plot
