@@ -83,18 +83,38 @@ class Entry:
 
 def referenced_names(definition: ast.Definition) -> list[str]:
     """The names a definition uses, in order of first use."""
-    out: dict[str, None] = {}
-    refs = ast.REFERENCES
-    children = ast.children
+    return summary(definition)[0]
 
-    def walk(node):
-        if isinstance(node, refs):
-            out.setdefault(node.id)
-        for c in children(node):
-            walk(c)
 
-    walk(definition)
-    return list(out)
+def summary(definition: ast.Definition) -> tuple[list[str], frozenset[str], int, int]:
+    """One walk of a definition's own nodes: the names it uses (in order of first use), the
+    atoms it writes, and its depth and size (:mod:`logicpo.syntax.limits`) without the
+    named definitions expanded. The walk goes by node type, as :func:`ast.children` and
+    :func:`ast.levels` do (node classes are final): a 2,000-structure file has about 95,000
+    nodes. It recurses no deeper than the parser's depth limit allows."""
+    kids, nesting = ast._CHILDREN, ast._NESTING_TYPES
+    names: dict[str, None] = {}
+    atoms: set[tuple[str, str]] = set()
+    total = [0, 0]
+    refs, atom_type = frozenset(ast.REFERENCES), ast.Atom
+
+    def walk(node, depth):
+        t = type(node)
+        if t is atom_type:
+            atoms.add((node.model, node.response))
+        elif t in refs:
+            names.setdefault(node.id)
+        if depth > total[0]:
+            total[0] = depth
+        if t in nesting:
+            total[1] += 1
+        get = kids.get(t)
+        if get is not None:
+            for c in get(node):
+                walk(c, depth + 1 if type(c) in nesting else depth)
+
+    walk(definition, ast.levels(definition))
+    return list(names), frozenset(f"{m}({r})" for m, r in atoms), total[0], total[1]
 
 
 class Program:
@@ -243,9 +263,7 @@ class Program:
         """Resolve every user definition, raising the first error found."""
         for name, entry in self._user.items():
             if entry.kind == "formula":  # its truth table resolves every name it uses
-                written = self._build(entry, lambda d: self._atoms([d.formula], False),
-                                      view="atoms")
-                self.formula_mask(name, atom_order(written))
+                self.formula_mask(name, atom_order(self._formula_atoms(entry)))
             else:
                 getattr(self, entry.kind)(name)
 
@@ -323,52 +341,30 @@ class Program:
         return self._measured.get(entry.key, (0, 0))
 
     def _walk(self, d: ast.Definition) -> tuple[list[str], frozenset[str], int, int]:
-        """One walk of a definition's own nodes, kept: the names it uses (in order of first
-        use, as :func:`referenced_names`), the atoms it writes, and its depth and size
-        without the named definitions expanded. A definition that uses no name (most of
-        a large file: structures given by their regions) needs no other walk."""
+        """:func:`summary` of a definition, kept: a definition that uses no name (most of a
+        large file: structures given by their regions) needs no other walk."""
         found = self._walked.get(id(d))
-        if found is not None and found[0] is d:
-            return found[1]
-        # by node type, as ast.children and ast.levels do (node classes are final): a
-        # 2,000-structure file has about 95,000 nodes, and this is their one walk here
-        kids, nesting = ast._CHILDREN, ast._NESTING_TYPES
-        names: dict[str, None] = {}
-        atoms: set[tuple[str, str]] = set()
-        total = [0, 0]
-        refs, atom_type = frozenset(ast.REFERENCES), ast.Atom
-
-        def walk(node, depth):
-            t = type(node)
-            if t is atom_type:
-                atoms.add((node.model, node.response))
-            elif t in refs:
-                names.setdefault(node.id)
-            if depth > total[0]:
-                total[0] = depth
-            if t in nesting:
-                total[1] += 1
-            get = kids.get(t)
-            if get is not None:
-                for c in get(node):
-                    walk(c, depth + 1 if type(c) in nesting else depth)
-
-        walk(d, ast.levels(d))
-        result = (list(names), frozenset(f"{m}({r})" for m, r in atoms), total[0], total[1])
-        self._walked[id(d)] = (d, result)
-        return result
+        if found is None or found[0] is not d:
+            found = self._walked[id(d)] = (d, summary(d))
+        return found[1]
 
     def _measure_one(self, e: Entry) -> tuple[int, int]:
         d = e.definition
-        names, _, depth, size = self._walk(d)
-        if not names and depth <= MAX_DEPTH:  # nothing to expand: the walk above says it all
-            if size > MAX_SIZE:
-                raise self._fail(
-                    DefinitionError, f"'{d.name}' is too large: written out, with the named "
-                    f"definitions it uses expanded, it has {size:,} parts (at most "
-                    f"{MAX_SIZE:,})", d.span, "a definition that uses a name twice doubles "
-                    "in size; use each named formula or objective fewer times")
-            return depth, size
+        names, _, deepest, size = self._walk(d)
+        if names or deepest > MAX_DEPTH:  # expand the names, or find the node too deep
+            deepest, size = self._expanded(e)
+        if size > MAX_SIZE:
+            raise self._fail(
+                DefinitionError, f"'{d.name}' is too large: written out, with the named "
+                f"definitions it uses expanded, it has {size:,} parts (at most {MAX_SIZE:,})",
+                d.span, "a definition that uses a name twice doubles in size; use each "
+                        "named formula or objective fewer times")
+        return deepest, size
+
+    def _expanded(self, e: Entry) -> tuple[int, int]:
+        """Depth and size of ``e`` with the named definitions it uses (already measured)
+        expanded; the first node, in reading order, deeper than the limit is reported."""
+        d = e.definition
         levels, children, refs = ast.levels, ast.children, ast.REFERENCES
         total = [0, 0]
 
@@ -388,14 +384,7 @@ class Program:
                 walk(c, depth + levels(c))
 
         walk(d, levels(d))
-        deepest, size = total
-        if size > MAX_SIZE:
-            raise self._fail(
-                DefinitionError, f"'{d.name}' is too large: written out, with the named "
-                f"definitions it uses expanded, it has {size:,} parts (at most {MAX_SIZE:,})",
-                d.span, "a definition that uses a name twice doubles in size; use each "
-                        "named formula or objective fewer times")
-        return deepest, size
+        return total[0], total[1]
 
     def _formula(self, node: ast.Formula, zoo: bool) -> sympy.Basic:
         from logicpo.logic.formulas import from_ast
@@ -424,17 +413,23 @@ class Program:
             if isinstance(node, ast.Atom):
                 out.add(node.text)
             elif isinstance(node, ast.Name):
-                entry = self._expect(node.id, "formula", node.span, zoo)
-                out |= self._build(entry, lambda d, e=entry: self._atoms([d.formula], e.from_zoo),
-                                   view="atoms")
+                out |= self._formula_atoms(self._expect(node.id, "formula", node.span, zoo))
             else:
                 stack.extend(reversed(ast.children(node)))
         return frozenset(out)
 
-    def _atom_order(self, nodes: list[ast.Formula], zoo: bool) -> tuple[str, ...]:
-        """The atoms written (in the formulas or the names they use), in
-        :func:`~logicpo.logic.atoms.atom_order`: single-model unless a Ref atom is written."""
-        return atom_order(self._atoms(nodes, zoo))
+    def _formula_atoms(self, entry: Entry) -> frozenset[str]:
+        """The atoms a named formula mentions, through the names it uses (kept)."""
+        return self._build(entry, lambda d: self._atoms([d.formula], entry.from_zoo),
+                           view="atoms")
+
+    def _atom_order(self, d: ast.StructureDef, nodes: list[ast.Formula],
+                    zoo: bool) -> tuple[str, ...]:
+        """The atoms written in a structure's fields ``nodes`` (and the named formulas they
+        use), in :func:`~logicpo.logic.atoms.atom_order`: single-model unless a Ref atom is
+        written. A definition that uses no name has them from its one walk."""
+        names, written, _, _ = self._walk(d)
+        return atom_order(self._atoms(nodes, zoo) if names else written)
 
     def _formula_text(self, node: ast.Formula, zoo: bool) -> str:
         inline = {}
@@ -473,8 +468,7 @@ class Program:
                                  f"structure '{d.name}' gives its regions but no '{missing[0]}'",
                                  body.span, "a structure given by regions needs both ok and bad")
             nodes = [fields["ok"].formula, fields["bad"].formula]
-            names, written, _, _ = self._walk(d)
-            atoms = atom_order(written) if not names else self._atom_order(nodes, zoo)
+            atoms = self._atom_order(d, nodes, zoo)
             ok, bad = (self._mask(n, zoo, atoms) for n in nodes)
             return Structure.from_masks(d.name, atoms, ok, bad, doc=d.doc, span=d.span)
         if "core" not in keys:
@@ -483,8 +477,7 @@ class Program:
         given = {k: fields[k].formula for k in keys}
         defaults = {"cond": ast.Const(True), "add": ast.Const(False)}
         nodes = [given.get(k, defaults.get(k)) for k in PCA_KEYS]
-        names, written, _, _ = self._walk(d)
-        atoms = atom_order(written) if not names else self._atom_order(nodes, zoo)
+        atoms = self._atom_order(d, nodes, zoo)
         core, cond, add = (self._mask(n, zoo, atoms) for n in nodes)
         texts = tuple(self._formula_text(n, zoo) for n in nodes)
         return Structure.from_pca_masks(
@@ -547,7 +540,6 @@ class Program:
                 raise self._fail(type(exc), exc.message, exc.span, exc.hint) from None
             terms.append(Term(wt.weight, op.family, target, params))
         return tuple(terms)
-
 
     def _at_response(self, op: ast.Apply) -> bool:
         """Whether the term ``f(y)`` applies an objective or structure ``f`` to a response
