@@ -32,7 +32,7 @@ import re
 from logicpo.errors import Span
 from logicpo.syntax import ast
 from logicpo.syntax.limits import MAX_DEPTH, MAX_SOURCE_CHARS
-from logicpo.syntax.parser import KEYWORDS, STRUCTURE_OPERATORS
+from logicpo.syntax.parser import DECLARATIONS, KEYWORDS, STRUCTURE_OPERATORS
 
 # One piece of text: what lark ignores (WS and COMMENT), then a token, or the one character
 # no token starts with (then lark reads the text), or the end. Each character can be read
@@ -57,7 +57,7 @@ _ATOMS = {f"{m}({r})": (m, r) for m in ast.DEFAULT_MODELS for r in ast.DEFAULT_R
 _FIELDS = frozenset(("core", "cond", "add", "ok", "bad"))  # the grammar's FIELD words
 # Words that mean something to the grammar (or will: the declarations of issue 13): where
 # a name is read, any of them is left to lark, which knows what each means in each place.
-_RESERVED = frozenset((*KEYWORDS, *_FIELDS, "responses", "models"))
+_RESERVED = frozenset((*KEYWORDS, *_FIELDS, *DECLARATIONS))
 _WORD_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _DIGITS = frozenset("0123456789.")
 _NOT = frozenset(("~", "!", "not"))

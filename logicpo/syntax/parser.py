@@ -366,6 +366,7 @@ class _ToAst:
     def __init__(self, file: str, declared: dict[str, tuple[str, ...]] | None = None) -> None:
         self.file = file
         declared = declared or {}
+        self.declarations = declared  # read from the tree before the walk (_declarations)
         self.declared = bool(declared)
         self.models = declared.get("models", MODELS)
         self.responses = declared.get("responses", RESPONSES)
@@ -405,8 +406,7 @@ class _ToAst:
         imports = tuple(i for i in items if isinstance(i, ast.ImportStmt))
         definitions = tuple(i for i in items
                             if not isinstance(i, (ast.ImportStmt, ast.Declaration)))
-        declared = {i.kind: i.names for i in items if isinstance(i, ast.Declaration)}
-        return imports, definitions, declared
+        return imports, definitions, self.declarations
 
     def declaration(self, span, children):
         names = tuple(str(t) for t in children[1:] if t.type == "NAME")
