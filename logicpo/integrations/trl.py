@@ -44,6 +44,7 @@ _compile_spec = None  # a standalone export has no compiler; logicpo's is import
 # logicpo-only: begin
 from logicpo.errors import LogicpoError as _ErrorBase  # noqa: E402
 from logicpo.numbers.api import loss as _compile_spec  # noqa: E402, F811
+from logicpo.numbers.module import CLASSIC_ATOMS  # noqa: E402 (defined above in an export)
 
 # logicpo-only: end
 
@@ -148,15 +149,12 @@ def loss_module(loss) -> torch.nn.Module:
     return _pairs_only(loss)
 
 
-#: the atoms TRL's DPOTrainer computes log-probs for: a chosen and a rejected response,
-#: under the policy and the reference
-TRL_ATOMS = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
-
-
 def _pairs_only(loss):
     """``loss``, unless it reads a response or model TRL's trainer does not score (a gold
-    response, a ranked list, a second reference): then a clear error, before training."""
-    beyond = [a for a in (getattr(loss, "atoms", None) or ()) if a not in TRL_ATOMS]
+    response, a ranked list, a second reference): then a clear error, before training.
+    TRL's DPOTrainer computes log-probs for the classic atoms only: a chosen and a rejected
+    response, under the policy and the reference."""
+    beyond = [a for a in (getattr(loss, "atoms", None) or ()) if a not in CLASSIC_ATOMS]
     if beyond:
         raise IntegrationError(
             f"loss {_describe(loss)} reads {', '.join(beyond)}, but TRL's DPOTrainer scores "
