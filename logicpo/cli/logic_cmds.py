@@ -17,7 +17,6 @@ from logicpo.cli.common import (
     json_option,
 )
 from logicpo.errors import LogicpoError, UsageError
-from logicpo.logic.atoms import is_classic
 from logicpo.logic.truth import world_list
 
 
@@ -454,11 +453,7 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
 
             written.append(str(save_figure(draw_lattice(lat, yours=yours), path)))
     user_nodes = [n for n in lat.nodes if any(s.name in yours for s in lat.members[n])]
-    atoms_note = None
-    if not is_classic(lat.atoms) and len({s.atoms for s in structures}) > 1:
-        atoms_note = (f"compared over the union of their atoms ({', '.join(lat.atoms)}): a "
-                      "structure that does not mention an atom counts both of its values the "
-                      "same")
+    atoms_note = lat.atoms_note()
     if as_json:
         out = lat.to_json()
         out.update(top=lat.top, bottom=lat.bottom, yours=sorted(yours), user_nodes=user_nodes,

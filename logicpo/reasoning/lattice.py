@@ -29,7 +29,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from logicpo.logic.atoms import union
+from logicpo.logic.atoms import is_classic, union
 from logicpo.logic.structure import Structure
 
 if TYPE_CHECKING:
@@ -106,6 +106,15 @@ class Lattice:
     def atoms(self) -> tuple[str, ...]:
         """The atoms every node is compared over: the union of the members' atoms."""
         return self._atoms
+
+    def atoms_note(self) -> str | None:
+        """What comparing over the union of the atoms means, when the members are not all
+        over the same atoms (``None`` for the classic four, as the paper compares)."""
+        if is_classic(self.atoms) or len({s.atoms for g in self.members.values()
+                                          for s in g}) == 1:
+            return None
+        return (f"compared over the union of their atoms ({', '.join(self.atoms)}): a "
+                "structure that does not mention an atom counts both of its values the same")
 
     @cached_property
     def _atoms(self) -> tuple[str, ...]:
