@@ -77,3 +77,12 @@ def spelled(node):
         return (type(node).__name__, *(
             (f.name, spelled(getattr(node, f.name))) for f in dataclasses.fields(node)))
     return node
+
+
+def ctrl_c_at(kind: str, key: str | None = None, value=None):
+    """A training event callback that interrupts (as Ctrl-C does) at the first event
+    ``kind`` whose record has ``key == value`` (any event ``kind`` when no key is given)."""
+    def on_event(k, rec):
+        if k == kind and (key is None or rec.get(key) == value):
+            raise KeyboardInterrupt
+    return on_event

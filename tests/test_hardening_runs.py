@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import ctrl_c_at
 
 from logicpo.cli import main
 from logicpo.errors import LogicpoError, UsageError
@@ -52,13 +53,6 @@ def said(res) -> str:
 
 def records(out) -> list[dict]:
     return [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
-
-
-def ctrl_c_at(kind: str, key: str, value: int):
-    def on_event(k, rec):
-        if k == kind and rec.get(key) == value:
-            raise KeyboardInterrupt
-    return on_event
 
 
 def snapshot(out) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import ctrl_c_at
 
 from logicpo.cli import main
 from logicpo.training import loop
@@ -164,13 +165,8 @@ def test_resume_reads_the_recorded_samples_and_reproduces_the_run(tmp_path, monk
     full = tiny(tmp_path, "full", steps=6)
     train(full)
     cut = full.replace(out=str(tmp_path / "cut"))
-
-    def ctrl_c_after_step_3(kind, rec):
-        if kind == "step" and rec["step"] == 3:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train(cut, ctrl_c_after_step_3)
+        train(cut, ctrl_c_at("step", "step", 3))
     drawn = (Path(cut.out) / "sampled.jsonl").read_text()
     monkeypatch.setattr(loop, "draw_samples", _no_drawing)
     train(resume_config(cut.out).replace(resume=True))
@@ -185,13 +181,8 @@ def test_a_run_interrupted_after_sampling_resumes_with_the_same_samples(tmp_path
     full = tiny(tmp_path, "full", steps=2)
     train(full)
     cut = full.replace(out=str(tmp_path / "cut"))
-
-    def ctrl_c_when_sampled(kind, rec):
-        if kind == "sampled":
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train(cut, ctrl_c_when_sampled)
+        train(cut, ctrl_c_at("sampled"))
     assert not (Path(cut.out) / "ckpt.pt").exists()
     monkeypatch.setattr(loop, "draw_samples", _no_drawing)
     train(resume_config(cut.out).replace(resume=True))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ctrl_c_at
 
 from logicpo.errors import UsageError
 from logicpo.training.checkpoint import load_checkpoint
@@ -69,13 +70,8 @@ def test_resume_after_an_interrupt_reproduces_the_uninterrupted_run(tmp_path, lo
     train(full)
 
     cut = full.replace(out=str(tmp_path / "cut"))
-
-    def ctrl_c_after_step_5(kind, rec):
-        if kind == "step" and rec["step"] == 5:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train(cut, ctrl_c_after_step_5)
+        train(cut, ctrl_c_at("step", "step", 5))
     assert load_checkpoint(Path(cut.out) / "ckpt.pt")["step"] == 5   # saved on Ctrl-C
     resumed = resume_config(cut.out).replace(resume=True)
     assert resumed == cut.replace(resume=True)
