@@ -31,15 +31,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import os
 import random
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 
-from goals import goal_line, peak_mib  # benchmarks/goals.py: the one goal-line format
+from goals import goal_line, peak_mib, timed  # benchmarks/goals.py: the one goal-line format
 
 RESPONSES = ("yw", "yl", "yg", "ys", "yl2")
 
@@ -67,16 +65,6 @@ def random_regions(n: int, k: int, family: str, seed: int = 0) -> list[tuple[int
 
     return [(region(0.3), region(0.7)) for _ in range(n)]
 
-
-def timed(fn, repeat: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 
@@ -169,8 +157,8 @@ def bench_construction(sizes, atom_counts, repeat: int) -> None:
             regions = random_regions(n, k, "uniform", seed=n + k)
             ours, hand = [], []
             for _ in range(repeat):
-                ours.append(timed(functools.partial(construct_logicpo, atoms, regions)))
-                hand.append(timed(functools.partial(construct_by_hand, atoms, regions)))
+                ours.append(timed(functools.partial(construct_logicpo, atoms, regions), 1))
+                hand.append(timed(functools.partial(construct_by_hand, atoms, regions), 1))
             t_ours, t_hand = statistics.median(ours) / n, statistics.median(hand) / n
             print(f"  {k} atoms, {n:,} structures: logicpo {t_ours * 1e6:.2f} us, by hand "
                   f"{t_hand * 1e6:.2f} us ({t_ours / t_hand:.1f}x)")
@@ -196,8 +184,8 @@ def bench_lattice(sizes, atom_counts, families, repeat: int) -> None:
                 assert got == want, f"the two lattices differ: {got} vs {want}"
                 ours, naive = [], []
                 for _ in range(repeat):
-                    ours.append(timed(functools.partial(lattice_logicpo, atoms, regions, why is None)))
-                    naive.append(timed(functools.partial(lattice_naive, k, regions)))
+                    ours.append(timed(functools.partial(lattice_logicpo, atoms, regions, why is None), 1))
+                    naive.append(timed(functools.partial(lattice_naive, k, regions), 1))
                 t_ours, t_naive = statistics.median(ours), statistics.median(naive)
                 ratio = statistics.median(b / a for a, b in zip(ours, naive, strict=True))
                 print(f"  {k} atoms, {family}, {n:,} structures: {got[0]:,} nodes, {got[1]:,} "
@@ -220,9 +208,9 @@ def bench_growth(n: int, atom_counts) -> None:
         atoms = atoms_for(k)
         whole = lattice_support(atoms) is None
         regions = random_regions(n, k, "blocks", seed=k)
-        t_build = timed(functools.partial(construct_logicpo, atoms, regions))
-        t_all = timed(functools.partial(lattice_logicpo, atoms, regions, whole))
-        t_naive = timed(functools.partial(lattice_naive, k, regions))
+        t_build = timed(functools.partial(construct_logicpo, atoms, regions), 1)
+        t_all = timed(functools.partial(lattice_logicpo, atoms, regions, whole), 1)
+        t_naive = timed(functools.partial(lattice_naive, k, regions), 1)
         mem = peak_mib(functools.partial(lattice_logicpo, atoms, regions, whole))
         print(f"  {k:>5} {1 << k:>6} {t_build:>11.4f} {t_all - t_build:>9.4f} {mem:>6.1f} "
               f"{t_naive:>10.3f} {t_naive / t_all:>5.1f}x  "

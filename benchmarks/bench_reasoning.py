@@ -23,7 +23,6 @@ Run: ``python benchmarks/bench_reasoning.py`` (``--quick`` for a smaller run).
 from __future__ import annotations
 
 import argparse
-import gc
 import itertools
 import os
 import random
@@ -34,21 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from goals import goal_line, peak_mib  # benchmarks/goals.py: the one goal-line format
+from goals import goal_line, peak_mib, timed  # benchmarks/goals.py: the one goal-line format
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOMS = ("M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)")
 
-
-def timed(fn, repeat: int = 5) -> float:
-    """Median wall time of ``fn()`` over ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # ---------------------------------------------------------------- random structures
@@ -262,7 +251,7 @@ def bench_formulas() -> None:
                 "implies": sympy.Implies}[op](a, b)
 
     pairs = [(random_formula(), random_formula()) for _ in range(200)]
-    tb = timed(lambda: [bitmask.entails(a, b) for a, b in pairs])
+    tb = timed(lambda: [bitmask.entails(a, b) for a, b in pairs], 5)
     tz = timed(lambda: [solver.entails(a, b) for a, b in pairs], 3)
     print("\n5. formula entailment (200 random formula pairs, 4 atoms), per query: "
           f"bitmask {tb / len(pairs) * 1e6:.1f} us, z3 {tz / len(pairs) * 1e6:.1f} us "

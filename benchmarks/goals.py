@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import operator
+import statistics
+import time
 import tracemalloc
 
 _OPS = {">=": operator.ge, "<=": operator.le, "<": operator.lt, ">": operator.gt}
@@ -28,3 +30,14 @@ def peak_mib(fn) -> float:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak / 2**20
+
+
+def timed(fn, repeat: int) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs, in seconds (a collection first)."""
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
