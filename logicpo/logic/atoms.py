@@ -96,6 +96,12 @@ def atom_key(atom: str) -> tuple:
     return (1, model_key(model), response_key(response))
 
 
+#: every atom tuple atom_order has answered, itself: equal tuples are one object, so the
+#: caches keyed by atom order (``Structure.masks_over``, entailment's verdicts) compare keys
+#: by identity, as they did when every tuple was ATOMS_SINGLE or ATOMS_REF
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {ATOMS_SINGLE: ATOMS_SINGLE, ATOMS_REF: ATOMS_REF}
+
+
 def atom_order(mentioned: Iterable[str]) -> tuple[str, ...]:
     """The atoms of a structure whose fields mention ``mentioned`` (see the module text)."""
     names = set(mentioned)
@@ -103,7 +109,8 @@ def atom_order(mentioned: Iterable[str]) -> tuple[str, ...]:
         names |= CLASSIC
     elif names & {"M(yw)", "M(yl)"} or not names:
         names |= set(ATOMS_SINGLE)
-    return tuple(sorted(names, key=atom_key))
+    order = tuple(sorted(names, key=atom_key))
+    return _ORDERS.setdefault(order, order)
 
 
 def union(*atom_tuples: Iterable[str]) -> tuple[str, ...]:
