@@ -40,7 +40,7 @@ import torch
 from logicpo.files import read_text, write_atomic
 from logicpo.logic import atoms
 from logicpo.training.checkpoint import CheckpointError
-from logicpo.training.logprobs import _encode_within, generate_ids
+from logicpo.training.logprobs import _encode_within, _fit, generate_ids
 
 #: The data field and the response the reference's samples fill (``sampled``, ``ys``).
 FIELD = "sampled"
@@ -60,9 +60,7 @@ def sampling_prompt(tokenizer, prompt: str, block_size: int) -> list[int]:
     :func:`~logicpo.training.logprobs.encode_responses` scores a response after (a prompt
     that leaves no room for a token keeps its end, as there)."""
     ids = [tokenizer.bos_id, *_encode_within(tokenizer, prompt, block_size, keep_end=True)]
-    if len(ids) + 1 > block_size:
-        ids = ids[-max(1, min(len(ids), block_size // 2)):]
-    return ids
+    return _fit(ids, [tokenizer.eos_id], block_size)[0]  # room for at least one token
 
 
 def draw_samples(model, tokenizer, prompts: list[str], max_new_tokens: int, block_size: int,
