@@ -251,11 +251,7 @@ class CompiledLoss(nn.Module):
                      and rc.shape == shape and rr.shape == shape)
                 and (type(nc) is _Tensor and type(nr) is _Tensor and nc.shape == shape
                      and nr.shape == shape or nc is None and nr is None and not self.needs_lengths)
-                and self._compiled_call_impl is None and _tracing() is None
-                and not (self._forward_pre_hooks or self._forward_hooks
-                         or self._backward_pre_hooks or self._backward_hooks
-                         or _GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1] or _GLOBAL_HOOKS[2]
-                         or _GLOBAL_HOOKS[3])):
+                and self._uncaught()):
             losses, chosen, rejected = self.compute(pc, pr, rc, rr, nc, nr)  # (B,) each
             beta = self.beta
             if beta == 1.0 or self.rewards_scaled:  # as _rewards
@@ -264,11 +260,7 @@ class CompiledLoss(nn.Module):
                                             rejected.detach() * beta))
         if (logps is not None and not self.classic and self._inline and pc is None
                 and pr is None and rc is None and rr is None and nc is None and nr is None
-                and self._compiled_call_impl is None and _tracing() is None
-                and not (self._forward_pre_hooks or self._forward_hooks
-                         or self._backward_pre_hooks or self._backward_hooks
-                         or _GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1] or _GLOBAL_HOOKS[2]
-                         or _GLOBAL_HOOKS[3])):
+                and self._uncaught()):
             # the same fast path for a loss over more atoms, called by name (the trainer's
             # call): exactly what forward does, without nn.Module.__call__
             return self._forward_named(logps, lengths)
@@ -277,6 +269,15 @@ class CompiledLoss(nn.Module):
             args.pop()
         named = {k: v for k, v in (("logps", logps), ("lengths", lengths)) if v is not None}
         return _module_call(self, *args, **named)
+
+    def _uncaught(self) -> bool:
+        """Whether nothing would see this call inside ``nn.Module.__call__``: no hook (the
+        module's or global), no ``module.compile()``, no ``jit.trace``."""
+        return (self._compiled_call_impl is None and _tracing() is None
+                and not (self._forward_pre_hooks or self._forward_hooks
+                         or self._backward_pre_hooks or self._backward_hooks
+                         or _GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1] or _GLOBAL_HOOKS[2]
+                         or _GLOBAL_HOOKS[3]))
 
     def forward(
         self,
@@ -317,12 +318,17 @@ class CompiledLoss(nn.Module):
             pc, pr = pc.float(), pr.float()
             rc = rc.float() if rc is not None else None
             rr = rr.float() if rr is not None else None
-        losses, chosen, rejected = self.compute(pc, pr, rc, rr, nc, nr)  # (B,) each
+        return self._output(*self.compute(pc, pr, rc, rr, nc, nr),
+                            policy_chosen_logps.dtype if low else None)
+
+    def _output(self, losses, chosen, rejected, dtype=None) -> LossOutput:
+        """What ``compute`` returned (each ``(B,)``) as the module's output: the rewards
+        detached and scaled, all cast back to ``dtype`` when the inputs were half precision
+        (computed in float32)."""
         chosen, rejected = self._rewards(chosen.detach(), rejected.detach())
-        if low:
-            dtype = policy_chosen_logps.dtype
+        if dtype is not None:
             losses, chosen, rejected = losses.to(dtype), chosen.to(dtype), rejected.to(dtype)
-        return LossOutput(losses, chosen, rejected)
+        return _new_output(LossOutput, (losses, chosen, rejected))
 
     def _forward_named(self, logps, lengths) -> LossOutput:
         xs, ns = self._check_named({} if logps is None else logps,
@@ -334,12 +340,7 @@ class CompiledLoss(nn.Module):
         low = xs[0].dtype in _LOW_PRECISION
         if low:  # half precision would lose the log1mexp branches: compute in float32
             xs = [x.float() for x in xs]
-        losses, chosen, rejected = self.compute(*xs, *ns)  # (B,) each
-        chosen, rejected = self._rewards(chosen.detach(), rejected.detach())
-        if low:
-            dtype = logps[self.atoms[0]].dtype
-            losses, chosen, rejected = losses.to(dtype), chosen.to(dtype), rejected.to(dtype)
-        return _new_output(LossOutput, (losses, chosen, rejected))
+        return self._output(*self.compute(*xs, *ns), logps[self.atoms[0]].dtype if low else None)
 
     def _check_named(self, logps, lengths) -> tuple[list, list]:
         """The tensors of ``logps`` in atom order and of ``lengths`` in response order
