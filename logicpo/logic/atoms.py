@@ -151,6 +151,37 @@ def length_name(response: str) -> str:
     return CLASSIC_LENGTH.get(response) or f"n_{response}"
 
 
+#: the spelling of :func:`logp_name` and :func:`length_name` beyond the classic names
+LOGP_NAME = re.compile(r"([A-Z][A-Za-z0-9]*)_(y[A-Za-z0-9]+)\Z")
+LENGTH_NAME = re.compile(r"n_(y[A-Za-z0-9]+)\Z")
+
+
+def atom_of_logp(variable: str) -> str | None:
+    """The atom whose log-prob :func:`logp_name` calls ``variable``, or None.
+
+    >>> atom_of_logp("pc"), atom_of_logp("Ref_ys"), atom_of_logp("n_yg")
+    ('M(yw)', 'Ref(ys)', None)
+    """
+    for atom, logp in CLASSIC_LOGP.items():
+        if logp == variable:
+            return atom
+    m = LOGP_NAME.match(variable)
+    return name(m.group(1), m.group(2)) if m is not None else None
+
+
+def response_of_length(variable: str) -> str | None:
+    """The response whose token count :func:`length_name` calls ``variable``, or None.
+
+    >>> response_of_length("nr"), response_of_length("n_yg"), response_of_length("pc")
+    ('yl', 'yg', None)
+    """
+    for response, count in CLASSIC_LENGTH.items():
+        if count == variable:
+            return response
+    m = LENGTH_NAME.match(variable)
+    return m.group(1) if m is not None else None
+
+
 def ranked_response(rank: int) -> str:
     """The response a ranked list's ``rank`` (1 = best) fills: ``yw``, ``yl``, ``yl2``, ...
 

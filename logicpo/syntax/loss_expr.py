@@ -66,8 +66,8 @@ SYMBOLS: dict[str, str] = {**LOGPS, **TOKEN_COUNTS}
 #: and the token count of any response, ``n_response``: a model's name starts with a capital
 #: letter and a response's with ``y``, so that parameters (``beta_1``, ``lambda_w``) keep
 #: their meaning.
-_MODEL_RESPONSE = re.compile(r"([A-Z][A-Za-z0-9]*)_(y[A-Za-z0-9]+)\Z")
-_COUNT = re.compile(r"n_(y[A-Za-z0-9]+)\Z")
+_MODEL_RESPONSE = atom_names.LOGP_NAME
+_COUNT = atom_names.LENGTH_NAME
 #: The short forms: ``p<x>``, ``r<x>``, ``n<x>`` for one letter x other than c and r (those
 #: are TRL's pc, pr, rc, rr, nc, nr) mean M(y<x>), Ref(y<x>) and |y<x>|.
 _SHORT = re.compile(r"([prn])([abd-qs-z])\Z")
@@ -146,30 +146,9 @@ def fixed_name(name: str) -> str | None:
     return None
 
 
-def atom_of(canonical: str) -> str | None:
-    """The atom whose log-prob the canonical name ``canonical`` is, or None.
-
-    >>> atom_of("pc"), atom_of("Ref_ys"), atom_of("n_yg")
-    ('M(yw)', 'Ref(ys)', None)
-    """
-    for atom, logp in atom_names.CLASSIC_LOGP.items():
-        if logp == canonical:
-            return atom
-    m = _MODEL_RESPONSE.match(canonical)
-    return atom_names.name(m.group(1), m.group(2)) if m is not None else None
-
-
-def response_of_count(canonical: str) -> str | None:
-    """The response whose token count the canonical name ``canonical`` is, or None.
-
-    >>> response_of_count("nr"), response_of_count("n_yg"), response_of_count("pc")
-    ('yl', 'yg', None)
-    """
-    for response, count in atom_names.CLASSIC_LENGTH.items():
-        if count == canonical:
-            return response
-    m = _COUNT.match(canonical)
-    return m.group(1) if m is not None else None
+#: the atom of a canonical log-prob name, the response of a token-count name (atoms.py)
+atom_of = atom_names.atom_of_logp
+response_of_count = atom_names.response_of_length
 
 
 def is_fixed(canonical: str) -> bool:
