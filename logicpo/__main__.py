@@ -1,6 +1,6 @@
 """``python -m logicpo``: the command line."""
 
-from logicpo.cli import main
+from logicpo.cli import run
 
 if __name__ == "__main__":
-    main(prog_name="logicpo")
+    run()

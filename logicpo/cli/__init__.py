@@ -13,11 +13,13 @@ the training commands); ``--help`` and an unknown name load them all.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from logicpo import __version__
+from logicpo.cli import common
 from logicpo.cli.common import LogicpoGroup
 
 AREAS = ("logic_cmds", "loss_cmds", "landscape_cmds", "train_cmds", "experiment_cmds")
@@ -88,5 +90,24 @@ def main() -> None:
     """
 
 
-def run() -> None:  # pragma: no cover - console entry for python -m
-    sys.exit(main())
+def run() -> None:
+    """The process entry: the ``logicpo`` script and ``python -m logicpo``.
+
+    ``main`` exits through ``SystemExit``. When the command kept what it built for the end
+    of the process (:func:`~logicpo.cli.common.keep_until_exit`, ``lattice``), the output is
+    flushed and the process leaves at once with the same exit code, without freeing those
+    objects one by one; otherwise it exits as usual. ``main([...])`` and click's test runner
+    never leave this way."""
+    common.enter_process()
+    try:
+        main(prog_name="logicpo")
+    except SystemExit as done:
+        code = done.code
+        if (code is None or isinstance(code, int)) and common.kept():
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # a closed pipe: nothing more can be written
+                    code = code or 1
+            os._exit(code or 0)
+        raise

@@ -15,6 +15,7 @@ from logicpo.cli.common import (
     file_option,
     gc_paused,
     json_option,
+    keep_until_exit,
 )
 from logicpo.errors import LogicpoError, UsageError
 from logicpo.logic.truth import world_list
@@ -445,6 +446,7 @@ def lattice(names: tuple[str, ...], files: tuple[Path, ...], use_zoo: bool, sing
     yours = {s.name for s in structures if s.name in yours}  # those left after the filters
     print_notes(notes)
     lat = Lattice.build(structures)
+    keep_until_exit(program, structures, lat)  # freed by the process's exit, not one by one
     written = []
     for path in (png, svg):
         if path is not None:

@@ -54,7 +54,8 @@ class Lattice:
         classes: dict[tuple[int, int], list[Structure]] = {}
         for s in structures:
             classes.setdefault(s.masks(atoms), []).append(s)
-        members = {"=".join(s.name for s in group): group for group in classes.values()}
+        members = {group[0].name if len(group) == 1 else "=".join(s.name for s in group): group
+                   for group in classes.values()}
         names = list(members)
         masks = list(classes)
         covers = hasse_diagram(masks, 1 << len(atoms))
@@ -98,7 +99,7 @@ class Lattice:
         # Along an edge a -> b, |ok| never shrinks and |bad| never grows, one of them strictly.
         def key(n):
             ok, bad = self.representative(n).masks(self._atoms)
-            return bin(ok).count("1") - bin(bad).count("1")
+            return ok.bit_count() - bad.bit_count()
 
         return sorted(self.members, key=key)
 
@@ -156,8 +157,8 @@ def hasse_diagram(masks: list[tuple[int, int]], worlds: int) -> list[list[int]]:
     """
     n = len(masks)
     # Index the nodes in a topological order: successors come later.
-    order = sorted(range(n), key=lambda i: bin(masks[i][0]).count("1")
-                   - bin(masks[i][1]).count("1"))
+    order = sorted(range(n), key=lambda i: masks[i][0].bit_count()
+                   - masks[i][1].bit_count())
     oks = [masks[i][0] for i in order]
     bads = [masks[i][1] for i in order]
     succ = _Successors(oks, bads, worlds)
@@ -183,7 +184,8 @@ def hasse_diagram(masks: list[tuple[int, int]], worlds: int) -> list[list[int]]:
 
 
 class _Successors:
-    """``self(i)``: the bitset of the nodes that node ``i`` strictly entails."""
+    """``self(i)``: the bitset of the nodes that node ``i`` strictly entails, the nodes given
+    in a topological order (a node strictly entails only nodes after it)."""
 
     def __init__(self, oks: list[int], bads: list[int], worlds: int) -> None:
         n = len(oks)
@@ -192,18 +194,28 @@ class _Successors:
         # has_ok[w]: nodes whose ok holds world w; no_bad[w]: nodes whose bad misses it.
         self.has_ok = _bitsets(oks, worlds)
         self.no_bad = [self.everyone & ~b for b in _bitsets(bads, worlds)]
-        self.chunks = [(lo, min(lo + _CHUNK, worlds)) for lo in range(0, worlds, _CHUNK)]
-        self.ok_tables: list[dict[int, int]] = [{0: self.everyone} for _ in self.chunks]
-        self.bad_tables: list[dict[int, int]] = [{0: self.everyone} for _ in self.chunks]
+        # one step per chunk of worlds: its two lookup tables (the intersections already
+        # computed, by the chunk's bits), its first world and its width
+        self.steps = [({0: self.everyone}, {0: self.everyone}, lo,
+                       (1 << (min(lo + _CHUNK, worlds) - lo)) - 1)
+                      for lo in range(0, worlds, _CHUNK)]
         self.full = (1 << worlds) - 1
 
     def __call__(self, i: int) -> int:
-        out = self.everyone & ~(1 << i)
+        # Nodes come in a topological order (hasse_diagram), so what i strictly entails comes
+        # later: start from the later nodes, and stop as soon as none is left (past four
+        # atoms most random structures entail nothing, found in a chunk or two).
+        out = self.everyone >> (i + 1) << (i + 1)
         ok, missing = self.oks[i], self.full & ~self.bads[i]
-        for c, (lo, hi) in enumerate(self.chunks):
-            width = (1 << (hi - lo)) - 1
-            out &= _lookup(self.ok_tables[c], (ok >> lo) & width, self.has_ok, lo)
-            out &= _lookup(self.bad_tables[c], (missing >> lo) & width, self.no_bad, lo)
+        for ok_table, bad_table, lo, width in self.steps:
+            if not out:
+                break
+            value = (ok >> lo) & width
+            found = ok_table.get(value)
+            out &= _lookup(ok_table, value, self.has_ok, lo) if found is None else found
+            value = (missing >> lo) & width
+            found = bad_table.get(value)
+            out &= _lookup(bad_table, value, self.no_bad, lo) if found is None else found
         return out
 
 
