@@ -140,7 +140,9 @@ class _Reader:
                 raise _Unsure
             if not tok:  # the end of the text
                 break
-            if gap:
+            if gap == " ":  # most gaps: one space
+                col += 1
+            elif gap:
                 if "#" in gap:
                     commented.add(len(toks))
                 newlines = gap.count("\n")
@@ -284,8 +286,10 @@ class _Reader:
         tok, start = self.toks[self.i], self.i
         self.i += 1
         atom = _ATOMS.get(tok)
-        if atom is not None:
-            return _make_atom(atom[0], atom[1], self.span(start, start)), 1
+        if atom is not None:  # a third of the nodes: its span made here, as span() makes it
+            line = self.lines[start]
+            return _make_atom(atom[0], atom[1], _make_span(self.file, line, self.cols[start],
+                                                           line, self.ends[start])), 1
         if tok in _NOT:
             if nesting > _NESTING:
                 raise _Unsure
