@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--thread-rounds", type=int, default=3,
+    ap.add_argument("--thread-rounds", type=int, default=5,
                     help="interleaved runs per thread setting (median reported)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -116,8 +116,9 @@ def main(argv=None) -> int:
     chosen = default_threads()
     settings = {"1": 1, "2": 2, f"default ({chosen})": 0}
     speeds: dict[str, list[float]] = {k: [] for k in settings}
-    for _ in range(args.thread_rounds):  # interleaved, so load changes hit every setting
-        for key, threads in settings.items():
+    order = list(settings.items())
+    for r in range(args.thread_rounds):  # interleaved, so load changes hit every setting,
+        for key, threads in order[r % 3:] + order[:r % 3]:  # and each goes first in turn
             speeds[key].append(run(threads).steps_per_second)
     threads_report = {k: round(statistics.median(v), 2) for k, v in speeds.items()}
     default_key = f"default ({chosen})"

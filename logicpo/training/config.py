@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import statistics
+import time
 from dataclasses import dataclass, field
 
 from logicpo.errors import UsageError
@@ -27,30 +29,103 @@ SAMPLE_YS = ("off", "reference")
 
 def default_threads() -> int:
     """The torch CPU threads of a run given ``--threads 0``: the physical cores this process
-    may use that other work is not already keeping busy, at least 1, at most what torch
-    would use.
+    may use that other work is not keeping busy *now*, at least 1, at most
+    ``OMP_NUM_THREADS`` when that is set (torch's own default reads it too).
 
     Cores are the CPUs of the process's affinity mask divided by the hardware threads per
-    core; "busy" is the 1-minute load average minus about one for this process, rounded.
-    Spinning threads that compete for a core with other processes are what made torch's
-    default several times slower than one thread on a shared 2-core machine (issue 14):
-    there this gives 1, on an idle 8-core machine 8.
+    core. "Busy now" is the number of other runnable threads on the machine, read from
+    Linux's ``/proc/loadavg`` (its fourth field counts the runnable threads at this instant,
+    this one included) a few times over about 50 ms, the median taken. Spinning threads that
+    compete for a core with other processes are what made torch's default several times
+    slower than one thread on a shared 2-core machine (issue 14): there this gives 1, on an
+    idle machine every core. The 1-minute load average, read before, lags by a minute: right
+    after other heavy work ended it still said "busy" and gave 1 thread where 2 ran 1.3x
+    faster (make bench, 2026-12-03). Without ``/proc/loadavg`` (not Linux) the load average
+    stands in, and with neither, nothing is taken as busy.
 
     >>> 1 <= default_threads() <= (os.cpu_count() or 1)
     True
     """
-    import torch
-
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         cpus = os.cpu_count() or 1
-    physical = max(1, cpus // _threads_per_core())
+    cores = max(1, cpus // _threads_per_core())
+    return threads_for(cores, _busy_elsewhere(), _omp_threads() or cores)
+
+
+def _omp_threads() -> int | None:
+    """``OMP_NUM_THREADS`` as a positive count, or None when unset or not one. (Not
+    ``torch.get_num_threads()``: that is whatever the process last set, not a cap.)"""
     try:
-        others = max(0.0, os.getloadavg()[0] - 1.0)
+        n = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
+def threads_for(cores: int, busy: float, most: int) -> int:
+    """The threads to use on ``cores`` physical cores while other work keeps ``busy`` of
+    them running, at least 1 and at most ``most``.
+
+    >>> threads_for(2, 0.0, 2), threads_for(2, 1.0, 2), threads_for(2, 3.0, 2)
+    (2, 1, 1)
+    >>> threads_for(8, 0.4, 4), threads_for(8, 2.6, 8)
+    (4, 5)
+    """
+    return max(1, min(cores - int(busy + 0.5), most))
+
+
+def _busy_elsewhere(samples: int = 5, gap: float = 0.012) -> float:
+    """How many threads of other processes are runnable: the median over ``samples``
+    readings of ``/proc/loadavg``'s instantaneous count less this process's own runnable
+    threads (the reader, and torch's worker threads that spin for a while after work); the
+    1-minute load average less one where that file is missing; 0 when neither is available."""
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg") as f:
+                counts.append(max(0, running_threads(f.read()) - _own_running()))
+        except (OSError, ValueError):
+            break
+        if i + 1 < samples:
+            time.sleep(gap)
+    if counts:
+        return float(statistics.median(counts))
+    try:
+        return max(0.0, os.getloadavg()[0] - 1.0)
     except (AttributeError, OSError):  # no load average on this platform
-        others = 0.0
-    return max(1, min(physical - int(others + 0.5), torch.get_num_threads()))
+        return 0.0
+
+
+def _own_running() -> int:
+    """This process's runnable threads (state ``R`` in ``/proc/self/task/*/stat``), at
+    least 1: the one reading."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                state = f.read().rpartition(")")[2].split(None, 1)[0]
+        except (OSError, IndexError):  # the thread ended meanwhile
+            continue
+        count += state == "R"
+    return max(1, count)
+
+
+def running_threads(loadavg: str) -> int:
+    """The runnable threads of a ``/proc/loadavg`` line (its fourth field, ``running/total``).
+
+    >>> running_threads("0.08 0.02 0.01 3/245 1234")
+    3
+    """
+    fields = loadavg.split()
+    if len(fields) < 4 or "/" not in fields[3]:
+        raise ValueError(f"not a /proc/loadavg line: {loadavg!r}")
+    return int(fields[3].split("/", 1)[0])
 
 
 def _threads_per_core() -> int:
