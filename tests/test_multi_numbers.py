@@ -334,14 +334,17 @@ def test_closed_forms_name_log_probs_by_atom():
 
 @pytest.mark.parametrize("k", range(2, 9))
 def test_listwise_cpok_is_factorised_with_k_inputs(k):
-    """CPOk's bad (some loser is valid) is a chain, the first valid loser: k - 2 logaddexp,
-    k - 2 log1mexp, no sum over worlds; it matches the enumeration."""
+    """CPOk's bad (some loser is valid) is a chain, the first valid loser: k - 2 links
+    logaddexp(a, b + log1mexp(x)), each one fused node, no sum over worlds; it matches the
+    enumeration."""
     s = _cpok(k)
     compiled, module = _compile([Term(1.0, "logistic", s, (("beta", 0.5),))])
     code = compiled.generated.code
     assert compiled.factorised and module.factorised
     assert "logsumexp_worlds" not in code
-    assert code.count("torch.logaddexp(") == k - 2
+    body = "\n".join(line.split("#", 1)[0] for line in code.split("    def compute(", 1)[1].splitlines())
+    assert body.count("logaddexp_log1mexp(") + body.count("torch.logaddexp(") == k - 2
+    assert "log1mexp(" not in body.replace("logaddexp_log1mexp(", "")
     assert module.atoms == s.atoms and len(module.atoms) == k
     x = _inputs(s.atoms, n=8, seed=k)
     want = _expected([(1.0, "logistic", s, {"beta": 0.5})],

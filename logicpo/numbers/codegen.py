@@ -260,8 +260,8 @@ class _Writer:
     length-normalised DPO).
     """
 
-    def __init__(self, sums: list[Sum], v: Variables, kept: frozenset[int] = frozenset()
-                 ) -> None:
+    def __init__(self, sums: list[Sum], v: Variables, kept: frozenset[int] = frozenset(),
+                 negated: frozenset[int] = frozenset(), negate_vars: bool = False) -> None:
         self.v = v
         self.worlds: list[tuple] = []        # columns of each Worlds node (class attribute)
         self.names: dict = {}
@@ -275,23 +275,48 @@ class _Writer:
         for s in sums:
             self._collect_vars(s, nested=False)
         nodes = nodes_in_order(sums)
+        # what is computed with its sign flipped (see _negatable): literals, per-token vars
+        self.flipped: set = set()
+        self.flipped_vars: set[int] = set()
+        uses = _uses(sums)
+        # logaddexp(a, b + log1mexp(x)) with that log1mexp read nowhere else: one node
+        self.fused: dict = {}
+        for node in nodes:
+            if isinstance(node, LogAddExp) and (found := _fusable(node, uses)) is not None:
+                self.fused[node] = found
+        inside = {lit for a, lit, b in self.fused.values()}
+        literals = [n for n in nodes if _is_literal(n) and n not in inside]
+        if literals and all(_negatable(uses[n], negated) for n in literals):
+            self.flipped.update(literals)
+        self.flipped.update(n for n in self.fused if _negatable(uses[n], negated))
+        if negate_vars:
+            self.flipped_vars = {a for a in self.top_vars - self.nested_vars - kept
+                                 if v.mode(a) != "none" and not self._divided_late(a)
+                                 and _negatable(uses[a], negated)}
         # negated atoms first, all in one log1mexp call: one autograd node, not one per atom
-        literals = [n for n in nodes if _is_literal(n)]
         for node in literals:
-            self.names[node] = "l1m_" + v.names[node.arg.terms[0][0].atom]
+            prefix = "neg_l1m_" if node in self.flipped else "l1m_"
+            self.names[node] = prefix + v.names[node.arg.terms[0][0].atom]
         if literals:
             targets = ", ".join(self.names[n] for n in literals)
             args = ", ".join(self.code(n.arg) for n in literals)
             each = " each" if len(literals) > 1 else ""
-            self.lines.append(f"{targets} = log1mexp({args})  # (B,){each}")
+            call = "neg_log1mexp" if literals[0] in self.flipped else "log1mexp"  # all or none
+            self.lines.append(f"{targets} = {call}({args})  # (B,){each}")
         counter = 0
         for node in nodes:
-            if node in self.names:
+            if node in self.names or node in inside:
                 continue
             counter += 1
             name = f"t{counter}"
             note = ""
-            if isinstance(node, Log1mexp):
+            if node in self.fused:
+                a, lit, b = self.fused[node]
+                args = [self.code(a), self.code(lit.arg)] + ([self.code(b)] if b.terms else [])
+                if node in self.flipped:
+                    name, args = "neg_" + name, [*args, "negate=True"]
+                expr = f"logaddexp_log1mexp({', '.join(args)})"
+            elif isinstance(node, Log1mexp):
                 expr = f"log1mexp({self.code(node.arg)})"
             elif isinstance(node, Worlds):
                 self.worlds.append(node.columns())
@@ -365,10 +390,21 @@ class _Writer:
         """Is ``s`` a combination of the shared log-ratios alone?"""
         return all(isinstance(n, str) for n, _ in self._substitute(s))
 
+    def _var_name(self, atom: int) -> str:
+        name = self.v.names[atom]
+        return "neg_" + name if atom in self.flipped_vars else name
+
+    def _sign(self, node) -> int:
+        """-1 for what is computed with its sign flipped (and read with it flipped back)."""
+        flipped = (node.atom in self.flipped_vars if isinstance(node, Var)
+                   else node in self.flipped)
+        return -1 if flipped else 1
+
     def code(self, s: Sum) -> str:
         """``s`` as an expression over the named variables and nodes."""
-        names = self.v.names
-        return render(s.terms, lambda n: names[n.atom] if isinstance(n, Var) else self.names[n])
+        terms = [(n, c * self._sign(n)) for n, c in s.terms]
+        return render(terms, lambda n: self._var_name(n.atom) if isinstance(n, Var)
+                      else self.names[n])
 
     def top(self, s: Sum) -> str:
         """``s`` at the top of a log-ratio: shared log-ratios by name, per-token terms
@@ -388,8 +424,12 @@ class _Writer:
             sign = -1 if all(c < 0 for _, c in group) else 1
             inner = render([(n, sign * c) for n, c in group], lambda n: v.base(n.atom))
             pairs.append((f"{_paren(inner)} / {length}", sign))
-        pairs += [(n if isinstance(n, str) else v.names[n.atom] if isinstance(n, Var)
-                   else self.names[n], c) for n, c in rest]
+        if len(pairs) == 1 and pairs[0][1] == -1 and not rest:
+            # -(x / n) is x / -n to the bit; the length needs no autograd node, the minus did
+            return pairs[0][0].replace(" / ", " / -")
+        pairs += [(n, c) if isinstance(n, str) else
+                  (self._var_name(n.atom), c * self._sign(n)) if isinstance(n, Var)
+                  else (self.names[n], c * self._sign(n)) for n, c in rest]
         return render(pairs, str)
 
     def normalisation_lines(self) -> list[str]:
@@ -398,12 +438,63 @@ class _Writer:
         for atom in sorted(self.nested_vars | self.top_vars | self.kept):
             if v.mode(atom) == "none" or self._divided_late(atom):
                 continue
-            base, n, var = v.base(atom), v.length(atom), v.names[atom]
-            if v.mode(atom) == "length":
+            base, n, var = v.base(atom), v.length(atom), self._var_name(atom)
+            if atom in self.flipped_vars:  # read only with a minus: x / -n, no minus node
+                if v.mode(atom) == "length":
+                    out.append(f"{var} = {base} / -{n}  # (B,) minus the per-token log-prob")
+                else:
+                    out.append(f"{var} = -{base} if {n} is None else {base} / -{n}  # (B,)")
+            elif v.mode(atom) == "length":
                 out.append(f"{var} = {base} / {n}  # (B,) per-token log-prob")
             else:
                 out.append(f"{var} = {base} if {n} is None else {base} / {n}  # (B,)")
         return out
+
+
+def _uses(sums: list[Sum]) -> dict:
+    """Where each node and atom is read: ``key -> [(sum index, nested, coefficient)]``,
+    keys the nodes and (for atoms) the atom numbers; nested reads have coefficient 0."""
+    uses: dict = {}
+
+    def visit(s: Sum, i: int, nested: bool) -> None:
+        for n, c in s.terms:
+            key = n.atom if isinstance(n, Var) else n
+            uses.setdefault(key, []).append((i, nested, 0 if nested else c))
+            if isinstance(n, Log1mexp):
+                visit(n.arg, i, True)
+            elif isinstance(n, LogAddExp):
+                visit(n.a, i, True)
+                visit(n.b, i, True)
+            elif isinstance(n, Worlds):
+                for lit in n.literals():  # its atoms and their log1mexp nodes
+                    visit(lit, i, True)
+
+    for i, s in enumerate(sums):
+        visit(s, i, False)
+    return uses
+
+
+def _fusable(node: LogAddExp, uses: dict) -> tuple[Sum, Log1mexp, Sum] | None:
+    """``(a, log1mexp(x), b)`` when ``node`` is ``logaddexp(a, b + log1mexp(x))`` (either
+    side) and that ``log1mexp`` of one atom is read nowhere else: the runtime's
+    :func:`~logicpo.numbers.module.logaddexp_log1mexp` computes it in one autograd node
+    (unCPO's count: 0.89x the hand-written ``-logaddexp(pc + pr, log(-expm1(pr)))`` at batch
+    64, where four nodes cost more than their kernels)."""
+    for a, side in ((node.a, node.b), (node.b, node.a)):
+        for term, c in side.terms:
+            if c == 1 and _is_literal(term) and len(uses[term]) == 1:
+                rest = Sum(tuple((n, k) for n, k in side.terms if n != term))
+                return a, term, rest
+    return None
+
+
+def _negatable(uses: list, negated: frozenset[int]) -> bool:
+    """Is something read only at the top of sums the code computes as they are (their
+    indices ``negated``: the ``-log WMC(ok)`` of a loss, written out negated), each time with
+    a minus sign? Then it is computed negated and read with a plus: ``neg_log1mexp(pr)``
+    for ``-log1mexp(pr)``, ``pc / -nc`` for ``-(pc / nc)``, and the minus costs no
+    autograd node (at batch 64, a node costs about as much as its kernels)."""
+    return all(i in negated and not nested and c < 0 for i, nested, c in uses)
 
 
 def _is_literal(node) -> bool:
@@ -504,7 +595,12 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     # the rewards read per-token policy log-probs: named, not divided inside a sum
     kept = frozenset(v.index(atom_name("M", r.response), "length") for r in rewards
                      if r.policy and not r.ratio and r.per_token)
-    writer = _Writer([rho if rho is not None else log_ok for rho, log_ok in ratios], v, kept)
+    # a -log WMC(ok) term is written as the sum ZERO - log WMC(ok): what only it reads with
+    # a minus is computed negated (see _negatable), unless a shared log-ratio reads atoms
+    writer = _Writer([rho if rho is not None else ZERO - log_ok for rho, log_ok in ratios],
+                     v, kept, negated=frozenset(i for i, (rho, _) in enumerate(ratios)
+                                                if rho is None),
+                     negate_vars=not any(r.ratio for r in rewards))
     for label, r in zip(("lr_c", "lr_r"), rewards, strict=True):
         if r.ratio:
             writer.share_ratio(label, (v.index(atom_name("M", r.response), r.mode),
@@ -518,7 +614,7 @@ def generate(spec: str, doc: str, terms: list[ResolvedTerm], params: dict, dsl: 
     weights = [t.weight for t in terms]
     for k, (t, (rho, log_ok)) in enumerate(zip(terms, ratios, strict=True), 1):
         if rho is None:
-            code = f"-{_paren(writer.top(log_ok))}"
+            code = writer.top(ZERO - log_ok)
             text = f"-{_paren(_rho_text(log_ok, v))}"
             body.append(f"# {t.text()}: -log WMC(ok) = {text}")
         else:

@@ -32,6 +32,7 @@ tensor([-4.6052e+01, -9.3275e-01, -6.7607e-03], dtype=torch.float64)
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -109,8 +110,76 @@ class _Log1mexpMany(torch.autograd.Function):
                      for grad, m in zip(grads, ctx.one_minus, strict=True))
 
 
+class _NegLog1mexp(torch.autograd.Function):
+    """``-log(1 - e^x)``: :class:`_Log1mexp` negated inside the same node, so that a loss
+    that is ``-log1mexp(pr)`` (fUnl, CEUnl) pays for no negation node of its own (at batch
+    64 an autograd node costs about as much as its kernels)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        one_minus = torch.expm1(x).neg_()  # 1 - e^x, to rounding near x = 0
+        ctx.one_minus = one_minus
+        return torch.log(one_minus).neg_()
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d/dx -log(1 - e^x) = 1/(1 - e^x) - 1; finite at x = 0 as in _Log1mexp
+        m = ctx.one_minus
+        return torch.addcdiv(grad.neg(), grad, m.clamp(min=_TINY[m.dtype]))
+
+
+class _NegLog1mexpMany(torch.autograd.Function):
+    """:class:`_NegLog1mexp` of several tensors in one autograd node."""
+
+    @staticmethod
+    def forward(ctx, *xs):
+        one_minus = [torch.expm1(x).neg_() for x in xs]
+        ctx.one_minus = one_minus
+        return tuple(torch.log(m).neg_() for m in one_minus)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return tuple(torch.addcdiv(grad.neg(), grad, m.clamp(min=_TINY[m.dtype]))
+                     for grad, m in zip(grads, ctx.one_minus, strict=True))
+
+
+class _LogAddExpLog1mexp(torch.autograd.Function):
+    """``logaddexp(a, b + log1mexp(x))`` (no ``b`` when it is None), negated when
+    ``negate``: see :func:`logaddexp_log1mexp`. The differences to the result the backward
+    exponentiates are kept from the forward (intermediates: no input or output is kept)."""
+
+    @staticmethod
+    def forward(ctx, a, x, b, negate):
+        l = torch.log(torch.expm1(x).neg_())  # log(1 - e^x)  # noqa: E741
+        if b is not None:
+            l.add_(b)
+        out = torch.logaddexp(a, l)
+        # d out/da = e^(a - out), d out/db = e^(l - out), d out/dx = -e^(b + x - out); the
+        # last is unbounded where 1 - e^x -> 0 and e^a is tiny (pr = 0, pc = -1e4): capped at
+        # 1/tiny, the bound log1mexp's own backward has, so that it stays finite
+        ctx.da, ctx.dl = a - out, l - out
+        dx = (x - out).add_(b) if b is not None else x - out
+        ctx.dx = dx.clamp_(max=_LOG_HUGE[dx.dtype])
+        ctx.negate, ctx.has_b = negate, b is not None
+        return out.neg_() if negate else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        ga = torch.exp(ctx.da).mul_(grad)
+        gx = torch.exp(ctx.dx).mul_(grad)
+        gl = torch.exp(ctx.dl).mul_(grad) if ctx.has_b else None
+        if ctx.negate:  # the loss is -out: every gradient flips, gx back to positive
+            ga.neg_()
+            if gl is not None:
+                gl.neg_()
+        else:
+            gx.neg_()
+        return ga, gx, gl, None
+
+
 _TINY = {t: torch.finfo(t).tiny for t in (torch.float16, torch.bfloat16, torch.float32,
                                           torch.float64)}
+_LOG_HUGE = {t: -math.log(tiny) for t, tiny in _TINY.items()}  # log(1/tiny)
 
 # torch.autograd.Function.apply is Python around this C entry point: a check for functorch
 # transforms (vmap, grad), then unwrap_dead_wrappers on every argument (about 1.5 us of
@@ -118,6 +187,8 @@ _TINY = {t: torch.finfo(t).tiny for t in (torch.float16, torch.bfloat16, torch.f
 # itself, with the same two steps, and keeps .apply under functorch and torch.compile.
 try:
     _apply_c = super(torch.autograd.Function, _Log1mexp).apply
+    _apply_neg_c = super(torch.autograd.Function, _NegLog1mexp).apply
+    _apply_lae_c = super(torch.autograd.Function, _LogAddExpLog1mexp).apply
     _functorch_active = torch._C._are_functorch_transforms_active
     _unwrap_if_dead = torch._C._functorch.unwrap_if_dead
 except AttributeError:  # a torch without them (an exported file elsewhere): .apply, same numbers
@@ -155,6 +226,46 @@ def log1mexp(x: torch.Tensor, *more: torch.Tensor):
     if _apply_c is None or _functorch_active() or torch.compiler.is_compiling():
         return _Log1mexp.apply(x)
     return _apply_c(_unwrap_if_dead(x))
+
+
+def neg_log1mexp(x: torch.Tensor, *more: torch.Tensor):
+    """``-log(1 - exp(x))`` for ``x <= 0``: :func:`log1mexp` negated, in the same autograd
+    node (the code generator writes it where a loss reads a negated atom's log-weight only
+    with a minus sign). The same numbers as ``-log1mexp(x)``, bit for bit, and the same
+    gradient up to its sign: ``+inf`` at ``x = 0``, with the gradient ``1/tiny - 1``.
+
+    >>> neg_log1mexp(torch.tensor([-1e-20, -0.5, 0.0], dtype=torch.float64))
+    tensor([46.0517,  0.9328,     inf], dtype=torch.float64)
+    """
+    if more:
+        return _NegLog1mexpMany.apply(x, *more)
+    if _apply_c is None or _functorch_active() or torch.compiler.is_compiling():
+        return _NegLog1mexp.apply(x)
+    return _apply_neg_c(_unwrap_if_dead(x))
+
+
+def logaddexp_log1mexp(a: torch.Tensor, x: torch.Tensor, b: torch.Tensor | None = None,
+                       negate: bool = False) -> torch.Tensor:
+    """``logaddexp(a, b + log1mexp(x))``, i.e. ``log(e^a + e^b (1 - e^x))`` (``b = 0`` when
+    None), in one autograd node; ``-`` that when ``negate``. A count with a negated atom:
+    unCPO's ``-log WMC(ok) = -logaddexp(pc + pr, log1mexp(pr))``, a link of the listwise
+    chain ``logaddexp(pr, M_yl2 + log1mexp(pr))``.
+
+    The value is ``torch.logaddexp`` of the stable ``log1mexp`` (the same numbers, bit for
+    bit). The gradient is derived by hand: ``e^(a - out)`` and ``e^(b + log1mexp(x) - out)``,
+    shares of ``e^out`` in ``[0, 1]``, and ``-e^(b + x - out)``, with no division by
+    ``1 - e^x``. The last is unbounded where ``e^out`` vanishes as ``x -> 0`` (the exact
+    gradient overflows there): it is capped at ``1/tiny`` of the dtype, as :func:`log1mexp`
+    caps its own, so gradients stay finite. ``gradcheck`` in float64 checks it in the tests.
+
+    >>> x = torch.tensor([-0.5, 0.0], dtype=torch.float64)
+    >>> logaddexp_log1mexp(torch.tensor([-1.0, -1.0], dtype=torch.float64), x)
+    tensor([-0.2727, -1.0000], dtype=torch.float64)
+    """
+    if _apply_c is None or _functorch_active() or torch.compiler.is_compiling():
+        return _LogAddExpLog1mexp.apply(a, x, b, negate)
+    return _apply_lae_c(_unwrap_if_dead(a), _unwrap_if_dead(x),
+                        None if b is None else _unwrap_if_dead(b), negate)
 
 
 def logsumexp_worlds(columns: torch.Tensor, *literals: torch.Tensor) -> torch.Tensor:
@@ -214,6 +325,8 @@ class CompiledLoss(nn.Module):
 
     #: ``__call__`` may compute inline what ``forward`` would (see ``__init_subclass__``)
     _inline: bool = True
+    #: the positional call computed inline: 0 (never), 1 (reference-free), 2 (reference)
+    _positional: int = 0
     #: set by ``nn.Module.__init__`` in the torch versions that have ``module.compile()``
     _compiled_call_impl = None
 
@@ -222,6 +335,7 @@ class CompiledLoss(nn.Module):
         # a subclass with its own forward or rewards gets them called, as nn.Module promises
         cls._inline = (cls.forward is CompiledLoss.forward
                        and cls._rewards is CompiledLoss._rewards)
+        cls._positional = (1 + cls.uses_reference) if cls._inline and cls.classic else 0
 
     def __init__(self) -> None:
         super().__init__()
@@ -242,22 +356,31 @@ class CompiledLoss(nn.Module):
         ``forward`` (hooks see the positional arguments up to the last one given, and
         ``logps=``/``lengths=`` when given)."""
         pc, pr = policy_chosen_logps, policy_rejected_logps
-        rc, rr = reference_chosen_logps, reference_rejected_logps
         nc, nr = chosen_lengths, rejected_lengths
-        if (logps is None and lengths is None and self._inline and self.classic
+        # the checks in order of cost, each once: _positional is 1 (reference-free) or 2
+        # (reads the reference) for a classic loss that computes inline, else 0
+        mode = self._positional
+        if (mode and logps is None and lengths is None
                 and type(pc) is _Tensor and type(pr) is _Tensor and pc.dtype in _FAST_DTYPES
                 and (shape := pc.shape) == pr.shape
-                and (not self.uses_reference or type(rc) is _Tensor and type(rr) is _Tensor
-                     and rc.shape == shape and rr.shape == shape)
-                and (type(nc) is _Tensor and type(nr) is _Tensor and nc.shape == shape
-                     and nr.shape == shape or nc is None and nr is None and not self.needs_lengths)
-                and self._uncaught()):
-            losses, chosen, rejected = self.compute(pc, pr, rc, rr, nc, nr)  # (B,) each
-            beta = self.beta
-            if beta == 1.0 or self.rewards_scaled:  # as _rewards
-                return _new_output(LossOutput, (losses, chosen.detach(), rejected.detach()))
-            return _new_output(LossOutput, (losses, chosen.detach() * beta,
-                                            rejected.detach() * beta))
+                and (nc is None and nr is None and not self.needs_lengths
+                     or type(nc) is _Tensor and type(nr) is _Tensor and nc.shape == shape
+                     and nr.shape == shape)
+                and self._compiled_call_impl is None and _tracing() is None
+                and not (self._forward_pre_hooks or self._forward_hooks
+                         or self._backward_pre_hooks or self._backward_hooks
+                         or _GLOBAL_HOOKS[0] or _GLOBAL_HOOKS[1] or _GLOBAL_HOOKS[2]
+                         or _GLOBAL_HOOKS[3])):  # as _uncaught, inline
+            rc, rr = reference_chosen_logps, reference_rejected_logps
+            if mode == 1 or (type(rc) is _Tensor and type(rr) is _Tensor
+                             and rc.shape == shape and rr.shape == shape):
+                losses, chosen, rejected = self.compute(pc, pr, rc, rr, nc, nr)  # (B,) each
+                beta = self.beta
+                if beta == 1.0 or self.rewards_scaled:  # as _rewards
+                    return _new_output(LossOutput, (losses, chosen.detach(), rejected.detach()))
+                return _new_output(LossOutput, (losses, chosen.detach() * beta,
+                                                rejected.detach() * beta))
+        rc, rr = reference_chosen_logps, reference_rejected_logps
         if (logps is not None and not self.classic and self._inline and pc is None
                 and pr is None and rc is None and rr is None and nc is None and nr is None
                 and self._uncaught()):
