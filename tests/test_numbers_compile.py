@@ -10,12 +10,14 @@ from logicpo.errors import LogicpoError
 from logicpo.numbers.api import TorchCompileError
 
 
-def test_compiled_module_gives_the_eager_losses_and_gradients():
-    """One small loss (compiling takes tens of seconds on CPU): ORPO reads the custom
-    log1mexp Function, so the graph has it and the softplus; batch sizes vary (dynamic)."""
-    eager = logicpo.loss("ORPO")
-    fast = logicpo.loss("ORPO", compile=True)
-    assert fast.spec == "ORPO" and not fast.uses_reference
+@pytest.mark.parametrize("name", ["ORPO", "unCPO", "fUnl"])
+def test_compiled_module_gives_the_eager_losses_and_gradients(name):
+    """Small losses (compiling takes seconds on CPU): ORPO reads the custom log1mexp
+    Function, so the graph has it and the softplus; unCPO and fUnl read the fused nodes,
+    which compile as their unfused forms; batch sizes vary (dynamic)."""
+    eager = logicpo.loss(name)
+    fast = logicpo.loss(name, compile=True)
+    assert fast.spec == name and not fast.uses_reference
     for batch in (5, 37):
         g = torch.Generator().manual_seed(batch)
         xs = [-(torch.rand(batch, generator=g) * 4 + 1e-3) for _ in range(2)]
