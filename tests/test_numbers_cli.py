@@ -30,6 +30,30 @@ def test_compile_json(run):
     assert "def compute(self, pc, pr, rc, rr, nc, nr):" in data["code"]
 
 
+def test_compile_and_export_json_say_what_logps_the_loss_reads(run, tmp_path):
+    """One shape for both commands: TPO reads a gold response's policy log-prob besides the
+    pair (so the positional TRL call cannot carry it); odd parity of five atoms has no
+    factorised form (see tests/test_multi_numbers.py), DPO reads the classic four."""
+    tpo = json.loads(run("compile", "tpo", "--json").output)
+    assert tpo["classic"] is False and tpo["factorised"] is True
+    assert sorted(tpo["atoms"]) == ["M(yg)", "M(yl)", "M(yw)"]
+    assert sorted(tpo["responses"]) == ["yg", "yl", "yw"]
+    program = tmp_path / "parity.lpo"
+    program.write_text("responses yw, yl, yl2, yl3, yg\n"
+                       "structure Parity { ok: M(yw) xor M(yl) xor M(yl2) xor M(yl3) xor M(yg)"
+                       "  bad: M(yw) }\n", encoding="utf-8")
+    parity = json.loads(run("compile", f"{program}:Parity", "--json").output)
+    assert parity["factorised"] is False and len(parity["atoms"]) == 5
+    out = tmp_path / "dpo_loss.py"
+    exported = json.loads(run("export", "DPO", "-o", str(out), "--json").output)
+    assert exported["classic"] is True and exported["factorised"] is True
+    assert exported["atoms"] == ["M(yw)", "M(yl)", "Ref(yw)", "Ref(yl)"]
+    compiled = json.loads(run("compile", "DPO", "--json").output)
+    shared = ("source", "class", "uses_reference", "needs_lengths", "classic", "atoms",
+              "responses", "factorised")
+    assert {k: exported[k] for k in shared} == {k: compiled[k] for k in shared}
+
+
 def test_eval_spec_test_vector_and_gradient(run):
     """DPO at (-1.2, -2.3, -1.5, -1.9), beta = 1: D = 0.7, loss = log(1 + e^-0.7) = 0.403186,
     d/dpc = -sigmoid(-0.7) = -0.331812."""

@@ -73,6 +73,17 @@ def _compile(spec: str, files, params: dict):
 # ---------------------------------------------------------------- compile
 
 
+def _facts(compiled) -> dict:
+    """What ``compile --json`` and ``export --json`` say about a compiled loss (one shape):
+    its DSL source, class, whether it reads the reference and the lengths, whether the TRL
+    positional call works (``classic``), the atoms and responses ``logps=`` is keyed by, and
+    whether every count has a factorised form (no sum over all worlds at run time)."""
+    return {"source": compiled.source, "class": compiled.generated.class_name,
+            "uses_reference": compiled.uses_reference, "needs_lengths": compiled.needs_lengths,
+            "classic": compiled.classic, "atoms": list(compiled.atoms),
+            "responses": list(compiled.responses), "factorised": compiled.factorised}
+
+
 @click.command("compile")
 @click.argument("spec")
 @loss_options
@@ -87,10 +98,8 @@ def compile_cmd(spec, beta, gamma, label_smoothing, tau, normalize, family, file
     compiled = _compile(spec, files, _params(beta, gamma, label_smoothing, tau, normalize,
                                              family))
     if as_json:
-        emit_json({"spec": spec, "source": compiled.source, "class": compiled.generated.class_name,
-                   "uses_reference": compiled.uses_reference,
-                   "needs_lengths": compiled.needs_lengths,
-                   "params": compiled.params, "code": compiled.generated.code})
+        emit_json({"spec": spec, **_facts(compiled), "params": compiled.params,
+                   "code": compiled.generated.code})
         return
     if not stdout_is_tty():  # piped: the exact code, no colours, no cropping
         click.echo(compiled.generated.code, nl=False)
@@ -313,9 +322,7 @@ def export(spec, output, name, target, beta, gamma, label_smoothing, tau, normal
     text = render(compiled, fn, for_=target, module=output.stem)
     write_atomic(output, text)
     cls = compiled.generated.class_name
-    result = {"output": str(output), "function": fn, "class": cls, "for": target,
-              "source": compiled.source, "uses_reference": compiled.uses_reference,
-              "needs_lengths": compiled.needs_lengths}
+    result = {"output": str(output), "function": fn, "for": target, **_facts(compiled)}
     if target == "trl":
         result["trainer"] = "LogicpoDPOTrainer"
     elif target == "torchtune":
