@@ -82,14 +82,17 @@ class _Log1mexp(torch.autograd.Function):
     def forward(ctx, x):
         one_minus = torch.expm1(x).neg_()  # 1 - e^x, to rounding near x = 0
         # an intermediate, not an input or output: kept on ctx (cheaper than
-        # save_for_backward)
+        # save_for_backward); the input is saved for a backward that is differentiated
         ctx.one_minus = one_minus
+        ctx.save_for_backward(x)
         return torch.log(one_minus)
 
     @staticmethod
     def backward(ctx, grad):
         # d/dx log(1 - e^x) = -e^x / (1 - e^x) = 1 - 1/(1 - e^x); at x = 0 the clamp gives
         # 1 - 1/tiny, finite, so that a zero upstream gradient stays zero (never 0 * inf)
+        if torch.is_grad_enabled():  # create_graph: the same formula, differentiable in x
+            return _log1mexp_grad(ctx.saved_tensors[0], grad)
         m = ctx.one_minus
         return torch.addcdiv(grad, grad, m.clamp(min=_TINY[m.dtype]), value=-1.0)
 
@@ -102,10 +105,14 @@ class _Log1mexpMany(torch.autograd.Function):
     def forward(ctx, *xs):
         one_minus = [torch.expm1(x).neg_() for x in xs]
         ctx.one_minus = one_minus
+        ctx.save_for_backward(*xs)
         return tuple(torch.log(m) for m in one_minus)
 
     @staticmethod
     def backward(ctx, *grads):
+        if torch.is_grad_enabled():
+            return tuple(_log1mexp_grad(x, grad)
+                         for x, grad in zip(ctx.saved_tensors, grads, strict=True))
         return tuple(torch.addcdiv(grad, grad, m.clamp(min=_TINY[m.dtype]), value=-1.0)
                      for grad, m in zip(grads, ctx.one_minus, strict=True))
 
@@ -119,11 +126,14 @@ class _NegLog1mexp(torch.autograd.Function):
     def forward(ctx, x):
         one_minus = torch.expm1(x).neg_()  # 1 - e^x, to rounding near x = 0
         ctx.one_minus = one_minus
+        ctx.save_for_backward(x)
         return torch.log(one_minus).neg_()
 
     @staticmethod
     def backward(ctx, grad):
         # d/dx -log(1 - e^x) = 1/(1 - e^x) - 1; finite at x = 0 as in _Log1mexp
+        if torch.is_grad_enabled():
+            return -_log1mexp_grad(ctx.saved_tensors[0], grad)
         m = ctx.one_minus
         return torch.addcdiv(grad.neg(), grad, m.clamp(min=_TINY[m.dtype]))
 
@@ -135,10 +145,14 @@ class _NegLog1mexpMany(torch.autograd.Function):
     def forward(ctx, *xs):
         one_minus = [torch.expm1(x).neg_() for x in xs]
         ctx.one_minus = one_minus
+        ctx.save_for_backward(*xs)
         return tuple(torch.log(m).neg_() for m in one_minus)
 
     @staticmethod
     def backward(ctx, *grads):
+        if torch.is_grad_enabled():
+            return tuple(-_log1mexp_grad(x, grad)
+                         for x, grad in zip(ctx.saved_tensors, grads, strict=True))
         return tuple(torch.addcdiv(grad.neg(), grad, m.clamp(min=_TINY[m.dtype]))
                      for grad, m in zip(grads, ctx.one_minus, strict=True))
 
@@ -146,7 +160,8 @@ class _NegLog1mexpMany(torch.autograd.Function):
 class _LogAddExpLog1mexp(torch.autograd.Function):
     """``logaddexp(a, b + log1mexp(x))`` (no ``b`` when it is None), negated when
     ``negate``: see :func:`logaddexp_log1mexp`. The differences to the result the backward
-    exponentiates are kept from the forward (intermediates: no input or output is kept)."""
+    exponentiates are kept from the forward; the inputs are saved for a backward that is
+    itself differentiated (``create_graph=True``)."""
 
     @staticmethod
     def forward(ctx, a, x, b, negate):
@@ -161,10 +176,13 @@ class _LogAddExpLog1mexp(torch.autograd.Function):
         dx = (x - out).add_(b) if b is not None else x - out
         ctx.dx = dx.clamp_(max=_LOG_HUGE[dx.dtype])
         ctx.negate, ctx.has_b = negate, b is not None
+        ctx.save_for_backward(a, x, b)
         return out.neg_() if negate else out
 
     @staticmethod
     def backward(ctx, grad):
+        if torch.is_grad_enabled():  # create_graph: the same formulas, differentiable
+            return _logaddexp_log1mexp_grads(*ctx.saved_tensors, grad, ctx.negate)
         ga = torch.exp(ctx.da).mul_(grad)
         gx = torch.exp(ctx.dx).mul_(grad)
         gl = torch.exp(ctx.dl).mul_(grad) if ctx.has_b else None
@@ -175,6 +193,27 @@ class _LogAddExpLog1mexp(torch.autograd.Function):
         else:
             gx.neg_()
         return ga, gx, gl, None
+
+
+def _log1mexp_grad(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """``grad * d/dx log(1 - e^x)``, capped as the fast backward caps it, written in torch
+    operations that autograd differentiates: the backward of a backward (second derivatives,
+    ``create_graph=True``), where the fast path's intermediates have no history."""
+    return grad - grad / torch.expm1(x).neg().clamp(min=_TINY[x.dtype])
+
+
+def _logaddexp_log1mexp_grads(a, x, b, grad, negate):
+    """The gradients of :class:`_LogAddExpLog1mexp` in differentiable torch operations."""
+    l = torch.log(torch.expm1(x).neg())  # noqa: E741
+    if b is not None:
+        l = l + b
+    out = torch.logaddexp(a, l)
+    dx = x - out if b is None else x + b - out
+    sign = -1.0 if negate else 1.0
+    ga = sign * grad * torch.exp(a - out)
+    gx = -sign * grad * torch.exp(dx.clamp(max=_LOG_HUGE[dx.dtype]))
+    gb = None if b is None else sign * grad * torch.exp(l - out)
+    return ga, gx, gb, None
 
 
 _TINY = {t: torch.finfo(t).tiny for t in (torch.float16, torch.bfloat16, torch.float32,
