@@ -204,15 +204,15 @@ def _log1mexp_grad(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 def _logaddexp_log1mexp_grads(a, x, b, grad, negate):
     """The gradients of :class:`_LogAddExpLog1mexp` in differentiable torch operations."""
-    l = torch.log(torch.expm1(x).neg())  # noqa: E741
+    side = torch.log(torch.expm1(x).neg())  # b + log(1 - e^x)
     if b is not None:
-        l = l + b
-    out = torch.logaddexp(a, l)
+        side = side + b
+    out = torch.logaddexp(a, side)
     dx = x - out if b is None else x + b - out
     sign = -1.0 if negate else 1.0
     ga = sign * grad * torch.exp(a - out)
     gx = -sign * grad * torch.exp(dx.clamp(max=_LOG_HUGE[dx.dtype]))
-    gb = None if b is None else sign * grad * torch.exp(l - out)
+    gb = None if b is None else sign * grad * torch.exp(side - out)
     return ga, gx, gb, None
 
 
