@@ -202,6 +202,33 @@ def _log1mexp_grad(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     return grad - grad / torch.expm1(x).neg().clamp(min=_TINY[x.dtype])
 
 
+class _Log1mexpTransformable(torch.autograd.Function):
+    """:func:`log1mexp` under ``torch.func`` transforms (``grad``, ``vmap``, ``jacrev``,
+    ``jacfwd``, ``hessian``): the style of Function they need (``setup_context``, a vmap rule
+    generated from its torch operations, a forward-mode ``jvp``), the same value bit for bit,
+    and the capped derivative in torch operations on the saved input, so that it composes
+    with itself to any order. Not the fast path: the transforms cost more than a node."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return torch.log(torch.expm1(x).neg())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _log1mexp_grad(ctx.saved_tensors[0], grad)
+
+    @staticmethod
+    def jvp(ctx, tangent):
+        return _log1mexp_grad(ctx.saved_tensors[0], tangent)
+
+
 def _logaddexp_log1mexp_grads(a, x, b, grad, negate):
     """The gradients of :class:`_LogAddExpLog1mexp` in differentiable torch operations."""
     side = torch.log(torch.expm1(x).neg())  # b + log(1 - e^x)
@@ -233,6 +260,9 @@ try:
 except AttributeError:  # a torch without them (an exported file elsewhere): .apply, same numbers
     _apply_c = None
 
+    def _functorch_active() -> bool:
+        return False
+
 
 def log1mexp(x: torch.Tensor, *more: torch.Tensor):
     """``log(1 - exp(x))`` for ``x <= 0``: the log-weight of a negated atom. Given several
@@ -253,16 +283,21 @@ def log1mexp(x: torch.Tensor, *more: torch.Tensor):
 
     The backward is derived by hand (one fused ``addcdiv`` on the saved ``1 - e^x``)
     and checked with ``gradcheck`` in the tests; ``brute.py`` keeps an independent
-    two-branch version as the reference.
+    two-branch version as the reference. It is differentiable again (``create_graph=True``),
+    and under ``torch.func`` transforms another Function with the same value and derivative
+    takes over (``vmap``, ``grad``, ``jacfwd``, ``hessian`` work).
 
     >>> log1mexp(torch.tensor([-1e-20, -0.5, 0.0], dtype=torch.float64))
     tensor([-46.0517,  -0.9328,    -inf], dtype=torch.float64)
     >>> [y.item() for y in log1mexp(torch.tensor(-0.5), torch.tensor(-5.0))]
     [-0.9327521324157715, -0.006760749965906143]
     """
+    if _functorch_active():
+        transformable = _Log1mexpTransformable.apply
+        return tuple(map(transformable, (x, *more))) if more else transformable(x)
     if more:
         return _Log1mexpMany.apply(x, *more)
-    if _apply_c is None or _functorch_active() or torch.compiler.is_compiling():
+    if _apply_c is None or torch.compiler.is_compiling():
         return _Log1mexp.apply(x)
     return _apply_c(_unwrap_if_dead(x))
 
@@ -276,11 +311,12 @@ def neg_log1mexp(x: torch.Tensor, *more: torch.Tensor):
     >>> neg_log1mexp(torch.tensor([-1e-20, -0.5, 0.0], dtype=torch.float64))
     tensor([46.0517,  0.9328,     inf], dtype=torch.float64)
     """
-    if torch.compiler.is_compiling():  # the unfused form, which the compiler fuses itself
+    if torch.compiler.is_compiling() or _functorch_active():
+        # the unfused form: the compiler fuses it itself, torch.func transforms need it
         return tuple(-y for y in log1mexp(x, *more)) if more else -log1mexp(x)
     if more:
         return _NegLog1mexpMany.apply(x, *more)
-    if _apply_c is None or _functorch_active():
+    if _apply_c is None:
         return _NegLog1mexp.apply(x)
     return _apply_neg_c(_unwrap_if_dead(x))
 
@@ -303,12 +339,13 @@ def logaddexp_log1mexp(a: torch.Tensor, x: torch.Tensor, b: torch.Tensor | None 
     >>> logaddexp_log1mexp(torch.tensor([-1.0, -1.0], dtype=torch.float64), x)
     tensor([-0.2727, -1.0000], dtype=torch.float64)
     """
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or _functorch_active():
         # the unfused form, the same numbers: a custom Function's ctx attributes cost
-        # torch.compile its fusion (unCPO compiled 3.7x slower than eager with the node)
+        # torch.compile its fusion (unCPO compiled 3.7x slower than eager with the node),
+        # and torch.func transforms need log1mexp's transformable Function
         out = torch.logaddexp(a, log1mexp(x) if b is None else b + log1mexp(x))
         return -out if negate else out
-    if _apply_c is None or _functorch_active():
+    if _apply_c is None:
         return _LogAddExpLog1mexp.apply(a, x, b, negate)
     return _apply_lae_c(_unwrap_if_dead(a), _unwrap_if_dead(x),
                         None if b is None else _unwrap_if_dead(b), negate)
