@@ -8,6 +8,8 @@ written (itertools.product over the worlds), or from z3, never from the masks un
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import random
 
 import pytest
@@ -305,6 +307,48 @@ def test_policy_slopes_beyond_four_atoms_match_the_classic_grid():
         assert lifted["M(yg)"] == lifted["M(yl2)"] == frozenset({0})
 
 
+def _slope_signs_by_hand(atoms, ok, bad):
+    """The grid of policy_slopes written out world by world and point by point (the
+    definition: the sign of T_w B - T B_w for each policy atom; the atom at 4 and 0, the
+    others at 1, 2 and 3, all out of 4)."""
+    n = len(atoms)
+
+    def wmc(region, w):
+        return sum(math.prod(w[j] if (k >> j) & 1 else 4 - w[j] for j in range(n))
+                   for k in range(1 << n) if (region >> k) & 1)
+
+    out = {}
+    for i, a in enumerate(atoms):
+        if not a.startswith("M("):
+            continue
+        signs = set()
+        for point in itertools.product((1, 2, 3), repeat=n - 1):
+            w1, w0 = (*point[:i], 4, *point[i:]), (*point[:i], 0, *point[i:])
+            t1, t0, b1, b0 = wmc(ok, w1), wmc(ok, w0), wmc(bad, w1), wmc(bad, w0)
+            v = (t1 - t0) * b0 - t0 * (b1 - b0)
+            signs.add((v > 0) - (v < 0))
+        out[a] = frozenset(signs)
+    return out
+
+
+def test_policy_slopes_beyond_four_atoms_are_the_grid_by_hand():
+    """Random regions over five and six atoms, the numpy path against the definition."""
+    import random
+
+    from logicpo.logic.diagnostics import _GRID, policy_slopes
+
+    assert tuple(_GRID) == (1, 2, 3)  # the grid the hand version writes out
+    rng = random.Random(8)
+    for atoms in (("M(yw)", "M(yl)", "M(yg)", "Ref(yg)", "M(yl2)"),
+                  ("M(yw)", "M(yl)", "M(y3)", "M(y4)", "M(y5)", "M(y6)")):
+        n = len(atoms)
+        for _ in range(6):
+            ok, bad = rng.getrandbits(1 << n), rng.getrandbits(1 << n)
+            if rng.random() < 0.5:
+                bad = ok ^ (1 << rng.randrange(1 << n))  # nearly equal: zeros appear
+            assert policy_slopes(atoms, ok, bad) == _slope_signs_by_hand(atoms, ok, bad)
+
+
 def test_check_beyond_pairs_finds_losses_that_cannot_train():
     p = load_text("responses yw, yl, yg\nstructure r { ok: Ref(yg)  bad: ~Ref(yg) }\n"
                   "structure g { ok: M(yg)  bad: ~M(yg) }")
@@ -448,3 +492,31 @@ def test_cli_eval_takes_any_atom_by_name(run):
     unknown = run("eval", "sigmoid", "--pc", -1, "--pr", -2, "--rc", -1, "--rr", -1,
                   "--logp", "M(yg)=-3")
     assert unknown.exit_code == 2 and "does not read M(yg)" in unknown.output
+
+
+def test_show_of_a_ten_atom_structure_prints_a_bounded_truth_table(run, tmp_path):
+    """1,024 worlds: show prints the counted ones first, at most 64 rows, and says so;
+    --json keeps every world. (It took minutes before: SymPy minimised the 10-atom regions
+    and the grid of policy slopes weighted every world at every point.)"""
+    program = tmp_path / "ten.lpo"
+    program.write_text(
+        "responses yw, yl, y3, y4, y5, y6, y7, y8, y9, y10\n"
+        "structure Ten { ok: M(yw) & ~(M(yl) | M(y3) | M(y4) | M(y5) | M(y6) | M(y7) | M(y8)"
+        " | M(y9) | M(y10))  bad: M(yl) & (M(y3) xor M(y4)) & ~M(yw) }\n", encoding="utf-8")
+    out = run("show", f"{program}:Ten").output
+    assert "64 of 1,024 worlds: the first counted ones (129 counted)" in out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert len(rows) == 64 and all("✓" in row or "✗" in row for row in rows)
+    # the world by hand: ok is yw alone (1 world), bad is yl, not yw, y3 xor y4 (2 * 64)
+    data = json.loads(run("show", f"{program}:Ten", "--json").output)
+    table = data["truth_table"]
+    assert len(table) == 1024
+    assert sum(r["counts"] == "ok" for r in table) == 1
+    assert sum(r["counts"] == "bad" for r in table) == 128
+
+
+def test_show_of_a_classic_structure_prints_every_world(run):
+    out = run("show", "CPO").output
+    assert "--json and --html give the whole table" not in out
+    rows = [line for line in out.splitlines() if line.startswith("│") and line.count("│") == 7]
+    assert [row.split("│")[-2].strip() for row in rows] == ["✓ ✗", "✓", "✗", "·"]

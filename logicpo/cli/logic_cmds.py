@@ -111,14 +111,32 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
 # ---------------------------------------------------------------- show
 
 
+#: the most rows of a truth table `show` prints (beyond, the counted worlds come first)
+TRUTH_TABLE_ROWS = 64
+
+
 def _truth_table(s) -> Table:
-    table = Table(title="Truth table (T = true; counted as: ✓ ok, ✗ bad)", title_justify="left")
+    """The truth table; over more than 64 worlds, its first 64 counted worlds (ok, bad or
+    both) and a caption saying so, as a 1,024-row table helps no reader (--json and --html
+    keep every world)."""
+    rows = s.truth_table()
+    caption = None
+    if len(rows) > TRUTH_TABLE_ROWS:
+        counted = [r for r in rows if r["counts"] != "neither"]
+        total = len(rows)
+        rows = counted[:TRUTH_TABLE_ROWS]
+        caption = (f"{len(rows)} of {total:,} worlds: "
+                   + ("the first counted ones" if len(counted) > len(rows)
+                      else "every counted one") + f" ({len(counted):,} counted); "
+                   "--json and --html give the whole table")
+    table = Table(title="Truth table (T = true; counted as: ✓ ok, ✗ bad)", title_justify="left",
+                  caption=caption, caption_justify="left")
     for a in s.atoms:
         table.add_column(a, justify="center")
     for c in ("core", "cond", "add", "counts as"):
         table.add_column(c, justify="center")
     mark = {"ok": "✓", "bad": "✗", "both": "✓ ✗", "neither": "·"}
-    for row in s.truth_table():
+    for row in rows:
         cells = ["T" if row[a] else "F" for a in s.atoms]
         cells += ["T" if row[c] else "F" for c in ("core", "cond", "add")]
         cells.append(mark[row["counts"]])

@@ -76,28 +76,29 @@ def policy_slopes(atoms: tuple[str, ...], ok: int, bad: int) -> dict[str, frozen
 
 def _slope_signs_numpy(i: int, n: int, ok: int, bad: int) -> frozenset[int]:
     """:func:`policy_slopes` for atom ``i`` of ``n`` > 4, in exact int64 arithmetic (every
-    WMC is at most 4^n, so a product of two is at most 2^40 for 10 atoms), the grid in
-    chunks so that memory stays bounded."""
+    WMC is at most 4^n, so a product of two is at most 2^40 for 10 atoms).
+
+    With atom ``i``'s weight at 4 (true) or 0 (false) only the worlds where it is true, or
+    false, count, each with weight 4 times that of the other atoms' (the common factor does
+    not change a sign): ``ok`` and ``bad`` split by atom ``i`` are four tables over the other
+    ``n - 1`` atoms. The grid is the same for every other atom, so the WMC at every grid
+    point is those tables with the 3 x 2 matrix of weights ``(4 - g, g)`` applied along each
+    atom's axis: ``3^(n-1)`` points in ``n 3^(n-1)`` operations (milliseconds for 10 atoms,
+    where weighting all ``2^n`` worlds at each of the 19,683 points took 3 s)."""
     import numpy as np
 
-    ok_v = np.array([(ok >> k) & 1 for k in range(1 << n)], dtype=np.int64)
-    bad_v = np.array([(bad >> k) & 1 for k in range(1 << n)], dtype=np.int64)
-    grid = np.array(list(product(_GRID, repeat=n - 1)), dtype=np.int64).reshape(-1, n - 1)
-    signs: set[int] = set()
-    for start in range(0, len(grid), 1024):
-        point = grid[start:start + 1024]
-        sums = []
-        for value in (_SCALE, 0):  # the atom true, then false
-            w = np.insert(point, i, value, axis=1)  # (P, n)
-            weights = np.ones((len(w), 1), dtype=np.int64)
-            for j in range(n):  # world index k: bit j is atom j
-                weights = np.concatenate([weights * (_SCALE - w[:, j:j + 1]),
-                                          weights * w[:, j:j + 1]], axis=1)
-            sums.append((weights @ ok_v, weights @ bad_v))
-        (t1, b1), (t0, b0) = sums
-        value = (t1 - t0) * b0 - t0 * (b1 - b0)
-        signs |= {int(x) for x in np.unique(np.sign(value))}
-    return frozenset(signs)
+    def split(region: int):
+        v = np.array([(region >> k) & 1 for k in range(1 << n)], dtype=np.int64)
+        cube = v.reshape((2,) * n)  # axis n - 1 - j is atom j (C order, world k's bit j)
+        return cube.take(1, axis=n - 1 - i), cube.take(0, axis=n - 1 - i)
+
+    tables = np.stack([*split(ok), *split(bad)])  # (4, 2, ..., 2): T1 T0 B1 B0
+    weights = np.array([[_SCALE - g, g] for g in _GRID], dtype=np.int64)  # (3, 2)
+    for _ in range(n - 1):  # each other atom's axis (axis 1) becomes a grid axis at the end
+        tables = np.tensordot(tables, weights, axes=([1], [1]))
+    t1, t0, b1, b0 = tables  # each (3, ..., 3): the grid
+    value = (t1 - t0) * b0 - t0 * (b1 - b0)
+    return frozenset(int(x) for x in np.unique(np.sign(value)))
 
 
 def moves_with_policy(s: Structure) -> bool:

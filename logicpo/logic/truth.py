@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from logicpo.logic.atoms import ATOMS_REF, ATOMS_SINGLE  # noqa: F401 (re-exported)
+from logicpo.logic.minimise import SYMPY_MAX_ATOMS, sum_of_products
 from logicpo.syntax import ast
 
 if TYPE_CHECKING:
@@ -274,12 +275,40 @@ class World:
         return ", ".join(f"{a}={'T' if v else 'F'}" for a, v in self.values.items())
 
 
+def _cube_literals(cube, symbols, negate: bool = False) -> list:
+    import sympy
+
+    value, free = cube
+    out = []
+    for i, sym in enumerate(symbols):
+        if not (free >> i) & 1:
+            true = bool((value >> i) & 1) != negate
+            out.append(sym if true else sympy.Not(sym))
+    return out
+
+
+def _sop(cubes, symbols):
+    """``cubes`` (see :mod:`logicpo.logic.minimise`) as a disjunction of conjunctions."""
+    import sympy
+
+    return sympy.Or(*(sympy.And(*_cube_literals(c, symbols)) for c in cubes))
+
+
+def _pos(cubes, symbols):
+    """The negation of a cover of the complement: a conjunction of clauses."""
+    import sympy
+
+    return sympy.And(*(sympy.Or(*_cube_literals(c, symbols, negate=True)) for c in cubes))
+
+
 @functools.lru_cache(maxsize=4096)
 def formula_of(m: int, atoms: tuple[str, ...], care: int | None = None) -> Boolean:
     """A smallest readable formula equal to mask ``m`` on the worlds in ``care``.
 
     Worlds outside ``care`` are don't-cares. Minimal sum-of-products and
-    product-of-sums forms are both tried; the one with fewer atom occurrences wins.
+    product-of-sums forms are both tried; the one with fewer atom occurrences wins. Up to
+    six atoms SymPy finds the minimal forms; beyond, :mod:`logicpo.logic.minimise` covers
+    them with prime implicants on bit-masks (an equal formula, not always the smallest).
 
     >>> from logicpo.logic.formulas import ATOMS_SINGLE, to_dsl
     >>> to_dsl(formula_of(0b0010, ATOMS_SINGLE))   # only TF
@@ -308,11 +337,15 @@ def formula_of(m: int, atoms: tuple[str, ...], care: int | None = None) -> Boole
     def rows(mm: int):
         return [[(k >> i) & 1 for i in range(n)] for k in range(1 << n) if (mm >> k) & 1]
 
-    dont = rows(full & ~care)
-    candidates = [
-        sympy.SOPform(symbols, rows(on), dont),
-        sympy.POSform(symbols, rows(on), dont),
-    ]
+    if n <= SYMPY_MAX_ATOMS:  # SymPy's exact minimum (Quine-McCluskey on rows)
+        dont = rows(full & ~care)
+        candidates = [
+            sympy.SOPform(symbols, rows(on), dont),
+            sympy.POSform(symbols, rows(on), dont),
+        ]
+    else:  # a prime cover on bit-masks: milliseconds where SymPy took minutes
+        candidates = [_sop(sum_of_products(on, full & ~care, n), symbols),
+                      _pos(sum_of_products(care & ~on, full & ~care, n), symbols)]
     # Single literals that already fit are the most readable of all.
     for i, sym in enumerate(symbols):
         a = atom_mask(i, n)
