@@ -20,35 +20,21 @@ for up to :data:`SYMPY_MAX_ATOMS` atoms (the paper's formulas) and uses this bey
 
 from __future__ import annotations
 
+from logicpo.logic.truth import atom_mask, full_mask
+
 #: formula_of minimises with SymPy up to this many atoms (64 worlds), with this module beyond
 SYMPY_MAX_ATOMS = 6
 
 Cube = tuple[int, int]  # (value, free)
 
 
-def _atom_masks(n: int) -> list[int]:
-    """The worlds where atom ``i`` is true, for each ``i`` (as truth.atom_mask)."""
-    masks = []
-    for i in range(n):
-        block = ((1 << (1 << i)) - 1) << (1 << i)  # 2^i ones after 2^i zeros
-        period = 1 << (i + 1)
-        m = 0
-        for start in range(0, 1 << n, period):
-            m |= block << start
-        masks.append(m)
-    return masks
-
-
 def prime_implicants(allowed: int, n: int) -> list[Cube]:
     """Every cube inside ``allowed`` (the worlds where the formula may be true) that no
     larger cube inside ``allowed`` contains, as ``(value, free)``."""
-    atoms = _atom_masks(n)
-    full = (1 << (1 << n)) - 1
-    false_at = [full ^ a for a in atoms]  # values (as world indices) with atom i false
+    full = full_mask(n)
+    false_at = [full ^ atom_mask(i, n) for i in range(n)]  # values with atom i false
     inside: dict[int, int] = {0: allowed}  # free set -> the values of the cubes inside
-    for free in range(1 << n):  # a free set after all its subsets (numeric order)
-        if free == 0:
-            continue
+    for free in range(1, 1 << n):  # a free set after all its subsets (numeric order)
         low = free & -free
         i = low.bit_length() - 1
         below = inside.get(free ^ low, 0)
@@ -73,23 +59,21 @@ def prime_implicants(allowed: int, n: int) -> list[Cube]:
     return primes
 
 
-def cube_mask(cube: Cube, n: int, atoms: list[int] | None = None) -> int:
+def cube_mask(cube: Cube, n: int) -> int:
     """The worlds of a cube."""
-    atoms = _atom_masks(n) if atoms is None else atoms
     value, free = cube
-    m = (1 << (1 << n)) - 1
+    m = full_mask(n)
     for i in range(n):
         if not (free >> i) & 1:
-            m &= atoms[i] if (value >> i) & 1 else ~atoms[i]
-    return m & ((1 << (1 << n)) - 1)
+            m &= atom_mask(i, n) if (value >> i) & 1 else ~atom_mask(i, n)
+    return m
 
 
 def sum_of_products(on: int, dont_care: int, n: int) -> list[Cube]:
     """Cubes whose union is ``on`` up to the worlds in ``dont_care`` (``on`` and
     ``dont_care`` disjoint, ``on`` not empty): a cover of ``on`` by prime implicants."""
-    atoms = _atom_masks(n)
     primes = prime_implicants(on | dont_care, n)
-    masks = [cube_mask(p, n, atoms) & on for p in primes]
+    masks = [cube_mask(p, n) & on for p in primes]
     literals = [n - bin(free).count("1") for _, free in primes]
     once = twice = 0
     for m in masks:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from logicpo.logic.atoms import ATOMS_REF, ATOMS_SINGLE  # noqa: F401 (re-exported)
-from logicpo.logic.minimise import SYMPY_MAX_ATOMS, sum_of_products
 from logicpo.syntax import ast
 
 if TYPE_CHECKING:
@@ -336,6 +335,8 @@ def formula_of(m: int, atoms: tuple[str, ...], care: int | None = None) -> Boole
 
     def rows(mm: int):
         return [[(k >> i) & 1 for i in range(n)] for k in range(1 << n) if (mm >> k) & 1]
+
+    from logicpo.logic.minimise import SYMPY_MAX_ATOMS, sum_of_products
 
     if n <= SYMPY_MAX_ATOMS:  # SymPy's exact minimum (Quine-McCluskey on rows)
         dont = rows(full & ~care)
